@@ -1,0 +1,200 @@
+//! The one error type of the runtime.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `mcp-persist`.
+///
+/// Every variant names what was wrong (the key, the type, the path) so that
+/// the message alone is enough to act on. A failed operation never alters
+/// what is stored.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store could not be opened at `path`.
+    #[error("cannot open the store at {path}: {reason}")]
+    Open {
+        /// The directory the store was to be opened in.
+        path: PathBuf,
+        /// What went wrong, in words.
+        reason: String,
+    },
+
+    /// No data directory could be found for the application and
+    /// `MCP_PERSIST_DIR` is not set.
+    #[error(
+        "no data directory for application {app:?}: the platform has no home directory; \
+         set MCP_PERSIST_DIR or use Store::open_at"
+    )]
+    NoDataDir {
+        /// The application name given to `Store::open`.
+        app: String,
+    },
+
+    /// The application name given to `Store::open` cannot name a directory.
+    #[error(
+        "invalid application name {app:?}: use 1 to 64 letters, digits, '-', '_' or '.', \
+         not starting with '.'"
+    )]
+    InvalidAppName {
+        /// The rejected name.
+        app: String,
+    },
+
+    /// A key parameter is empty.
+    #[error("key parameter `{param}` of {type_name} is empty: every placeholder of the key needs a value")]
+    EmptyKeyParam {
+        /// The Rust type whose key was being built.
+        type_name: &'static str,
+        /// The placeholder (field) name.
+        param: &'static str,
+    },
+
+    /// The key, once built, is longer than the store accepts.
+    #[error("key for {type_name} is {len} bytes long, over the limit of {max} bytes: {key_start}...")]
+    KeyTooLong {
+        /// The Rust type whose key was being built.
+        type_name: &'static str,
+        /// Length of the full key in bytes.
+        len: usize,
+        /// The limit in bytes.
+        max: usize,
+        /// The first characters of the key.
+        key_start: String,
+    },
+
+    /// The number of key parameters does not match the key template.
+    #[error("{type_name} has key {template:?} with {expected} placeholder(s), got {got} value(s)")]
+    KeyArity {
+        /// The Rust type whose key was being built.
+        type_name: &'static str,
+        /// The key template.
+        template: &'static str,
+        /// The number of placeholders in the template.
+        expected: usize,
+        /// The number of values given.
+        got: usize,
+    },
+
+    /// A listing cursor that does not belong to this type.
+    #[error("invalid cursor {cursor:?} for {type_name}: pass back the next_cursor of a previous page")]
+    InvalidCursor {
+        /// The Rust type being listed.
+        type_name: &'static str,
+        /// The rejected cursor.
+        cursor: String,
+    },
+
+    /// An `update` closure changed a field that is part of the record's key.
+    #[error(
+        "update of {type_name} at {key:?} changed the record's key to {new_key:?}; \
+         key fields cannot change in an update: delete and save instead"
+    )]
+    KeyChanged {
+        /// The Rust type.
+        type_name: &'static str,
+        /// The key of the record being updated.
+        key: String,
+        /// The key the updated value would have.
+        new_key: String,
+    },
+
+    /// A stored value could not be decoded as the requested type.
+    /// The stored bytes are left as they are.
+    #[error("stored value at {key:?} does not decode as {type_name}: {reason} (the stored value is kept unchanged)")]
+    Decode {
+        /// The full key of the record.
+        key: String,
+        /// The Rust type it was decoded as.
+        type_name: &'static str,
+        /// Why decoding failed.
+        reason: String,
+    },
+
+    /// A value could not be encoded to JSON.
+    #[error("cannot encode {type_name} as JSON: {reason}")]
+    Encode {
+        /// The Rust type.
+        type_name: &'static str,
+        /// Why encoding failed.
+        reason: String,
+    },
+
+    /// A stored record was written by a newer schema version than this code
+    /// knows. It is left untouched.
+    #[error(
+        "record at {key:?} has schema version {stored}, newer than version {supported} that this \
+         build of {type_name} knows; it is left untouched (upgrade the server to read it)"
+    )]
+    NewerVersion {
+        /// The full key of the record.
+        key: String,
+        /// The Rust type.
+        type_name: &'static str,
+        /// The version found in the store.
+        stored: u32,
+        /// The newest version this code knows.
+        supported: u32,
+    },
+
+    /// The map could not grow any further (`max_map_size` reached).
+    #[error("the store is full: {needed} needed, map limited to {max_map_size} bytes (raise StoreBuilder::max_map_size)")]
+    StoreFull {
+        /// What was asked for, in words.
+        needed: String,
+        /// The configured ceiling.
+        max_map_size: usize,
+    },
+
+    /// The store's writer thread is gone (it panicked or the store is shutting down).
+    #[error("the store's writer is no longer running: {0}")]
+    WriterGone(String),
+
+    /// The commit of the batch this write belonged to failed; nothing of it was written.
+    #[error("the write could not be committed at {path}: {reason}; nothing was written")]
+    BatchFailed {
+        /// Directory of the store.
+        path: PathBuf,
+        /// Why the batch failed.
+        reason: String,
+    },
+
+    /// Code run inside a write (an `update` closure) panicked; nothing was written.
+    #[error("a write panicked and was rolled back, nothing was written: {0}")]
+    Panicked(String),
+
+    /// An error from LMDB.
+    #[error("storage error at {path}: {source}")]
+    Lmdb {
+        /// Directory of the store.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: heed::Error,
+    },
+
+    /// A filesystem error.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether this is LMDB's "map full", which the writer recovers from by growing the map.
+    pub(crate) fn is_map_full(&self) -> bool {
+        matches!(
+            self,
+            Error::Lmdb {
+                source: heed::Error::Mdb(heed::MdbError::MapFull),
+                ..
+            }
+        )
+    }
+}
+
+/// The result type of the runtime.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,231 @@
+//! Record keys: rendering a key template with escaped placeholder values.
+//!
+//! A stored key is `namespace:rendered-template`. Placeholder values are
+//! percent-escaped so that no value can produce another record's key: `%`,
+//! control characters and every character that appears in the template's
+//! literal parts are written as `%XX`. The literals therefore delimit the
+//! values unambiguously, and escaping works character by character, so the
+//! escaped form of a prefix is a prefix of the escaped form.
+
+use std::fmt::{self, Display, Write as _};
+
+use crate::error::{Error, Result};
+use crate::spec::RecordSpec;
+
+/// The longest stored key, in bytes. LMDB allows 511; the expiry index and
+/// list item suffixes need the rest.
+pub const MAX_KEY_LEN: usize = 480;
+
+/// The full key of one record in the store.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordKey(String);
+
+impl RecordKey {
+    /// Renders `spec.key` with `params` (one per placeholder, in order).
+    pub fn render(spec: &RecordSpec, params: &[&dyn Display]) -> Result<Self> {
+        let template = Template(spec.key);
+        let expected = template.placeholder_count();
+        if expected != params.len() {
+            return Err(Error::KeyArity {
+                type_name: spec.type_name,
+                template: spec.key,
+                expected,
+                got: params.len(),
+            });
+        }
+        let mut out = namespace_prefix(spec);
+        let mut scratch = String::new();
+        let mut params = params.iter().zip(spec.key_params.iter().copied());
+        for part in template.parts() {
+            match part {
+                Part::Literal(lit) => out.push_str(lit),
+                Part::Placeholder(name) => {
+                    let Some((value, field)) = params.next() else {
+                        break;
+                    };
+                    scratch.clear();
+                    // Writing to a String cannot fail.
+                    let _ = write!(scratch, "{value}");
+                    if scratch.is_empty() {
+                        return Err(Error::EmptyKeyParam {
+                            type_name: spec.type_name,
+                            param: if field.is_empty() { name } else { field },
+                        });
+                    }
+                    template.escape_into(&scratch, &mut out);
+                }
+            }
+        }
+        Self::checked(spec, out)
+    }
+
+    /// Wraps an already rendered key after checking its length.
+    pub(crate) fn checked(spec: &RecordSpec, key: String) -> Result<Self> {
+        if key.len() > MAX_KEY_LEN {
+            return Err(Error::KeyTooLong {
+                type_name: spec.type_name,
+                len: key.len(),
+                max: MAX_KEY_LEN,
+                key_start: key.chars().take(60).collect(),
+            });
+        }
+        Ok(Self(key))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key as bytes, as LMDB stores it.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl Display for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `namespace:`, the prefix every key of the type starts with.
+pub(crate) fn namespace_prefix(spec: &RecordSpec) -> String {
+    let mut out = String::with_capacity(spec.namespace.len() + spec.key.len() + 16);
+    out.push_str(spec.namespace);
+    out.push(':');
+    out
+}
+
+/// The key prefix of the records whose first placeholder starts with `prefix`.
+pub(crate) fn search_prefix(spec: &RecordSpec, prefix: &str) -> String {
+    let template = Template(spec.key);
+    let mut out = namespace_prefix(spec);
+    for part in template.parts() {
+        match part {
+            Part::Literal(lit) => out.push_str(lit),
+            Part::Placeholder(_) => {
+                template.escape_into(prefix, &mut out);
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// A key template such as `notes/{user}/{id}`.
+#[derive(Clone, Copy)]
+struct Template(&'static str);
+
+enum Part {
+    Literal(&'static str),
+    Placeholder(&'static str),
+}
+
+impl Template {
+    fn parts(self) -> impl Iterator<Item = Part> {
+        let mut rest = self.0;
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            if let Some(inner) = rest.strip_prefix('{')
+                && let Some(end) = inner.find('}')
+            {
+                rest = &inner[end + 1..];
+                return Some(Part::Placeholder(&inner[..end]));
+            }
+            let end = rest[1..].find('{').map_or(rest.len(), |i| i + 1);
+            let (lit, tail) = rest.split_at(end);
+            rest = tail;
+            Some(Part::Literal(lit))
+        })
+    }
+
+    fn placeholder_count(self) -> usize {
+        self.parts()
+            .filter(|p| matches!(p, Part::Placeholder(_)))
+            .count()
+    }
+
+    fn is_delimiter(self, c: char) -> bool {
+        c == '%'
+            || c.is_control()
+            || self.parts().any(|p| match p {
+                Part::Literal(lit) => lit.contains(c),
+                Part::Placeholder(_) => false,
+            })
+    }
+
+    fn escape_into(self, value: &str, out: &mut String) {
+        let mut buf = [0u8; 4];
+        for c in value.chars() {
+            if self.is_delimiter(c) {
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    // Writing to a String cannot fail.
+                    let _ = write!(out, "%{b:02X}");
+                }
+            } else {
+                out.push(c);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Kind;
+
+    fn spec(key: &'static str, params: &'static [&'static str]) -> RecordSpec {
+        RecordSpec {
+            type_name: "T",
+            namespace: "t",
+            key,
+            key_params: params,
+            kind: Kind::Keyed,
+            ttl: None,
+            version: 1,
+            doc: "",
+        }
+    }
+
+    #[test]
+    fn renders_and_escapes_delimiters() {
+        let s = spec("progress/{book_id}", &["book_id"]);
+        let k = RecordKey::render(&s, &[&"../x"]).unwrap();
+        assert_eq!(k.as_str(), "t:progress/..%2Fx");
+        let k = RecordKey::render(&s, &[&"100%"]).unwrap();
+        assert_eq!(k.as_str(), "t:progress/100%25");
+        let k = RecordKey::render(&s, &[&42u32]).unwrap();
+        assert_eq!(k.as_str(), "t:progress/42");
+    }
+
+    #[test]
+    fn adjacent_values_cannot_collide() {
+        let s = spec("{a}-{b}", &["a", "b"]);
+        let k1 = RecordKey::render(&s, &[&"x-y", &"z"]).unwrap();
+        let k2 = RecordKey::render(&s, &[&"x", &"y-z"]).unwrap();
+        assert_ne!(k1, k2);
+    }
+
+    #[test]
+    fn empty_and_long_values_are_errors() {
+        let s = spec("p/{id}", &["id"]);
+        let err = RecordKey::render(&s, &[&""]).unwrap_err();
+        assert!(err.to_string().contains("`id`"), "{err}");
+        let long = "x".repeat(600);
+        let err = RecordKey::render(&s, &[&long]).unwrap_err();
+        assert!(matches!(err, Error::KeyTooLong { .. }), "{err}");
+        let err = RecordKey::render(&s, &[]).unwrap_err();
+        assert!(matches!(err, Error::KeyArity { .. }), "{err}");
+    }
+
+    #[test]
+    fn search_prefix_is_prefix_of_key() {
+        let s = spec("notes/{user}/{id}", &["user", "id"]);
+        let k = RecordKey::render(&s, &[&"al/ice", &"7"]).unwrap();
+        assert!(k.as_str().starts_with(&search_prefix(&s, "al/i")));
+        assert_eq!(search_prefix(&s, ""), "t:notes/");
+    }
+}

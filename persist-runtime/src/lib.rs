@@ -1,0 +1,25 @@
+//! Runtime of [`mcp-persist`](https://docs.rs/mcp-persist): the LMDB [`Store`],
+//! the value envelope, TTL and the writer thread.
+//!
+//! Users depend on the `mcp-persist` facade, which re-exports this crate and
+//! the `#[persisted]` macro. The generic functions in [`records`] and [`list`]
+//! are what the generated accessors call.
+
+#![warn(missing_docs)]
+
+mod clock;
+mod envelope;
+mod error;
+mod key;
+pub mod list;
+pub mod records;
+mod spec;
+mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use envelope::{Meta, Stored};
+pub use error::{Error, Result};
+pub use key::{MAX_KEY_LEN, RecordKey};
+pub use records::{ListOptions, Page, Ttl};
+pub use spec::{Kind, Persisted, RecordSpec};
+pub use store::{DIR_ENV_VAR, Durability, Store, StoreBuilder, resolve_dir};

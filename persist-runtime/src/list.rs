@@ -1,0 +1,148 @@
+//! Newest-first bounded lists (`#[persisted(key = "...", list, max_len = N)]`).
+//!
+//! Each item is its own record at `namespace:key/<sequence as 16 hex digits>`,
+//! so items expire one by one and a push touches only the newest entries.
+//! A push appends and trims to `max_len` in the same write transaction.
+
+use std::fmt::Write as _;
+
+use crate::envelope::Stored;
+use crate::error::{Error, Result};
+use crate::key::{RecordKey, namespace_prefix};
+use crate::records::{Ttl, decode_record, next_header};
+use crate::spec::{Kind, Persisted};
+use crate::store::{Store, WriteFn};
+
+/// `namespace:key/`, the prefix of every item of the list.
+fn item_prefix<T: Persisted>() -> String {
+    let mut prefix = namespace_prefix(&T::SPEC);
+    prefix.push_str(T::SPEC.key);
+    prefix.push('/');
+    prefix
+}
+
+fn max_len<T: Persisted>() -> Option<usize> {
+    match T::SPEC.kind {
+        Kind::List { max_len } => max_len,
+        _ => None,
+    }
+}
+
+fn push_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<()>> {
+    let data = serde_json::to_vec(value).map_err(|e| Error::Encode {
+        type_name: T::SPEC.type_name,
+        reason: e.to_string(),
+    })?;
+    let prefix = item_prefix::<T>();
+    // The longest item key, checked once up front.
+    RecordKey::checked(&T::SPEC, format!("{prefix}{:016x}", u64::MAX))?;
+    Ok(Box::new(move |ctx| {
+        let shared = ctx.shared;
+        let lmdb = |e| shared.lmdb(e);
+        let last = shared
+            .records
+            .rev_prefix_iter(ctx.txn, prefix.as_bytes())
+            .map_err(lmdb)?
+            .next()
+            .transpose()
+            .map_err(lmdb)?
+            .map(|(k, _)| k[prefix.len()..].to_vec());
+        let seq = match last {
+            None => 0,
+            Some(suffix) => parse_seq(&suffix)
+                .and_then(|s| s.checked_add(1))
+                .ok_or_else(|| Error::Decode {
+                    key: format!("{prefix}{}", String::from_utf8_lossy(&suffix)),
+                    type_name: T::SPEC.type_name,
+                    reason: "list item key does not end in a 16-digit sequence number".into(),
+                })?,
+        };
+        let mut key = prefix.clone();
+        let _ = write!(key, "{seq:016x}");
+        let header = next_header::<T>(None, ctx.now_ms, ttl);
+        ctx.put(key.as_bytes(), None, &header, &data)?;
+        if let Some(max) = max_len::<T>() {
+            // Newest first: keep the first `max` live items, drop the rest.
+            let mut live = 0;
+            for (key, header) in ctx.scan_headers(&prefix, true)? {
+                if header.is_expired(ctx.now_ms) || live >= max {
+                    ctx.remove(key.as_bytes(), Some(&header))?;
+                } else {
+                    live += 1;
+                }
+            }
+        }
+        Ok(())
+    }))
+}
+
+fn parse_seq(suffix: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(suffix).ok()?;
+    (text.len() == 16).then(|| u64::from_str_radix(text, 16).ok())?
+}
+
+/// Adds `value` as the newest item of the list, trimming it to `max_len`.
+pub fn push<'s, T: Persisted>(
+    store: &'s Store,
+    value: &T,
+    ttl: Ttl,
+) -> impl Future<Output = Result<()>> + Send + use<'s, T> {
+    store.submit(push_job(value, ttl))
+}
+
+/// Blocking version of [`push`].
+pub fn push_blocking<T: Persisted>(store: &Store, value: &T, ttl: Ttl) -> Result<()> {
+    store.write_blocking(push_job(value, ttl)?)
+}
+
+/// Up to `limit` live items, newest first, with their metadata.
+pub fn recent_stored<T: Persisted>(store: &Store, limit: usize) -> Result<Vec<Stored<T>>> {
+    let prefix = item_prefix::<T>();
+    let now = store.now_ms();
+    store.read(|txn, shared| {
+        let lmdb = |e| shared.lmdb(e);
+        let mut out = Vec::new();
+        for entry in shared.records.rev_prefix_iter(txn, prefix.as_bytes()).map_err(lmdb)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, bytes) = entry.map_err(lmdb)?;
+            let (header, value) = decode_record::<T>(&String::from_utf8_lossy(k), bytes)?;
+            if !header.is_expired(now) {
+                out.push(Stored {
+                    value,
+                    meta: header.meta(),
+                });
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Up to `limit` live items, newest first.
+pub fn recent<T: Persisted>(store: &Store, limit: usize) -> Result<Vec<T>> {
+    Ok(recent_stored::<T>(store, limit)?.into_iter().map(|s| s.value).collect())
+}
+
+fn clear_job<T: Persisted>() -> WriteFn<usize> {
+    let prefix = item_prefix::<T>();
+    Box::new(move |ctx| {
+        let now = ctx.now_ms;
+        let mut live = 0;
+        for (key, header) in ctx.scan_headers(&prefix, false)? {
+            ctx.remove(key.as_bytes(), Some(&header))?;
+            live += usize::from(!header.is_expired(now));
+        }
+        Ok(live)
+    })
+}
+
+/// Deletes every item of the list; returns how many live items there were.
+pub fn clear<T: Persisted>(store: &Store) -> impl Future<Output = Result<usize>> + Send + use<'_, T> {
+    store.submit(Ok(clear_job::<T>()))
+}
+
+/// Blocking version of [`clear`].
+pub fn clear_blocking<T: Persisted>(store: &Store) -> Result<usize> {
+    store.write_blocking(clear_job::<T>())
+}

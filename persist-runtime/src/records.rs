@@ -1,0 +1,383 @@
+//! Typed operations on records of a [`Persisted`] type: the generic code
+//! behind the accessors `#[persisted]` generates.
+//!
+//! Reads run inline in a short read transaction. Writes are jobs for the
+//! writer thread: the value is encoded on the caller's thread, the job reads
+//! what it must, writes, and is acknowledged once its batch is committed.
+
+use std::fmt::Display;
+use std::ops::Bound;
+use std::time::Duration;
+
+use crate::clock::duration_ms;
+use crate::envelope::{self, Header, Stored};
+use crate::error::{Error, Result};
+use crate::key::{self, RecordKey};
+use crate::spec::Persisted;
+use crate::store::{Store, WriteCtx, WriteFn};
+
+/// How long a write lives, overriding the type's `ttl` for that write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ttl {
+    /// The type's `ttl` (none if it declares none).
+    #[default]
+    Default,
+    /// This write never expires.
+    Never,
+    /// This write expires after the given time.
+    After(Duration),
+}
+
+impl Ttl {
+    /// The expiry (epoch ms) of a record of `T` written at `now_ms`.
+    pub(crate) fn expires_ms<T: Persisted>(self, now_ms: u64) -> Option<u64> {
+        let ttl = match self {
+            Ttl::Default => T::SPEC.ttl,
+            Ttl::Never => None,
+            Ttl::After(d) => Some(d),
+        };
+        ttl.map(|d| now_ms.saturating_add(duration_ms(d)))
+    }
+}
+
+/// Options of a paginated listing of keyed records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// Only records whose first key field starts with this text.
+    pub prefix: Option<String>,
+    /// At most this many records (all if `None`).
+    pub limit: Option<usize>,
+    /// Continue after this cursor (from [`Page::next_cursor`]).
+    pub cursor: Option<String>,
+}
+
+/// One page of a listing, in key order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The records of this page, with their metadata.
+    pub items: Vec<Stored<T>>,
+    /// Pass this as [`ListOptions::cursor`] to get the next page; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// Decodes a stored envelope as `T`, telling a newer schema version apart
+/// from a value that does not fit.
+pub(crate) fn decode_record<T: Persisted>(key: &str, bytes: &[u8]) -> Result<(Header, T)> {
+    let spec = &T::SPEC;
+    let newer = |header: &Header| Error::NewerVersion {
+        key: key.to_owned(),
+        type_name: spec.type_name,
+        stored: header.version,
+        supported: spec.version,
+    };
+    match envelope::decode::<T>(key, spec.type_name, bytes) {
+        Ok((header, _)) if header.version > spec.version => Err(newer(&header)),
+        Ok(decoded) => Ok(decoded),
+        Err(err) => match envelope::decode_header(key, bytes) {
+            Ok(header) if header.version > spec.version => Err(newer(&header)),
+            _ => Err(err),
+        },
+    }
+}
+
+fn encode<T: Persisted>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| Error::Encode {
+        type_name: T::SPEC.type_name,
+        reason: e.to_string(),
+    })
+}
+
+/// The header of a new write of `T` replacing `old` (whose creation time it keeps
+/// if `old` is still live).
+pub(crate) fn next_header<T: Persisted>(old: Option<&Header>, now_ms: u64, ttl: Ttl) -> Header {
+    let created_ms = old
+        .filter(|h| !h.is_expired(now_ms))
+        .map_or(now_ms, |h| h.created_ms);
+    Header {
+        version: T::SPEC.version,
+        created_ms,
+        updated_ms: now_ms,
+        expires_ms: ttl.expires_ms::<T>(now_ms),
+    }
+}
+
+/// Refuses to overwrite a record written by a newer schema version.
+fn check_not_newer<T: Persisted>(key: &str, old: Option<&Header>) -> Result<()> {
+    match old {
+        Some(h) if h.version > T::SPEC.version => Err(Error::NewerVersion {
+            key: key.to_owned(),
+            type_name: T::SPEC.type_name,
+            stored: h.version,
+            supported: T::SPEC.version,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The header at `key` for a write that replaces it. A broken envelope does
+/// not block an explicit overwrite or delete, but it is logged.
+fn old_header(ctx: &WriteCtx<'_, '_>, key: &str) -> Result<Option<Header>> {
+    match ctx.header(key) {
+        Ok(header) => Ok(header),
+        Err(err) => {
+            tracing::warn!(%err, "replacing a record whose envelope does not decode");
+            Ok(None)
+        }
+    }
+}
+
+/// The key of the record of `T` with key fields `params`.
+pub fn key_of<T: Persisted>(params: &[&dyn Display]) -> Result<RecordKey> {
+    RecordKey::render(&T::SPEC, params)
+}
+
+/// Loads the live record at `key` with its metadata.
+pub fn load_stored<T: Persisted>(store: &Store, key: &RecordKey) -> Result<Option<Stored<T>>> {
+    let now = store.now_ms();
+    store.read(|txn, shared| {
+        let Some(bytes) = crate::store::get_raw(shared, txn, key.as_bytes())? else {
+            return Ok(None);
+        };
+        let (header, value) = decode_record::<T>(key.as_str(), bytes)?;
+        Ok((!header.is_expired(now)).then(|| Stored {
+            value,
+            meta: header.meta(),
+        }))
+    })
+}
+
+/// Loads the live record of `T` with key fields `params`.
+pub fn load<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<Option<T>> {
+    Ok(load_stored::<T>(store, &key_of::<T>(params)?)?.map(|s| s.value))
+}
+
+/// Whether a live record of `T` with key fields `params` exists.
+pub fn exists<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<bool> {
+    let key = key_of::<T>(params)?;
+    let now = store.now_ms();
+    store.read(|txn, shared| match crate::store::get_raw(shared, txn, key.as_bytes())? {
+        None => Ok(false),
+        Some(bytes) => Ok(!envelope::decode_header(key.as_str(), bytes)?.is_expired(now)),
+    })
+}
+
+fn save_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<()>> {
+    let key = value.record_key()?;
+    let data = encode(value)?;
+    Ok(Box::new(move |ctx| {
+        let old = old_header(ctx, key.as_str())?;
+        check_not_newer::<T>(key.as_str(), old.as_ref())?;
+        let header = next_header::<T>(old.as_ref(), ctx.now_ms, ttl);
+        ctx.put(key.as_bytes(), old.as_ref(), &header, &data)
+    }))
+}
+
+/// Saves `value` at its key; resolves once durable.
+pub fn save<'s, T: Persisted>(
+    store: &'s Store,
+    value: &T,
+    ttl: Ttl,
+) -> impl Future<Output = Result<()>> + Send + use<'s, T> {
+    store.submit(save_job(value, ttl))
+}
+
+/// Blocking version of [`save`].
+pub fn save_blocking<T: Persisted>(store: &Store, value: &T, ttl: Ttl) -> Result<()> {
+    store.write_blocking(save_job(value, ttl)?)
+}
+
+/// How `update` starts when no live record exists.
+enum Missing {
+    /// Nothing is written; the update returns `None`.
+    Skip,
+    /// Start from this value (JSON of the initial value).
+    Insert(Vec<u8>),
+}
+
+fn update_job<T: Persisted, F>(key: RecordKey, missing: Missing, mut f: F) -> WriteFn<Option<T>>
+where
+    F: FnMut(&mut T) + Send + 'static,
+{
+    Box::new(move |ctx| {
+        let now = ctx.now_ms;
+        let current = match ctx.get(key.as_bytes())? {
+            Some(bytes) => Some(decode_record::<T>(key.as_str(), bytes)?),
+            None => None,
+        };
+        let (old, mut value) = match current {
+            Some((header, value)) if !header.is_expired(now) => (Some(header), value),
+            stale => {
+                let Missing::Insert(initial) = &missing else {
+                    return Ok(None);
+                };
+                let value = serde_json::from_slice(initial).map_err(|e| Error::Decode {
+                    key: key.to_string(),
+                    type_name: T::SPEC.type_name,
+                    reason: e.to_string(),
+                })?;
+                (stale.map(|(header, _)| header), value)
+            }
+        };
+        f(&mut value);
+        let new_key = value.record_key()?;
+        if new_key != key {
+            return Err(Error::KeyChanged {
+                type_name: T::SPEC.type_name,
+                key: key.to_string(),
+                new_key: new_key.to_string(),
+            });
+        }
+        let data = encode(&value)?;
+        let header = next_header::<T>(old.as_ref(), now, Ttl::Default);
+        ctx.put(key.as_bytes(), old.as_ref(), &header, &data)?;
+        Ok(Some(value))
+    })
+}
+
+/// Atomically applies `f` to the live record at `params` and stores the
+/// result (read, modify and write in one write transaction: no update is
+/// lost between threads or processes). Returns the new value, or `None` (and
+/// writes nothing) if there is no live record. `f` runs on the writer
+/// thread, may run more than once if the write is retried, and must be quick.
+pub fn update<'s, T, F>(
+    store: &'s Store,
+    params: &[&dyn Display],
+    f: F,
+) -> impl Future<Output = Result<Option<T>>> + Send + use<'s, T, F>
+where
+    T: Persisted,
+    F: FnMut(&mut T) + Send + 'static,
+{
+    store.submit(key_of::<T>(params).map(|key| update_job(key, Missing::Skip, f)))
+}
+
+/// Blocking version of [`update`].
+pub fn update_blocking<T, F>(store: &Store, params: &[&dyn Display], f: F) -> Result<Option<T>>
+where
+    T: Persisted,
+    F: FnMut(&mut T) + Send + 'static,
+{
+    let key = key_of::<T>(params)?;
+    store.write_blocking(update_job(key, Missing::Skip, f))
+}
+
+fn upsert_job<T, F>(initial: &T, f: F) -> Result<WriteFn<Option<T>>>
+where
+    T: Persisted,
+    F: FnMut(&mut T) + Send + 'static,
+{
+    let key = initial.record_key()?;
+    Ok(update_job(key, Missing::Insert(encode(initial)?), f))
+}
+
+fn inserted<T: Persisted>(value: Option<T>) -> Result<T> {
+    value.ok_or_else(|| Error::WriterGone("an upsert returned no value".into()))
+}
+
+/// Like [`update`], starting from `initial` when no live record exists at
+/// `initial`'s key. `f` is applied in both cases.
+pub fn update_or_insert<'s, T, F>(
+    store: &'s Store,
+    initial: &T,
+    f: F,
+) -> impl Future<Output = Result<T>> + Send + use<'s, T, F>
+where
+    T: Persisted,
+    F: FnMut(&mut T) + Send + 'static,
+{
+    let write = store.submit(upsert_job(initial, f));
+    async move { inserted(write.await?) }
+}
+
+/// Blocking version of [`update_or_insert`].
+pub fn update_or_insert_blocking<T, F>(store: &Store, initial: &T, f: F) -> Result<T>
+where
+    T: Persisted,
+    F: FnMut(&mut T) + Send + 'static,
+{
+    inserted(store.write_blocking(upsert_job(initial, f)?)?)
+}
+
+fn delete_job(key: RecordKey) -> WriteFn<bool> {
+    Box::new(move |ctx| {
+        let old = old_header(ctx, key.as_str())?;
+        let live = old.is_some_and(|h| !h.is_expired(ctx.now_ms));
+        let existed = ctx.remove(key.as_bytes(), old.as_ref())?;
+        Ok(existed && (live || old.is_none()))
+    })
+}
+
+/// Deletes the record of `T` at `params`. Returns whether a live record was deleted.
+pub fn delete<'s, T: Persisted>(
+    store: &'s Store,
+    params: &[&dyn Display],
+) -> impl Future<Output = Result<bool>> + Send + use<'s, T> {
+    store.submit(key_of::<T>(params).map(delete_job))
+}
+
+/// Blocking version of [`delete`].
+pub fn delete_blocking<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<bool> {
+    store.write_blocking(delete_job(key_of::<T>(params)?))
+}
+
+/// Lists live records of `T` in key order, a page at a time.
+pub fn list<T: Persisted>(store: &Store, opts: &ListOptions) -> Result<Page<T>> {
+    let spec = &T::SPEC;
+    let prefix = key::search_prefix(spec, opts.prefix.as_deref().unwrap_or(""));
+    let start = match &opts.cursor {
+        Some(cursor) if cursor.starts_with(&key::namespace_prefix(spec)) => {
+            if cursor.as_bytes() < prefix.as_bytes() {
+                Bound::Included(prefix.as_bytes())
+            } else {
+                Bound::Excluded(cursor.as_bytes())
+            }
+        }
+        Some(cursor) => {
+            return Err(Error::InvalidCursor {
+                type_name: spec.type_name,
+                cursor: cursor.clone(),
+            });
+        }
+        None => Bound::Included(prefix.as_bytes()),
+    };
+    let limit = opts.limit.unwrap_or(usize::MAX);
+    let now = store.now_ms();
+    store.read(|txn, shared| {
+        let lmdb = |e| shared.lmdb(e);
+        let range = (start, Bound::Unbounded);
+        let mut items = Vec::new();
+        let mut next_cursor = None;
+        let mut last_key = String::new();
+        for entry in shared.records.range(txn, &range).map_err(lmdb)? {
+            let (k, bytes) = entry.map_err(lmdb)?;
+            if !k.starts_with(prefix.as_bytes()) {
+                break;
+            }
+            let key = String::from_utf8_lossy(k);
+            if items.len() == limit {
+                // Is there another live record after this page?
+                if !envelope::decode_header(&key, bytes)?.is_expired(now) {
+                    next_cursor = Some(std::mem::take(&mut last_key));
+                    break;
+                }
+                continue;
+            }
+            let (header, value) = decode_record::<T>(&key, bytes)?;
+            if header.is_expired(now) {
+                continue;
+            }
+            items.push(Stored {
+                value,
+                meta: header.meta(),
+            });
+            last_key = key.into_owned();
+        }
+        Ok(Page { items, next_cursor })
+    })
+}
+
+/// Every live record of `T`, in key order.
+pub fn list_all<T: Persisted>(store: &Store) -> Result<Vec<T>> {
+    let page = list::<T>(store, &ListOptions::default())?;
+    Ok(page.items.into_iter().map(|s| s.value).collect())
+}

@@ -1,0 +1,180 @@
+//! The LMDB environment of one store: opening it, reading from it, growing it.
+//!
+//! Every transaction of this process holds the resize gate (shared) while it
+//! is open; changing the map size takes it exclusively, because LMDB requires
+//! that no transaction of the process be active during a resize.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use heed::types::{Bytes, Unit};
+use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, MdbError, RoTxn, WithoutTls};
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::store::Durability;
+
+/// Bytes to bytes: record key to envelope.
+pub(crate) type RecordsDb = Database<'static, Bytes, Bytes>;
+/// Expiry index: 8-byte big-endian expiry (ms) followed by the record key.
+pub(crate) type ExpiryDb = Database<'static, Bytes, Unit>;
+
+/// What the reader side, the writer thread and the sweeper share.
+pub(crate) struct Shared {
+    pub env: Env<WithoutTls>,
+    pub records: RecordsDb,
+    pub expiry: ExpiryDb,
+    pub clock: Arc<dyn Clock>,
+    pub path: PathBuf,
+    pub max_map_size: usize,
+    gate: RwLock<()>,
+}
+
+/// Options that shape how the environment is opened.
+pub(crate) struct EnvOptions {
+    pub map_size: usize,
+    pub max_map_size: usize,
+    pub durability: Durability,
+}
+
+impl Shared {
+    /// Opens (creating if needed) the environment in the directory `path`.
+    pub fn open(path: &Path, opts: &EnvOptions, clock: Arc<dyn Clock>) -> Result<Self> {
+        let env = open_env(path, opts)?;
+        let lmdb = |source| Error::Lmdb {
+            path: path.to_owned(),
+            source,
+        };
+        let stale = env.clear_stale_readers().map_err(lmdb)?;
+        if stale > 0 {
+            tracing::info!(path = %path.display(), stale, "cleared stale reader slots left by dead processes");
+        }
+        let wtxn = env.write_txn().map_err(lmdb)?;
+        let (records, expiry) = env
+            .create_databases_and_commit(wtxn, |opener, wtxn| {
+                let records = opener.create_database::<Bytes, Bytes>(wtxn, Some("records"))?;
+                let expiry = opener.create_database::<Bytes, Unit>(wtxn, Some("expiry"))?;
+                Ok::<_, heed::Error>(CommitOrAbort::<_, ()>::Commit((records, expiry)))
+            })
+            .map_err(lmdb)?
+            .unwrap_commit();
+        Ok(Self {
+            env,
+            records,
+            expiry,
+            clock,
+            path: path.to_owned(),
+            max_map_size: opts.max_map_size,
+            gate: RwLock::new(()),
+        })
+    }
+
+    /// Wraps a heed error with this store's path.
+    pub fn lmdb(&self, source: heed::Error) -> Error {
+        Error::Lmdb {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Holds the resize gate for the lifetime of a transaction.
+    pub fn gate(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` in a short read transaction.
+    pub fn read<R>(&self, f: impl FnOnce(&RoTxn<'_>) -> Result<R>) -> Result<R> {
+        let gate = self.gate();
+        match self.env.read_txn() {
+            Ok(txn) => {
+                let out = f(&txn);
+                drop(txn);
+                drop(gate);
+                out
+            }
+            Err(heed::Error::Mdb(MdbError::MapResized)) => {
+                drop(gate);
+                self.adopt_map_size()?;
+                let _gate = self.gate();
+                let txn = self.env.read_txn().map_err(|e| self.lmdb(e))?;
+                f(&txn)
+            }
+            Err(e) => Err(self.lmdb(e)),
+        }
+    }
+
+    /// Adopts the map size another process grew the file to.
+    pub fn adopt_map_size(&self) -> Result<()> {
+        let _exclusive = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+        // SAFETY: the exclusive gate guarantees no transaction of this process is open.
+        unsafe { self.env.resize(0) }.map_err(|e| self.lmdb(e))
+    }
+
+    /// Doubles the map (up to `max_map_size`), for a write that hit `MapFull`.
+    pub fn grow(&self) -> Result<()> {
+        let _exclusive = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+        let current = self.env.info().map_size;
+        if current >= self.max_map_size {
+            return Err(Error::StoreFull {
+                needed: format!("more than the current {current} bytes"),
+                max_map_size: self.max_map_size,
+            });
+        }
+        let next = round_to_page(current.saturating_mul(2).min(self.max_map_size));
+        tracing::info!(path = %self.path.display(), from = current, to = next, "growing the store's map");
+        // SAFETY: the exclusive gate guarantees no transaction of this process is open.
+        unsafe { self.env.resize(next) }.map_err(|e| self.lmdb(e))
+    }
+}
+
+fn open_env(path: &Path, opts: &EnvOptions) -> Result<Env<WithoutTls>> {
+    let mut options = EnvOpenOptions::new().read_txn_without_tls();
+    options.map_size(round_to_page(opts.map_size)).max_dbs(4);
+    let flags = match opts.durability {
+        Durability::Full => EnvFlags::empty(),
+        Durability::NoMetaSync => EnvFlags::NO_META_SYNC,
+        Durability::NoSync => EnvFlags::NO_SYNC,
+    };
+    // SAFETY: the flags keep LMDB's own locking; we never open the same path twice in
+    // one process (see the registry in `store`), and files are only changed through LMDB.
+    unsafe { options.flags(flags) };
+    let open = || unsafe { options.open(path) };
+    match open() {
+        Err(heed::Error::EnvAlreadyOpened) => {
+            // The last handle of a previous store on this path is closing right now.
+            if let Some(closing) = heed::env_closing_event(path) {
+                closing.wait_timeout(Duration::from_secs(5));
+            }
+            open()
+        }
+        other => other,
+    }
+    .map_err(|source| open_error(path, source))
+}
+
+fn open_error(path: &Path, source: heed::Error) -> Error {
+    let reason = match &source {
+        heed::Error::Mdb(MdbError::Invalid) => {
+            "the file is not an LMDB store (data.mdb is damaged or is something else); \
+             restore a backup or move it aside"
+                .to_owned()
+        }
+        heed::Error::Mdb(MdbError::VersionMismatch) => {
+            "the store was written by an incompatible LMDB version".to_owned()
+        }
+        heed::Error::Mdb(MdbError::Corrupted) | heed::Error::Mdb(MdbError::PageNotFound) => {
+            "the store's data file is corrupted; restore a backup".to_owned()
+        }
+        other => other.to_string(),
+    };
+    Error::Open {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+fn round_to_page(size: usize) -> usize {
+    const PAGE: usize = 64 * 1024; // a multiple of every platform's page size
+    size.div_ceil(PAGE).max(1) * PAGE
+}

@@ -1,0 +1,289 @@
+//! The [`Store`]: a handle on one LMDB environment, its writer thread and its sweeper.
+
+mod lmdb;
+mod paths;
+mod sweeper;
+mod write_ops;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+pub use paths::{DIR_ENV_VAR, resolve_dir};
+pub(crate) use write_ops::get_raw;
+pub(crate) use writer::{WriteCtx, WriteFn};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, Result};
+use lmdb::{EnvOptions, Shared};
+use sweeper::Sweeper;
+use writer::Writer;
+
+/// How hard a commit works to survive a crash of the operating system.
+///
+/// A crash of the *process* loses nothing committed under any setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// fsync on every commit: an acknowledged write survives power loss. The default.
+    #[default]
+    Full,
+    /// Skip the fsync of the meta page: integrity is kept, but an OS crash may
+    /// undo the last commit.
+    NoMetaSync,
+    /// No fsync: integrity is kept on ext4 (no `WRITE_MAP`), but an OS crash
+    /// may lose recent commits. Suits caches.
+    NoSync,
+}
+
+/// A durable key-value store for `#[persisted]` types.
+///
+/// A cheap `Clone + Send + Sync` handle: clone it into every task and tool.
+/// Opening the same directory twice in a process returns the same store.
+///
+/// ```
+/// # fn main() -> Result<(), mcp_persist::Error> {
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = mcp_persist::Store::open_at(dir.path())?;
+/// assert_eq!(store.path(), dir.path().canonicalize().unwrap());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sweeper: Option<Sweeper>,
+    writer: Arc<Writer>,
+    shared: Arc<Shared>,
+    /// Removed when the store closes (memory stores only). Declared last: dropped last.
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The sweeper holds the writer; stop it first so the writer can stop.
+        drop(self.sweeper.take());
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.shared.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Open stores of this process, by canonical path (LMDB forbids a second open).
+static OPEN: LazyLock<Mutex<HashMap<PathBuf, Weak<Inner>>>> = LazyLock::new(Default::default);
+
+impl Store {
+    /// Opens the store of application `app` in its data directory (see
+    /// [`resolve_dir`]), creating it owner-only if needed.
+    pub fn open(app: &str) -> Result<Self> {
+        StoreBuilder::new().open(app)
+    }
+
+    /// Opens the store in directory `path`, creating it owner-only if needed.
+    pub fn open_at(path: impl AsRef<Path>) -> Result<Self> {
+        StoreBuilder::new().open_at(path)
+    }
+
+    /// An ephemeral store with the same semantics, in a temporary directory
+    /// removed when the last handle is dropped. For tests and for servers that
+    /// chose to run without persistence.
+    pub fn memory() -> Result<Self> {
+        StoreBuilder::new().memory()
+    }
+
+    /// A builder for map size, durability, clock and sweeping.
+    pub fn builder() -> StoreBuilder {
+        StoreBuilder::new()
+    }
+
+    /// The directory of the store.
+    pub fn path(&self) -> &Path {
+        &self.inner.shared.path
+    }
+
+    /// Whether this store is ephemeral ([`Store::memory`]).
+    pub fn is_memory(&self) -> bool {
+        self.inner._temp.is_some()
+    }
+
+    /// Deletes every expired record now and returns how many there were.
+    /// The background sweeper does the same periodically.
+    pub fn sweep_expired_blocking(&self) -> Result<usize> {
+        self.inner.writer.write_blocking(sweeper::sweep_job())
+    }
+
+    /// Async version of [`Store::sweep_expired_blocking`].
+    pub fn sweep_expired(&self) -> impl Future<Output = Result<usize>> + Send + use<'_> {
+        self.submit(Ok(sweeper::sweep_job()))
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.inner.shared.clock.now_ms()
+    }
+
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&heed::RoTxn<'_>, &Shared) -> Result<R>) -> Result<R> {
+        let shared = self.shared();
+        shared.read(|txn| f(txn, shared))
+    }
+
+    pub(crate) fn write_blocking<R: Send + 'static>(&self, f: WriteFn<R>) -> Result<R> {
+        self.inner.writer.write_blocking(f)
+    }
+
+    /// Sends a job (or the error of building it) to the writer. The future
+    /// borrows nothing but the store, so it is `Send` whatever built the job.
+    pub(crate) fn submit<R: Send + 'static>(
+        &self,
+        job: Result<WriteFn<R>>,
+    ) -> impl Future<Output = Result<R>> + Send + use<'_, R> {
+        async move { self.inner.writer.write(job?).await }
+    }
+}
+
+/// Options for opening a [`Store`].
+///
+/// ```
+/// use std::time::Duration;
+/// use mcp_persist::{Durability, Store};
+///
+/// # fn main() -> Result<(), mcp_persist::Error> {
+/// let store = Store::builder()
+///     .durability(Durability::NoMetaSync)
+///     .map_size(16 << 20)
+///     .sweep_interval(Some(Duration::from_secs(300)))
+///     .memory()?;
+/// # drop(store); Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct StoreBuilder {
+    map_size: usize,
+    max_map_size: usize,
+    durability: Durability,
+    clock: Arc<dyn Clock>,
+    sweep_interval: Option<Duration>,
+}
+
+impl Default for StoreBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StoreBuilder {
+    /// Defaults: 64 MiB initial map (grows by doubling), 1 TiB ceiling, full
+    /// durability, the system clock, a sweep of expired records every minute.
+    pub fn new() -> Self {
+        Self {
+            map_size: 64 << 20,
+            max_map_size: 1 << 40,
+            durability: Durability::Full,
+            clock: Arc::new(SystemClock),
+            sweep_interval: Some(Duration::from_secs(60)),
+        }
+    }
+
+    /// Initial size of the memory map in bytes. The map grows by itself when
+    /// full; on Linux and macOS the file is sparse, so a large map costs no disk.
+    pub fn map_size(mut self, bytes: usize) -> Self {
+        self.map_size = bytes;
+        self
+    }
+
+    /// The most the map may grow to; writes beyond it fail with [`Error::StoreFull`].
+    pub fn max_map_size(mut self, bytes: usize) -> Self {
+        self.max_map_size = bytes;
+        self
+    }
+
+    /// How commits are flushed (see [`Durability`]).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// The clock used for timestamps and expiry (tests use [`ManualClock`](crate::ManualClock)).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// How often expired records are purged in the background; `None` turns
+    /// the background sweep off (expired records are still never returned).
+    pub fn sweep_interval(mut self, interval: Option<Duration>) -> Self {
+        self.sweep_interval = interval;
+        self
+    }
+
+    /// Opens the store of application `app` (see [`Store::open`]).
+    pub fn open(self, app: &str) -> Result<Store> {
+        let dir = resolve_dir(app)?;
+        self.open_at(dir)
+    }
+
+    /// Opens the store in directory `path` (see [`Store::open_at`]).
+    pub fn open_at(self, path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref();
+        paths::create_private_dir(path)?;
+        let canonical = path.canonicalize().map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(inner) = open.get(&canonical).and_then(Weak::upgrade) {
+            tracing::debug!(path = %canonical.display(), "store already open in this process; sharing it");
+            return Ok(Store { inner });
+        }
+        let store = self.start(&canonical, None)?;
+        open.retain(|_, weak| weak.strong_count() > 0);
+        open.insert(canonical, Arc::downgrade(&store.inner));
+        Ok(store)
+    }
+
+    /// Opens an ephemeral store (see [`Store::memory`]). Durability is
+    /// [`Durability::NoSync`]: there is nothing to keep after a crash.
+    pub fn memory(self) -> Result<Store> {
+        let temp = tempfile::Builder::new()
+            .prefix("mcp-persist-memory-")
+            .tempdir()
+            .map_err(|source| Error::Io {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let path = temp.path().to_owned();
+        self.durability(Durability::NoSync).start(&path, Some(temp))
+    }
+
+    fn start(self, path: &Path, temp: Option<tempfile::TempDir>) -> Result<Store> {
+        let opts = EnvOptions {
+            map_size: self.map_size.min(self.max_map_size),
+            max_map_size: self.max_map_size,
+            durability: self.durability,
+        };
+        let shared = Arc::new(Shared::open(path, &opts, self.clock)?);
+        let writer = Arc::new(Writer::start(Arc::clone(&shared))?);
+        let sweeper = match self.sweep_interval {
+            Some(every) => Some(Sweeper::start(Arc::clone(&writer), every, path)?),
+            None => None,
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                sweeper,
+                writer,
+                shared,
+                _temp: temp,
+            }),
+        })
+    }
+}

@@ -1,0 +1,1 @@
+pub use persist_runtime::*;
