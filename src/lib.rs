@@ -1,1 +1,40 @@
-pub use persist_runtime::*;
+//! # mcp-persist
+//!
+//! Declare the state an MCP server must remember as plain structs; get typed,
+//! durable, expiring storage for it on an embedded LMDB store.
+//!
+//! ```
+//! use mcp_persist::{persisted, Store};
+//!
+//! /// Reading progress for one book.
+//! #[persisted(key = "progress/{book_id}", ttl = "30d")]
+//! #[derive(Debug, Clone, PartialEq)]
+//! struct Progress {
+//!     book_id: String,
+//!     page: u32,
+//! }
+//!
+//! # fn main() -> Result<(), mcp_persist::Error> {
+//! let store = Store::memory()?; // Store::open("my-app") in a real server
+//! Progress { book_id: "dune".into(), page: 12 }.save_blocking(&store)?;
+//! Progress::update_blocking(&store, "dune", |p| p.page += 1)?;
+//! assert_eq!(Progress::load(&store, "dune")?.map(|p| p.page), Some(13));
+//! # Ok(()) }
+//! ```
+//!
+//! See the README for the attribute's options and the generated accessors.
+
+pub use persist_macros::persisted;
+pub use persist_runtime::{
+    Clock, DIR_ENV_VAR, Durability, Error, Kind, ListOptions, MAX_KEY_LEN, ManualClock, Meta, Page,
+    Persisted, RecordKey, RecordSpec, Result, Store, StoreBuilder, Stored, SystemClock, Ttl,
+    resolve_dir,
+};
+
+/// What generated code names. Not public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use persist_runtime::{list, records};
+    pub use serde;
+    pub use serde_json;
+}

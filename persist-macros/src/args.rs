@@ -1,0 +1,199 @@
+//! Parsing `#[persisted(...)]` arguments into typed slots, one error per mistake.
+
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::{Lit, LitInt, LitStr, Token};
+
+use crate::errors::Errors;
+
+/// The options `#[persisted]` accepts, for error messages.
+pub const OPTIONS: &str = "key, ttl, list, max_len, namespace, version";
+
+/// A value with the span it came from.
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+/// The parsed arguments; every slot is optional here, `model` decides what is required.
+#[derive(Default)]
+pub struct Args {
+    pub key: Option<LitStr>,
+    pub ttl: Option<Spanned<u64>>,
+    pub list: Option<Span>,
+    pub max_len: Option<Spanned<usize>>,
+    pub namespace: Option<Spanned<String>>,
+    pub version: Option<Spanned<u32>>,
+}
+
+impl Args {
+    /// Parses `tokens`, recording every mistake in `errors`.
+    pub fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        let mut args = Args::default();
+        let parser = syn::meta::parser(|meta| {
+            args.option(&meta, errors)?;
+            Ok(())
+        });
+        if let Err(err) = parser.parse2(tokens) {
+            errors.push(err);
+        }
+        args
+    }
+
+    fn option(&mut self, meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<()> {
+        let path = &meta.path;
+        let name = path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| quote::quote!(#path).to_string());
+        let span = path
+            .get_ident()
+            .map_or_else(Span::call_site, proc_macro2::Ident::span);
+        let duplicate = |errors: &mut Errors| {
+            errors.at(span, format!("duplicate `{name}` option: give it once"));
+        };
+        match name.as_str() {
+            "key" => {
+                let lit: LitStr = value_of(meta, "key = \"progress/{book_id}\"")?;
+                if self.key.is_some() {
+                    duplicate(errors);
+                } else {
+                    self.key = Some(lit);
+                }
+            }
+            "ttl" => {
+                let lit: Lit = value_of(meta, "ttl = \"1h\"")?;
+                let parsed = parse_ttl(&lit).map_err(|msg| syn::Error::new_spanned(&lit, msg));
+                match parsed {
+                    Err(err) => errors.push(err),
+                    Ok(_) if self.ttl.is_some() => duplicate(errors),
+                    Ok(secs) => {
+                        self.ttl = Some(Spanned {
+                            value: secs,
+                            span: lit.span(),
+                        })
+                    }
+                }
+            }
+            "list" => {
+                if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                    errors.at(span, "`list` takes no value: write `list`, and `max_len = N` to bound it");
+                    skip_value(meta)?;
+                } else if self.list.is_some() {
+                    duplicate(errors);
+                } else {
+                    self.list = Some(span);
+                }
+            }
+            "max_len" => {
+                let lit: LitInt = value_of(meta, "max_len = 50")?;
+                match lit.base10_parse::<usize>() {
+                    Ok(0) | Err(_) => errors.spanned(&lit, "`max_len` must be a whole number of at least 1"),
+                    Ok(_) if self.max_len.is_some() => duplicate(errors),
+                    Ok(n) => {
+                        self.max_len = Some(Spanned {
+                            value: n,
+                            span: lit.span(),
+                        })
+                    }
+                }
+            }
+            "namespace" => {
+                let lit: LitStr = value_of(meta, "namespace = \"reading_progress\"")?;
+                let ns = lit.value();
+                let valid = (1..=64).contains(&ns.len())
+                    && ns
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.'));
+                if !valid {
+                    errors.spanned(
+                        &lit,
+                        "`namespace` must be 1 to 64 characters of a-z, 0-9, '_', '-' or '.'",
+                    );
+                } else if self.namespace.is_some() {
+                    duplicate(errors);
+                } else {
+                    self.namespace = Some(Spanned {
+                        value: ns,
+                        span: lit.span(),
+                    });
+                }
+            }
+            "version" => {
+                let lit: LitInt = value_of(meta, "version = 2")?;
+                match lit.base10_parse::<u32>() {
+                    Ok(0) | Err(_) => errors.spanned(&lit, "`version` must be a whole number from 1 to 4294967295"),
+                    Ok(_) if self.version.is_some() => duplicate(errors),
+                    Ok(v) => {
+                        self.version = Some(Spanned {
+                            value: v,
+                            span: lit.span(),
+                        })
+                    }
+                }
+            }
+            _ => {
+                errors.at(
+                    span,
+                    format!("unknown option `{name}` of #[persisted]: the options are {OPTIONS}"),
+                );
+                skip_value(meta)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses `= value`, with an error that shows the expected form.
+fn value_of<T: syn::parse::Parse>(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<T> {
+    let stream = meta
+        .value()
+        .map_err(|e| syn::Error::new(e.span(), format!("expected a value, as in `{example}`")))?;
+    stream
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), format!("unexpected value; expected the form `{example}`")))
+}
+
+/// Skips `= expr` or `(...)` after an option we reject, so parsing can go on.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        let _: syn::Expr = meta.value()?.parse()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let _ = meta.parse_nested_meta(|inner| skip_value(&inner));
+    }
+    Ok(())
+}
+
+/// `"90s"`, `"15m"`, `"1h"`, `"7d"` or an integer number of seconds.
+fn parse_ttl(lit: &Lit) -> Result<u64, String> {
+    const FORM: &str = "write it as \"90s\", \"15m\", \"1h\", \"7d\" or a number of seconds";
+    let secs = match lit {
+        Lit::Int(int) => int
+            .base10_parse::<u64>()
+            .map_err(|_| format!("`ttl` is not a valid number of seconds: {FORM}"))?,
+        Lit::Str(s) => {
+            let text = s.value();
+            let text = text.trim();
+            let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+            let (digits, unit) = text.split_at(split);
+            let n: u64 = digits
+                .parse()
+                .map_err(|_| format!("`ttl` {text:?} does not start with a number: {FORM}"))?;
+            let unit_secs = match unit.trim() {
+                "" | "s" => 1,
+                "m" => 60,
+                "h" => 3600,
+                "d" => 86_400,
+                other => return Err(format!("unknown `ttl` unit {other:?}: {FORM}")),
+            };
+            n.checked_mul(unit_secs)
+                .ok_or_else(|| format!("`ttl` {text:?} is too large"))?
+        }
+        _ => return Err(format!("`ttl` must be a string or an integer: {FORM}")),
+    };
+    if secs == 0 {
+        return Err(format!("`ttl` must be longer than zero (leave it out for records that never expire): {FORM}"));
+    }
+    Ok(secs)
+}

@@ -1,0 +1,229 @@
+//! The typed model of one `#[persisted]` struct, validated.
+
+use proc_macro2::{Ident, Span};
+use syn::{Fields, Item, ItemStruct, LitStr};
+
+use crate::args::Args;
+use crate::errors::Errors;
+
+/// What the struct is: one record, one per key, or a list.
+pub enum Kind {
+    Singleton,
+    Keyed,
+    List { max_len: Option<usize> },
+}
+
+/// A validated `#[persisted]` struct.
+pub struct Model {
+    pub item: ItemStruct,
+    pub key: LitStr,
+    /// The fields named in the key's placeholders, in order.
+    pub key_fields: Vec<Ident>,
+    pub kind: Kind,
+    pub ttl_secs: Option<u64>,
+    pub namespace: String,
+    pub version: u32,
+    pub doc: String,
+}
+
+impl Model {
+    /// Builds the model, recording every problem in `errors`. Returns `None`
+    /// if the item is not a struct at all.
+    pub fn build(args: Args, item: Item, errors: &mut Errors) -> Option<Self> {
+        let item = match item {
+            Item::Struct(s) => s,
+            Item::Enum(e) => {
+                errors.spanned(
+                    e.enum_token,
+                    "#[persisted] works on structs with named fields, not enums: \
+                     wrap the enum in a field of a struct",
+                );
+                return None;
+            }
+            Item::Union(u) => {
+                errors.spanned(u.union_token, "#[persisted] works on structs with named fields, not unions");
+                return None;
+            }
+            other => {
+                errors.spanned(other, "#[persisted] works on structs with named fields");
+                return None;
+            }
+        };
+        match &item.fields {
+            Fields::Named(_) => {}
+            Fields::Unnamed(f) => errors.spanned(
+                f,
+                "#[persisted] needs named fields: write `struct Name { field: Type }`, not a tuple struct",
+            ),
+            Fields::Unit => errors.spanned(
+                &item.ident,
+                "#[persisted] needs named fields: a unit struct has nothing to store",
+            ),
+        }
+        if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+            errors.spanned(
+                &item.generics,
+                "#[persisted] does not support generic structs: the stored type must be concrete \
+                 (define one struct per stored type)",
+            );
+        }
+        let field_names: Vec<Ident> = item.fields.iter().filter_map(|f| f.ident.clone()).collect();
+
+        let Some(key) = args.key else {
+            errors.at(
+                Span::call_site(),
+                "missing `key`: add `key = \"name\"` for one record, or `key = \"name/{field}\"` \
+                 for one record per value of a field",
+            );
+            return None;
+        };
+        let key_fields = parse_template(&key, &field_names, errors);
+        let kind = match (args.list, key_fields.is_empty()) {
+            (Some(span), false) => {
+                errors.at(
+                    span,
+                    "a `list` has one key: remove the placeholders from `key`, or drop `list` \
+                     for one record per key",
+                );
+                Kind::List { max_len: None }
+            }
+            (Some(_), true) => Kind::List {
+                max_len: args.max_len.as_ref().map(|m| m.value),
+            },
+            (None, true) => Kind::Singleton,
+            (None, false) => Kind::Keyed,
+        };
+        if let (Some(max_len), None) = (&args.max_len, args.list) {
+            errors.at(
+                max_len.span,
+                "`max_len` bounds a list: add `list`, or remove `max_len`",
+            );
+        }
+        let namespace = args
+            .namespace
+            .map_or_else(|| snake_case(&item.ident.to_string()), |n| n.value);
+        let doc = doc_of(&item);
+        Some(Model {
+            key,
+            key_fields,
+            kind,
+            ttl_secs: args.ttl.map(|t| t.value),
+            namespace,
+            version: args.version.map_or(1, |v| v.value),
+            doc,
+            item,
+        })
+    }
+}
+
+/// Checks a key template and returns the fields of its placeholders, in order.
+fn parse_template(key: &LitStr, fields: &[Ident], errors: &mut Errors) -> Vec<Ident> {
+    let text = key.value();
+    let mut placeholders: Vec<Ident> = Vec::new();
+    if text.is_empty() {
+        errors.spanned(key, "`key` must not be empty: name the record, e.g. `key = \"preferences\"`");
+        return placeholders;
+    }
+    if text.chars().any(char::is_control) {
+        errors.spanned(key, "`key` must not contain control characters");
+    }
+    let mut at = 0;
+    let mut previous_end = None;
+    while let Some(found) = text[at..].find(['{', '}']) {
+        let open = at + found;
+        if text[open..].starts_with('}') {
+            errors.spanned(key, "unbalanced `}` in `key`: placeholders are written `{field}`");
+            break;
+        }
+        let close = match text[open + 1..].find(['{', '}']) {
+            Some(i) if text[open + 1 + i..].starts_with('}') => open + 1 + i,
+            _ => {
+                errors.spanned(key, "unbalanced `{` in `key`: close each placeholder, as in `{field}`");
+                break;
+            }
+        };
+        if previous_end == Some(open) {
+            errors.spanned(
+                key,
+                "placeholders in `key` must be separated by text, e.g. `{user}/{id}`, \
+                 so that every key maps back to one record",
+            );
+        }
+        let name = &text[open + 1..close];
+        match fields.iter().find(|f| *f == name) {
+            _ if name.is_empty() => {
+                errors.spanned(key, "empty placeholder `{}` in `key`: name a field, as in `{id}`")
+            }
+            Some(_) if placeholders.iter().any(|p| p == name) => {
+                errors.spanned(key, format!("placeholder `{{{name}}}` appears twice in `key`"))
+            }
+            Some(field) => placeholders.push(field.clone()),
+            None => {
+                let list = fields.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                errors.spanned(
+                    key,
+                    format!(
+                        "placeholder `{{{name}}}` in `key` is not a field of the struct; \
+                         its fields are: {list}"
+                    ),
+                );
+            }
+        }
+        previous_end = Some(close + 1);
+        at = close + 1;
+    }
+    placeholders
+}
+
+/// The struct's doc comment, lines joined.
+fn doc_of(item: &ItemStruct) -> String {
+    let lines: Vec<String> = item
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s), ..
+                }) => Some(s.value().trim().to_owned()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    lines.join("\n").trim().to_owned()
+}
+
+/// `ReadingProgress` -> `reading_progress`, `HTTPCache` -> `http_cache`.
+pub fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev = i.checked_sub(1).map(|p| chars[p]);
+            let next = chars.get(i + 1);
+            let boundary = prev.is_some_and(|p| p.is_lowercase() || p.is_ascii_digit())
+                || (prev.is_some_and(char::is_uppercase) && next.is_some_and(|n| n.is_lowercase()));
+            if boundary && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn snake_cases() {
+        assert_eq!(snake_case("Progress"), "progress");
+        assert_eq!(snake_case("ReadingProgress"), "reading_progress");
+        assert_eq!(snake_case("HTTPCache"), "http_cache");
+        assert_eq!(snake_case("Stats2Cache"), "stats2_cache");
+    }
+}

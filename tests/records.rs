@@ -1,0 +1,200 @@
+//! Behaviour of the generated accessors of singletons and keyed records, on disk.
+
+mod common;
+
+use common::{Preferences, Progress, disk_store, progress};
+use mcp_persist::{Error, ListOptions};
+
+#[test]
+fn singleton_round_trip_and_defaults() {
+    let (_dir, store, _clock) = disk_store();
+    assert_eq!(Preferences::load(&store).unwrap(), None);
+    assert!(!Preferences::exists(&store).unwrap());
+    assert_eq!(Preferences::load_or_default(&store).unwrap(), Preferences::default());
+
+    let prefs = Preferences {
+        default_limit: 50,
+        sort_order: "desc".into(),
+        show_metadata: true,
+    };
+    prefs.save_blocking(&store).unwrap();
+    assert_eq!(Preferences::load(&store).unwrap(), Some(prefs.clone()));
+    assert!(Preferences::exists(&store).unwrap());
+
+    let updated = Preferences::update_blocking(&store, |p| p.default_limit = 10).unwrap();
+    assert_eq!(updated.map(|p| p.default_limit), Some(10));
+    assert_eq!(Preferences::load(&store).unwrap().unwrap().default_limit, 10);
+
+    assert!(Preferences::delete_blocking(&store).unwrap());
+    assert!(!Preferences::delete_blocking(&store).unwrap());
+    assert_eq!(Preferences::load(&store).unwrap(), None);
+}
+
+#[test]
+fn update_of_missing_record_writes_nothing() {
+    let (_dir, store, _clock) = disk_store();
+    let out = Preferences::update_blocking(&store, |p| p.default_limit = 3).unwrap();
+    assert_eq!(out, None);
+    assert_eq!(Preferences::load(&store).unwrap(), None);
+
+    let v = Preferences::update_or_default_blocking(&store, |p| p.default_limit += 7).unwrap();
+    assert_eq!(v.default_limit, 7);
+    let v = Preferences::update_or_default_blocking(&store, |p| p.default_limit += 7).unwrap();
+    assert_eq!(v.default_limit, 14);
+}
+
+#[test]
+fn metadata_tracks_created_and_updated() {
+    let (_dir, store, clock) = disk_store();
+    progress("dune", 1).save_blocking(&store).unwrap();
+    let first = Progress::load_with_meta(&store, "dune").unwrap().unwrap();
+    clock.advance(std::time::Duration::from_secs(5));
+    progress("dune", 2).save_blocking(&store).unwrap();
+    let second = Progress::load_with_meta(&store, "dune").unwrap().unwrap();
+    assert_eq!(second.value.page, 2);
+    assert_eq!(second.meta.created_at, first.meta.created_at);
+    assert_eq!(
+        second.meta.updated_at.duration_since(first.meta.updated_at).unwrap(),
+        std::time::Duration::from_secs(5)
+    );
+    assert_eq!(second.meta.expires_at, None);
+    assert_eq!(second.meta.version, 1);
+}
+
+#[test]
+fn keyed_records_are_independent_and_listed_in_key_order() {
+    let (_dir, store, _clock) = disk_store();
+    for (book, page) in [("b", 2), ("a", 1), ("c/d", 3), ("ab", 4)] {
+        progress(book, page).save_blocking(&store).unwrap();
+    }
+    assert_eq!(Progress::load(&store, "a").unwrap().unwrap().page, 1);
+    assert_eq!(Progress::load(&store, "c/d").unwrap().unwrap().page, 3);
+    assert_eq!(Progress::load(&store, "c").unwrap(), None);
+
+    let ids: Vec<String> = Progress::list(&store).unwrap().into_iter().map(|p| p.book_id).collect();
+    assert_eq!(ids, ["a", "ab", "b", "c/d"]);
+
+    let page = Progress::list_page(
+        &store,
+        &ListOptions {
+            prefix: Some("a".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ids: Vec<&str> = page.items.iter().map(|s| s.value.book_id.as_str()).collect();
+    assert_eq!(ids, ["a", "ab"]);
+    assert_eq!(page.next_cursor, None);
+
+    assert!(Progress::delete_blocking(&store, "ab").unwrap());
+    assert!(!Progress::exists(&store, "ab").unwrap());
+    assert_eq!(Progress::list(&store).unwrap().len(), 3);
+}
+
+#[test]
+fn pagination_visits_every_record_once() {
+    let (_dir, store, _clock) = disk_store();
+    for i in 0..25 {
+        progress(&format!("book-{i:02}"), i).save_blocking(&store).unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut options = ListOptions {
+        limit: Some(10),
+        ..Default::default()
+    };
+    loop {
+        let page = Progress::list_page(&store, &options).unwrap();
+        assert!(page.items.len() <= 10);
+        seen.extend(page.items.into_iter().map(|s| s.value.page));
+        match page.next_cursor {
+            Some(cursor) => options.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..25).collect::<Vec<_>>());
+
+    let err = Progress::list_page(
+        &store,
+        &ListOptions {
+            cursor: Some("preferences:x".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::InvalidCursor { .. }), "{err}");
+}
+
+#[test]
+fn hostile_key_values_never_reach_other_records() {
+    let (_dir, store, _clock) = disk_store();
+    progress("x", 1).save_blocking(&store).unwrap();
+    for hostile in ["../x", "x/", "/x", "%78", "x%", "x\u{0}", "progress/x"] {
+        progress(hostile, 99).save_blocking(&store).unwrap();
+        assert_eq!(Progress::load(&store, hostile).unwrap().unwrap().page, 99);
+    }
+    assert_eq!(Progress::load(&store, "x").unwrap().unwrap().page, 1);
+    assert_eq!(Progress::list(&store).unwrap().len(), 8);
+    // The singleton namespace is untouched.
+    assert_eq!(Preferences::load(&store).unwrap(), None);
+}
+
+#[test]
+fn bad_keys_are_clear_errors_and_write_nothing() {
+    let (_dir, store, _clock) = disk_store();
+    let err = progress("", 1).save_blocking(&store).unwrap_err();
+    assert!(err.to_string().contains("`book_id`"), "{err}");
+    let long = "é".repeat(400);
+    let err = progress(&long, 1).save_blocking(&store).unwrap_err();
+    assert!(matches!(err, Error::KeyTooLong { .. }), "{err}");
+    assert!(Progress::list(&store).unwrap().is_empty());
+}
+
+#[test]
+fn update_cannot_change_the_key() {
+    let (_dir, store, _clock) = disk_store();
+    progress("a", 1).save_blocking(&store).unwrap();
+    let err = Progress::update_blocking(&store, "a", |p| p.book_id = "b".into()).unwrap_err();
+    assert!(matches!(err, Error::KeyChanged { .. }), "{err}");
+    assert_eq!(Progress::load(&store, "a").unwrap(), Some(progress("a", 1)));
+    assert_eq!(Progress::load(&store, "b").unwrap(), None);
+}
+
+#[test]
+fn a_panicking_update_is_rolled_back_and_the_store_keeps_working() {
+    let (_dir, store, _clock) = disk_store();
+    progress("a", 1).save_blocking(&store).unwrap();
+    let err = Progress::update_blocking(&store, "a", |_| panic!("boom")).unwrap_err();
+    assert!(matches!(err, Error::Panicked(ref m) if m.contains("boom")), "{err}");
+    assert_eq!(Progress::load(&store, "a").unwrap(), Some(progress("a", 1)));
+    progress("a", 2).save_blocking(&store).unwrap();
+    assert_eq!(Progress::load(&store, "a").unwrap().unwrap().page, 2);
+}
+
+#[test]
+fn update_or_insert_starts_from_initial() {
+    let (_dir, store, _clock) = disk_store();
+    let v = Progress::update_or_insert_blocking(&store, &progress("n", 0), |p| p.page += 1).unwrap();
+    assert_eq!(v.page, 1);
+    let v = Progress::update_or_insert_blocking(&store, &progress("n", 0), |p| p.page += 1).unwrap();
+    assert_eq!(v.page, 2);
+}
+
+#[tokio::test]
+async fn async_accessors() {
+    let (_dir, store, _clock) = disk_store();
+    progress("a", 1).save(&store).await.unwrap();
+    let v = Progress::update(&store, "a", |p| p.page = 5).await.unwrap();
+    assert_eq!(v.unwrap().page, 5);
+    let v = Progress::update_or_insert(&store, &progress("b", 0), |p| p.page += 2).await.unwrap();
+    assert_eq!(v.page, 2);
+    assert!(Progress::delete(&store, "a").await.unwrap());
+    Preferences::update_or_default(&store, |p| p.show_metadata = true).await.unwrap();
+    assert!(Preferences::load(&store).unwrap().unwrap().show_metadata);
+    // Futures are Send: they can be spawned.
+    let s = store.clone();
+    tokio::spawn(async move { progress("c", 3).save(&s).await })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(Progress::load(&store, "c").unwrap().unwrap().page, 3);
+}
