@@ -10,7 +10,10 @@ fn singleton_round_trip_and_defaults() {
     let (_dir, store, _clock) = disk_store();
     assert_eq!(Preferences::load(&store).unwrap(), None);
     assert!(!Preferences::exists(&store).unwrap());
-    assert_eq!(Preferences::load_or_default(&store).unwrap(), Preferences::default());
+    assert_eq!(
+        Preferences::load_or_default(&store).unwrap(),
+        Preferences::default()
+    );
 
     let prefs = Preferences {
         default_limit: 50,
@@ -23,7 +26,10 @@ fn singleton_round_trip_and_defaults() {
 
     let updated = Preferences::update_blocking(&store, |p| p.default_limit = 10).unwrap();
     assert_eq!(updated.map(|p| p.default_limit), Some(10));
-    assert_eq!(Preferences::load(&store).unwrap().unwrap().default_limit, 10);
+    assert_eq!(
+        Preferences::load(&store).unwrap().unwrap().default_limit,
+        10
+    );
 
     assert!(Preferences::delete_blocking(&store).unwrap());
     assert!(!Preferences::delete_blocking(&store).unwrap());
@@ -54,7 +60,11 @@ fn metadata_tracks_created_and_updated() {
     assert_eq!(second.value.page, 2);
     assert_eq!(second.meta.created_at, first.meta.created_at);
     assert_eq!(
-        second.meta.updated_at.duration_since(first.meta.updated_at).unwrap(),
+        second
+            .meta
+            .updated_at
+            .duration_since(first.meta.updated_at)
+            .unwrap(),
         std::time::Duration::from_secs(5)
     );
     assert_eq!(second.meta.expires_at, None);
@@ -71,7 +81,11 @@ fn keyed_records_are_independent_and_listed_in_key_order() {
     assert_eq!(Progress::load(&store, "c/d").unwrap().unwrap().page, 3);
     assert_eq!(Progress::load(&store, "c").unwrap(), None);
 
-    let ids: Vec<String> = Progress::list(&store).unwrap().into_iter().map(|p| p.book_id).collect();
+    let ids: Vec<String> = Progress::list(&store)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.book_id)
+        .collect();
     assert_eq!(ids, ["a", "ab", "b", "c/d"]);
 
     let page = Progress::list_page(
@@ -82,7 +96,11 @@ fn keyed_records_are_independent_and_listed_in_key_order() {
         },
     )
     .unwrap();
-    let ids: Vec<&str> = page.items.iter().map(|s| s.value.book_id.as_str()).collect();
+    let ids: Vec<&str> = page
+        .items
+        .iter()
+        .map(|s| s.value.book_id.as_str())
+        .collect();
     assert_eq!(ids, ["a", "ab"]);
     assert_eq!(page.next_cursor, None);
 
@@ -95,7 +113,9 @@ fn keyed_records_are_independent_and_listed_in_key_order() {
 fn pagination_visits_every_record_once() {
     let (_dir, store, _clock) = disk_store();
     for i in 0..25 {
-        progress(&format!("book-{i:02}"), i).save_blocking(&store).unwrap();
+        progress(&format!("book-{i:02}"), i)
+            .save_blocking(&store)
+            .unwrap();
     }
     let mut seen = Vec::new();
     let mut options = ListOptions {
@@ -164,7 +184,10 @@ fn a_panicking_update_is_rolled_back_and_the_store_keeps_working() {
     let (_dir, store, _clock) = disk_store();
     progress("a", 1).save_blocking(&store).unwrap();
     let err = Progress::update_blocking(&store, "a", |_| panic!("boom")).unwrap_err();
-    assert!(matches!(err, Error::Panicked(ref m) if m.contains("boom")), "{err}");
+    assert!(
+        matches!(err, Error::Panicked(ref m) if m.contains("boom")),
+        "{err}"
+    );
     assert_eq!(Progress::load(&store, "a").unwrap(), Some(progress("a", 1)));
     progress("a", 2).save_blocking(&store).unwrap();
     assert_eq!(Progress::load(&store, "a").unwrap().unwrap().page, 2);
@@ -173,9 +196,11 @@ fn a_panicking_update_is_rolled_back_and_the_store_keeps_working() {
 #[test]
 fn update_or_insert_starts_from_initial() {
     let (_dir, store, _clock) = disk_store();
-    let v = Progress::update_or_insert_blocking(&store, &progress("n", 0), |p| p.page += 1).unwrap();
+    let v =
+        Progress::update_or_insert_blocking(&store, &progress("n", 0), |p| p.page += 1).unwrap();
     assert_eq!(v.page, 1);
-    let v = Progress::update_or_insert_blocking(&store, &progress("n", 0), |p| p.page += 1).unwrap();
+    let v =
+        Progress::update_or_insert_blocking(&store, &progress("n", 0), |p| p.page += 1).unwrap();
     assert_eq!(v.page, 2);
 }
 
@@ -185,10 +210,14 @@ async fn async_accessors() {
     progress("a", 1).save(&store).await.unwrap();
     let v = Progress::update(&store, "a", |p| p.page = 5).await.unwrap();
     assert_eq!(v.unwrap().page, 5);
-    let v = Progress::update_or_insert(&store, &progress("b", 0), |p| p.page += 2).await.unwrap();
+    let v = Progress::update_or_insert(&store, &progress("b", 0), |p| p.page += 2)
+        .await
+        .unwrap();
     assert_eq!(v.page, 2);
     assert!(Progress::delete(&store, "a").await.unwrap());
-    Preferences::update_or_default(&store, |p| p.show_metadata = true).await.unwrap();
+    Preferences::update_or_default(&store, |p| p.show_metadata = true)
+        .await
+        .unwrap();
     assert!(Preferences::load(&store).unwrap().unwrap().show_metadata);
     // Futures are Send: they can be spawned.
     let s = store.clone();

@@ -78,7 +78,10 @@ impl Args {
             }
             "list" => {
                 if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
-                    errors.at(span, "`list` takes no value: write `list`, and `max_len = N` to bound it");
+                    errors.at(
+                        span,
+                        "`list` takes no value: write `list`, and `max_len = N` to bound it",
+                    );
                     skip_value(meta)?;
                 } else if self.list.is_some() {
                     duplicate(errors);
@@ -89,7 +92,9 @@ impl Args {
             "max_len" => {
                 let lit: LitInt = value_of(meta, "max_len = 50")?;
                 match lit.base10_parse::<usize>() {
-                    Ok(0) | Err(_) => errors.spanned(&lit, "`max_len` must be a whole number of at least 1"),
+                    Ok(0) | Err(_) => {
+                        errors.spanned(&lit, "`max_len` must be a whole number of at least 1")
+                    }
                     Ok(_) if self.max_len.is_some() => duplicate(errors),
                     Ok(n) => {
                         self.max_len = Some(Spanned {
@@ -103,9 +108,9 @@ impl Args {
                 let lit: LitStr = value_of(meta, "namespace = \"reading_progress\"")?;
                 let ns = lit.value();
                 let valid = (1..=64).contains(&ns.len())
-                    && ns
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.'));
+                    && ns.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.')
+                    });
                 if !valid {
                     errors.spanned(
                         &lit,
@@ -123,7 +128,10 @@ impl Args {
             "version" => {
                 let lit: LitInt = value_of(meta, "version = 2")?;
                 match lit.base10_parse::<u32>() {
-                    Ok(0) | Err(_) => errors.spanned(&lit, "`version` must be a whole number from 1 to 4294967295"),
+                    Ok(0) | Err(_) => errors.spanned(
+                        &lit,
+                        "`version` must be a whole number from 1 to 4294967295",
+                    ),
                     Ok(_) if self.version.is_some() => duplicate(errors),
                     Ok(v) => {
                         self.version = Some(Spanned {
@@ -150,9 +158,12 @@ fn value_of<T: syn::parse::Parse>(meta: &ParseNestedMeta<'_>, example: &str) -> 
     let stream = meta
         .value()
         .map_err(|e| syn::Error::new(e.span(), format!("expected a value, as in `{example}`")))?;
-    stream
-        .parse()
-        .map_err(|e| syn::Error::new(e.span(), format!("unexpected value; expected the form `{example}`")))
+    stream.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("unexpected value; expected the form `{example}`"),
+        )
+    })
 }
 
 /// Skips `= expr` or `(...)` after an option we reject, so parsing can go on.
@@ -175,7 +186,9 @@ fn parse_ttl(lit: &Lit) -> Result<u64, String> {
         Lit::Str(s) => {
             let text = s.value();
             let text = text.trim();
-            let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+            let split = text
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(text.len());
             let (digits, unit) = text.split_at(split);
             let n: u64 = digits
                 .parse()
@@ -193,7 +206,9 @@ fn parse_ttl(lit: &Lit) -> Result<u64, String> {
         _ => return Err(format!("`ttl` must be a string or an integer: {FORM}")),
     };
     if secs == 0 {
-        return Err(format!("`ttl` must be longer than zero (leave it out for records that never expire): {FORM}"));
+        return Err(format!(
+            "`ttl` must be longer than zero (leave it out for records that never expire): {FORM}"
+        ));
     }
     Ok(secs)
 }

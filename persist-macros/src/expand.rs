@@ -178,7 +178,11 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
     } else {
         format!(
             "the record with key fields {}",
-            fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+            fields
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
     let load_doc = format!("Loads {which}, if stored and not expired.");

@@ -41,7 +41,10 @@ impl Model {
                 return None;
             }
             Item::Union(u) => {
-                errors.spanned(u.union_token, "#[persisted] works on structs with named fields, not unions");
+                errors.spanned(
+                    u.union_token,
+                    "#[persisted] works on structs with named fields, not unions",
+                );
                 return None;
             }
             other => {
@@ -121,7 +124,10 @@ fn parse_template(key: &LitStr, fields: &[Ident], errors: &mut Errors) -> Vec<Id
     let text = key.value();
     let mut placeholders: Vec<Ident> = Vec::new();
     if text.is_empty() {
-        errors.spanned(key, "`key` must not be empty: name the record, e.g. `key = \"preferences\"`");
+        errors.spanned(
+            key,
+            "`key` must not be empty: name the record, e.g. `key = \"preferences\"`",
+        );
         return placeholders;
     }
     if text.chars().any(char::is_control) {
@@ -132,13 +138,19 @@ fn parse_template(key: &LitStr, fields: &[Ident], errors: &mut Errors) -> Vec<Id
     while let Some(found) = text[at..].find(['{', '}']) {
         let open = at + found;
         if text[open..].starts_with('}') {
-            errors.spanned(key, "unbalanced `}` in `key`: placeholders are written `{field}`");
+            errors.spanned(
+                key,
+                "unbalanced `}` in `key`: placeholders are written `{field}`",
+            );
             break;
         }
         let close = match text[open + 1..].find(['{', '}']) {
             Some(i) if text[open + 1 + i..].starts_with('}') => open + 1 + i,
             _ => {
-                errors.spanned(key, "unbalanced `{` in `key`: close each placeholder, as in `{field}`");
+                errors.spanned(
+                    key,
+                    "unbalanced `{` in `key`: close each placeholder, as in `{field}`",
+                );
                 break;
             }
         };
@@ -151,15 +163,21 @@ fn parse_template(key: &LitStr, fields: &[Ident], errors: &mut Errors) -> Vec<Id
         }
         let name = &text[open + 1..close];
         match fields.iter().find(|f| *f == name) {
-            _ if name.is_empty() => {
-                errors.spanned(key, "empty placeholder `{}` in `key`: name a field, as in `{id}`")
-            }
-            Some(_) if placeholders.iter().any(|p| p == name) => {
-                errors.spanned(key, format!("placeholder `{{{name}}}` appears twice in `key`"))
-            }
+            _ if name.is_empty() => errors.spanned(
+                key,
+                "empty placeholder `{}` in `key`: name a field, as in `{id}`",
+            ),
+            Some(_) if placeholders.iter().any(|p| p == name) => errors.spanned(
+                key,
+                format!("placeholder `{{{name}}}` appears twice in `key`"),
+            ),
             Some(field) => placeholders.push(field.clone()),
             None => {
-                let list = fields.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                let list = fields
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 errors.spanned(
                     key,
                     format!(
@@ -184,7 +202,8 @@ fn doc_of(item: &ItemStruct) -> String {
         .filter_map(|a| match &a.meta {
             syn::Meta::NameValue(nv) => match &nv.value {
                 syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(s), ..
+                    lit: syn::Lit::Str(s),
+                    ..
                 }) => Some(s.value().trim().to_owned()),
                 _ => None,
             },

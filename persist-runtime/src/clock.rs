@@ -30,7 +30,7 @@ impl Clock for SystemClock {
 ///
 /// ```
 /// use std::time::Duration;
-/// use mcp_persist::ManualClock;
+/// use persist_runtime::ManualClock;
 ///
 /// let clock = ManualClock::new();
 /// let before = clock.now_ms();

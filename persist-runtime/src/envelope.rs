@@ -161,9 +161,13 @@ mod tests {
             },
             b"\"text\"",
         );
-        let err = decode::<u32>("ns:k", "Counter", &bytes).unwrap_err().to_string();
+        let err = decode::<u32>("ns:k", "Counter", &bytes)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("ns:k") && err.contains("Counter"), "{err}");
-        let err = decode::<u32>("ns:k", "Counter", b"garbage").unwrap_err().to_string();
+        let err = decode::<u32>("ns:k", "Counter", b"garbage")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("envelope"), "{err}");
     }
 }

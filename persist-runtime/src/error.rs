@@ -41,7 +41,9 @@ pub enum Error {
     },
 
     /// A key parameter is empty.
-    #[error("key parameter `{param}` of {type_name} is empty: every placeholder of the key needs a value")]
+    #[error(
+        "key parameter `{param}` of {type_name} is empty: every placeholder of the key needs a value"
+    )]
     EmptyKeyParam {
         /// The Rust type whose key was being built.
         type_name: &'static str,
@@ -50,7 +52,9 @@ pub enum Error {
     },
 
     /// The key, once built, is longer than the store accepts.
-    #[error("key for {type_name} is {len} bytes long, over the limit of {max} bytes: {key_start}...")]
+    #[error(
+        "key for {type_name} is {len} bytes long, over the limit of {max} bytes: {key_start}..."
+    )]
     KeyTooLong {
         /// The Rust type whose key was being built.
         type_name: &'static str,
@@ -76,7 +80,9 @@ pub enum Error {
     },
 
     /// A listing cursor that does not belong to this type.
-    #[error("invalid cursor {cursor:?} for {type_name}: pass back the next_cursor of a previous page")]
+    #[error(
+        "invalid cursor {cursor:?} for {type_name}: pass back the next_cursor of a previous page"
+    )]
     InvalidCursor {
         /// The Rust type being listed.
         type_name: &'static str,
@@ -100,7 +106,9 @@ pub enum Error {
 
     /// A stored value could not be decoded as the requested type.
     /// The stored bytes are left as they are.
-    #[error("stored value at {key:?} does not decode as {type_name}: {reason} (the stored value is kept unchanged)")]
+    #[error(
+        "stored value at {key:?} does not decode as {type_name}: {reason} (the stored value is kept unchanged)"
+    )]
     Decode {
         /// The full key of the record.
         key: String,
@@ -137,7 +145,9 @@ pub enum Error {
     },
 
     /// The map could not grow any further (`max_map_size` reached).
-    #[error("the store is full: {needed} needed, map limited to {max_map_size} bytes (raise StoreBuilder::max_map_size)")]
+    #[error(
+        "the store is full: {needed} needed, map limited to {max_map_size} bytes (raise StoreBuilder::max_map_size)"
+    )]
     StoreFull {
         /// What was asked for, in words.
         needed: String,

@@ -2,10 +2,12 @@
 //!
 //! A stored key is `namespace:rendered-template`. Placeholder values are
 //! percent-escaped so that no value can produce another record's key: `%`,
-//! control characters and every character that appears in the template's
-//! literal parts are written as `%XX`. The literals therefore delimit the
-//! values unambiguously, and escaping works character by character, so the
-//! escaped form of a prefix is a prefix of the escaped form.
+//! `/`, control characters and the first character of every literal that
+//! follows a placeholder are written as `%XX`. Each value therefore ends
+//! exactly where the next literal begins, so a key maps back to one set of
+//! values; other characters are kept, so keys stay readable and in the
+//! values' order. Escaping works character by character: the escaped form of
+//! a prefix is a prefix of the escaped form.
 
 use std::fmt::{self, Display, Write as _};
 
@@ -148,13 +150,19 @@ impl Template {
             .count()
     }
 
+    /// Whether `c` must be escaped in a value: it could end the value early.
     fn is_delimiter(self, c: char) -> bool {
-        c == '%'
-            || c.is_control()
-            || self.parts().any(|p| match p {
-                Part::Literal(lit) => lit.contains(c),
-                Part::Placeholder(_) => false,
-            })
+        if c == '%' || c == '/' || c.is_control() {
+            return true;
+        }
+        let mut after_placeholder = false;
+        self.parts().any(|p| match p {
+            Part::Placeholder(_) => {
+                after_placeholder = true;
+                false
+            }
+            Part::Literal(lit) => std::mem::take(&mut after_placeholder) && lit.starts_with(c),
+        })
     }
 
     fn escape_into(self, value: &str, out: &mut String) {
@@ -199,6 +207,9 @@ mod tests {
         assert_eq!(k.as_str(), "t:progress/100%25");
         let k = RecordKey::render(&s, &[&42u32]).unwrap();
         assert_eq!(k.as_str(), "t:progress/42");
+        // Letters of the literal are not escaped: keys keep the values' order.
+        let k = RecordKey::render(&s, &[&"emma"]).unwrap();
+        assert_eq!(k.as_str(), "t:progress/emma");
     }
 
     #[test]
@@ -207,6 +218,9 @@ mod tests {
         let k1 = RecordKey::render(&s, &[&"x-y", &"z"]).unwrap();
         let k2 = RecordKey::render(&s, &[&"x", &"y-z"]).unwrap();
         assert_ne!(k1, k2);
+        let s = spec("{a}.json", &["a"]);
+        let k1 = RecordKey::render(&s, &[&"x.json"]).unwrap();
+        assert_eq!(k1.as_str(), "t:x%2Ejson.json");
     }
 
     #[test]

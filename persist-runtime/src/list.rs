@@ -102,7 +102,11 @@ pub fn recent_stored<T: Persisted>(store: &Store, limit: usize) -> Result<Vec<St
     store.read(|txn, shared| {
         let lmdb = |e| shared.lmdb(e);
         let mut out = Vec::new();
-        for entry in shared.records.rev_prefix_iter(txn, prefix.as_bytes()).map_err(lmdb)? {
+        for entry in shared
+            .records
+            .rev_prefix_iter(txn, prefix.as_bytes())
+            .map_err(lmdb)?
+        {
             if out.len() >= limit {
                 break;
             }
@@ -121,7 +125,10 @@ pub fn recent_stored<T: Persisted>(store: &Store, limit: usize) -> Result<Vec<St
 
 /// Up to `limit` live items, newest first.
 pub fn recent<T: Persisted>(store: &Store, limit: usize) -> Result<Vec<T>> {
-    Ok(recent_stored::<T>(store, limit)?.into_iter().map(|s| s.value).collect())
+    Ok(recent_stored::<T>(store, limit)?
+        .into_iter()
+        .map(|s| s.value)
+        .collect())
 }
 
 fn clear_job<T: Persisted>() -> WriteFn<usize> {
@@ -138,7 +145,9 @@ fn clear_job<T: Persisted>() -> WriteFn<usize> {
 }
 
 /// Deletes every item of the list; returns how many live items there were.
-pub fn clear<T: Persisted>(store: &Store) -> impl Future<Output = Result<usize>> + Send + use<'_, T> {
+pub fn clear<T: Persisted>(
+    store: &Store,
+) -> impl Future<Output = Result<usize>> + Send + use<'_, T> {
     store.submit(Ok(clear_job::<T>()))
 }
 

@@ -155,10 +155,12 @@ pub fn load<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<Opti
 pub fn exists<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<bool> {
     let key = key_of::<T>(params)?;
     let now = store.now_ms();
-    store.read(|txn, shared| match crate::store::get_raw(shared, txn, key.as_bytes())? {
-        None => Ok(false),
-        Some(bytes) => Ok(!envelope::decode_header(key.as_str(), bytes)?.is_expired(now)),
-    })
+    store.read(
+        |txn, shared| match crate::store::get_raw(shared, txn, key.as_bytes())? {
+            None => Ok(false),
+            Some(bytes) => Ok(!envelope::decode_header(key.as_str(), bytes)?.is_expired(now)),
+        },
+    )
 }
 
 fn save_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<()>> {

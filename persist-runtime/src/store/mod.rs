@@ -43,9 +43,9 @@ pub enum Durability {
 /// Opening the same directory twice in a process returns the same store.
 ///
 /// ```
-/// # fn main() -> Result<(), mcp_persist::Error> {
+/// # fn main() -> Result<(), persist_runtime::Error> {
 /// let dir = tempfile::tempdir().unwrap();
-/// let store = mcp_persist::Store::open_at(dir.path())?;
+/// let store = persist_runtime::Store::open_at(dir.path())?;
 /// assert_eq!(store.path(), dir.path().canonicalize().unwrap());
 /// # Ok(()) }
 /// ```
@@ -125,6 +125,23 @@ impl Store {
         self.submit(Ok(sweeper::sweep_job()))
     }
 
+    /// How many records have expired but are not purged yet (they are never
+    /// returned by reads; a sweep reclaims their space).
+    pub fn expired_pending(&self) -> Result<usize> {
+        let end = write_ops::index_key(self.now_ms().saturating_add(1), b"");
+        self.read(|txn, shared| {
+            let range = (
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Excluded(end.as_slice()),
+            );
+            let iter = shared
+                .expiry
+                .range(txn, &range)
+                .map_err(|e| shared.lmdb(e))?;
+            Ok(iter.count())
+        })
+    }
+
     pub(crate) fn shared(&self) -> &Shared {
         &self.inner.shared
     }
@@ -133,7 +150,10 @@ impl Store {
         self.inner.shared.clock.now_ms()
     }
 
-    pub(crate) fn read<R>(&self, f: impl FnOnce(&heed::RoTxn<'_>, &Shared) -> Result<R>) -> Result<R> {
+    pub(crate) fn read<R>(
+        &self,
+        f: impl FnOnce(&heed::RoTxn<'_>, &Shared) -> Result<R>,
+    ) -> Result<R> {
         let shared = self.shared();
         shared.read(|txn| f(txn, shared))
     }
@@ -156,9 +176,9 @@ impl Store {
 ///
 /// ```
 /// use std::time::Duration;
-/// use mcp_persist::{Durability, Store};
+/// use persist_runtime::{Durability, Store};
 ///
-/// # fn main() -> Result<(), mcp_persist::Error> {
+/// # fn main() -> Result<(), persist_runtime::Error> {
 /// let store = Store::builder()
 ///     .durability(Durability::NoMetaSync)
 ///     .map_size(16 << 20)

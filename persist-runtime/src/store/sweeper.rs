@@ -93,7 +93,9 @@ impl Sweeper {
                     match writer.write_blocking(sweep_job()) {
                         Ok(0) => {}
                         Ok(n) => tracing::debug!(purged = n, "swept expired records"),
-                        Err(err) => tracing::warn!(%err, "sweeping expired records failed; will retry"),
+                        Err(err) => {
+                            tracing::warn!(%err, "sweeping expired records failed; will retry")
+                        }
                     }
                 }
             })

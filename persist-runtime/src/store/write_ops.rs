@@ -20,7 +20,11 @@ pub(crate) fn index_key(expires_ms: u64, key: &[u8]) -> Vec<u8> {
 }
 
 /// Reads a raw envelope in any transaction.
-pub(crate) fn get_raw<'t>(shared: &Shared, txn: &'t RoTxn<'_>, key: &[u8]) -> Result<Option<&'t [u8]>> {
+pub(crate) fn get_raw<'t>(
+    shared: &Shared,
+    txn: &'t RoTxn<'_>,
+    key: &[u8],
+) -> Result<Option<&'t [u8]>> {
     shared.records.get(txn, key).map_err(|e| shared.lmdb(e))
 }
 
@@ -39,19 +43,31 @@ impl WriteCtx<'_, '_> {
 
     /// Stores `data` (JSON) at `key` under `header`, replacing a record whose
     /// header was `old`.
-    pub fn put(&mut self, key: &[u8], old: Option<&Header>, header: &Header, data: &[u8]) -> Result<()> {
+    pub fn put(
+        &mut self,
+        key: &[u8],
+        old: Option<&Header>,
+        header: &Header,
+        data: &[u8],
+    ) -> Result<()> {
         let shared = self.shared;
         let lmdb = |e| shared.lmdb(e);
         let old_expiry = old.and_then(|h| h.expires_ms);
         if let Some(old_e) = old_expiry
             && Some(old_e) != header.expires_ms
         {
-            shared.expiry.delete(self.txn, &index_key(old_e, key)).map_err(lmdb)?;
+            shared
+                .expiry
+                .delete(self.txn, &index_key(old_e, key))
+                .map_err(lmdb)?;
         }
         if let Some(e) = header.expires_ms
             && Some(e) != old_expiry
         {
-            shared.expiry.put(self.txn, &index_key(e, key), &()).map_err(lmdb)?;
+            shared
+                .expiry
+                .put(self.txn, &index_key(e, key), &())
+                .map_err(lmdb)?;
         }
         let bytes = envelope::encode(header, data);
         shared.records.put(self.txn, key, &bytes).map_err(lmdb)
@@ -62,7 +78,10 @@ impl WriteCtx<'_, '_> {
         let shared = self.shared;
         let lmdb = |e| shared.lmdb(e);
         if let Some(e) = old.and_then(|h| h.expires_ms) {
-            shared.expiry.delete(self.txn, &index_key(e, key)).map_err(lmdb)?;
+            shared
+                .expiry
+                .delete(self.txn, &index_key(e, key))
+                .map_err(lmdb)?;
         }
         shared.records.delete(self.txn, key).map_err(lmdb)
     }
@@ -80,11 +99,19 @@ impl WriteCtx<'_, '_> {
             Ok(())
         };
         if rev {
-            for item in shared.records.rev_prefix_iter(self.txn, prefix.as_bytes()).map_err(lmdb)? {
+            for item in shared
+                .records
+                .rev_prefix_iter(self.txn, prefix.as_bytes())
+                .map_err(lmdb)?
+            {
                 push(item)?;
             }
         } else {
-            for item in shared.records.prefix_iter(self.txn, prefix.as_bytes()).map_err(lmdb)? {
+            for item in shared
+                .records
+                .prefix_iter(self.txn, prefix.as_bytes())
+                .map_err(lmdb)?
+            {
                 push(item)?;
             }
         }

@@ -70,7 +70,9 @@ impl<R: Send> Job for TypedJob<R> {
     fn succeed(mut self: Box<Self>) {
         match self.out.take() {
             Some(out) => self.send(Ok(out)),
-            None => self.send(Err(Error::WriterGone("a job finished without a result".into()))),
+            None => self.send(Err(Error::WriterGone(
+                "a job finished without a result".into(),
+            ))),
         }
     }
 
@@ -101,7 +103,11 @@ impl Writer {
 
     fn send(&self, job: Box<dyn Job>) -> Result<()> {
         let gone = || Error::WriterGone("the writer thread has stopped".into());
-        self.tx.as_ref().ok_or_else(gone)?.send(job).map_err(|_| gone())
+        self.tx
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(job)
+            .map_err(|_| gone())
     }
 
     /// Runs `f` on the writer thread and waits, blocking, for the commit.
