@@ -34,7 +34,12 @@ pub use persist_runtime::{
 /// What generated code names. Not public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use persist_runtime::{list, records};
+    pub use persist_runtime::{KeyPart, list, records};
     pub use serde;
     pub use serde_json;
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -20,6 +20,8 @@ pub struct Spanned<T> {
 #[derive(Default)]
 pub struct Args {
     pub key: Option<LitStr>,
+    /// `key` was written, even if its value was invalid (no "missing key" then).
+    pub key_given: bool,
     pub ttl: Option<Spanned<u64>>,
     pub list: Option<Span>,
     pub max_len: Option<Spanned<usize>>,
@@ -55,7 +57,11 @@ impl Args {
         };
         match name.as_str() {
             "key" => {
-                let lit: LitStr = value_of(meta, "key = \"progress/{book_id}\"")?;
+                self.key_given = true;
+                let Some(lit) = value_of::<LitStr>(meta, errors, "key = \"progress/{book_id}\"")?
+                else {
+                    return Ok(());
+                };
                 if self.key.is_some() {
                     duplicate(errors);
                 } else {
@@ -63,7 +69,9 @@ impl Args {
                 }
             }
             "ttl" => {
-                let lit: Lit = value_of(meta, "ttl = \"1h\"")?;
+                let Some(lit) = value_of::<Lit>(meta, errors, "ttl = \"1h\"")? else {
+                    return Ok(());
+                };
                 let parsed = parse_ttl(&lit).map_err(|msg| syn::Error::new_spanned(&lit, msg));
                 match parsed {
                     Err(err) => errors.push(err),
@@ -90,7 +98,9 @@ impl Args {
                 }
             }
             "max_len" => {
-                let lit: LitInt = value_of(meta, "max_len = 50")?;
+                let Some(lit) = value_of::<LitInt>(meta, errors, "max_len = 50")? else {
+                    return Ok(());
+                };
                 match lit.base10_parse::<usize>() {
                     Ok(0) | Err(_) => {
                         errors.spanned(&lit, "`max_len` must be a whole number of at least 1")
@@ -105,7 +115,11 @@ impl Args {
                 }
             }
             "namespace" => {
-                let lit: LitStr = value_of(meta, "namespace = \"reading_progress\"")?;
+                let Some(lit) =
+                    value_of::<LitStr>(meta, errors, "namespace = \"reading_progress\"")?
+                else {
+                    return Ok(());
+                };
                 let ns = lit.value();
                 let valid = (1..=64).contains(&ns.len())
                     && ns.chars().all(|c| {
@@ -126,7 +140,9 @@ impl Args {
                 }
             }
             "version" => {
-                let lit: LitInt = value_of(meta, "version = 2")?;
+                let Some(lit) = value_of::<LitInt>(meta, errors, "version = 2")? else {
+                    return Ok(());
+                };
                 match lit.base10_parse::<u32>() {
                     Ok(0) | Err(_) => errors.spanned(
                         &lit,
@@ -153,17 +169,27 @@ impl Args {
     }
 }
 
-/// Parses `= value`, with an error that shows the expected form.
-fn value_of<T: syn::parse::Parse>(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<T> {
+/// Parses `= value` as `T`. A value of the wrong form is recorded in `errors`
+/// (with the expected form) and gives `None`, so parsing goes on.
+fn value_of<T: syn::parse::Parse>(
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Errors,
+    example: &str,
+) -> syn::Result<Option<T>> {
     let stream = meta
         .value()
         .map_err(|e| syn::Error::new(e.span(), format!("expected a value, as in `{example}`")))?;
-    stream.parse().map_err(|e| {
-        syn::Error::new(
-            e.span(),
-            format!("unexpected value; expected the form `{example}`"),
-        )
-    })
+    let expr: syn::Expr = stream.parse()?;
+    match syn::parse2::<T>(quote::ToTokens::to_token_stream(&expr)) {
+        Ok(value) => Ok(Some(value)),
+        Err(_) => {
+            errors.spanned(
+                &expr,
+                format!("unexpected value; expected the form `{example}`"),
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// Skips `= expr` or `(...)` after an option we reject, so parsing can go on.

@@ -2,7 +2,8 @@
 //! `Persisted` trait, and thin inherent accessors that call generic runtime code.
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Item, ItemStruct};
 
 use crate::args::Args;
@@ -94,8 +95,16 @@ fn spec_impl(model: &Model) -> TokenStream {
     let type_name = ident.to_string();
     let namespace = &model.namespace;
     let key = &model.key;
-    let params: Vec<String> = model.key_fields.iter().map(ToString::to_string).collect();
-    let fields = &model.key_fields;
+    let params: Vec<String> = model
+        .key_fields
+        .iter()
+        .map(|(f, _)| f.to_string())
+        .collect();
+    // Each key field as `&dyn Display`, spanned on its type so that a type
+    // that cannot be in a key is reported on the field.
+    let key_parts = model.key_fields.iter().map(|(field, ty)| {
+        quote_spanned!(ty.span()=> ::mcp_persist::__private::KeyPart::as_key_part(&self.#field))
+    });
     let version = model.version;
     let doc = &model.doc;
     let kind = match &model.kind {
@@ -125,7 +134,7 @@ fn spec_impl(model: &Model) -> TokenStream {
             };
 
             fn record_key(&self) -> ::mcp_persist::Result<::mcp_persist::RecordKey> {
-                ::mcp_persist::__private::records::key_of::<Self>(&[#(&self.#fields),*])
+                ::mcp_persist::__private::records::key_of::<Self>(&[#(#key_parts),*])
             }
         }
     }
@@ -142,7 +151,7 @@ fn accessors(model: &Model) -> TokenStream {
     let ident = &model.item.ident;
     let vis = &model.item.vis;
     // The store parameter must not clash with a key field's name.
-    let store = if model.key_fields.iter().any(|f| f == "store") {
+    let store = if model.key_fields.iter().any(|(f, _)| f == "store") {
         Ident::new("store_", Span::call_site())
     } else {
         Ident::new("store", Span::call_site())
@@ -165,7 +174,7 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
     let r = quote!(::mcp_persist::Result);
     let st = quote!(::mcp_persist::Store);
     let fut = quote!(::core::future::Future);
-    let fields = &model.key_fields;
+    let fields: Vec<&Ident> = model.key_fields.iter().map(|(f, _)| f).collect();
     // Sync accessors take `impl Display`; async ones name their generics
     // so that the returned future can say precisely what it captures.
     let sync_params = quote!(#(#fields: impl ::core::fmt::Display,)*);

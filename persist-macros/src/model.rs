@@ -17,8 +17,8 @@ pub enum Kind {
 pub struct Model {
     pub item: ItemStruct,
     pub key: LitStr,
-    /// The fields named in the key's placeholders, in order.
-    pub key_fields: Vec<Ident>,
+    /// The fields named in the key's placeholders, in order, with their types.
+    pub key_fields: Vec<(Ident, syn::Type)>,
     pub kind: Kind,
     pub ttl_secs: Option<u64>,
     pub namespace: String,
@@ -52,27 +52,42 @@ impl Model {
                 return None;
             }
         };
+        let mut shape_ok = true;
         match &item.fields {
             Fields::Named(_) => {}
-            Fields::Unnamed(f) => errors.spanned(
-                f,
-                "#[persisted] needs named fields: write `struct Name { field: Type }`, not a tuple struct",
-            ),
-            Fields::Unit => errors.spanned(
-                &item.ident,
-                "#[persisted] needs named fields: a unit struct has nothing to store",
-            ),
+            Fields::Unnamed(f) => {
+                shape_ok = false;
+                errors.spanned(
+                    f,
+                    "#[persisted] needs named fields: write `struct Name { field: Type }`, not a tuple struct",
+                );
+            }
+            Fields::Unit => {
+                shape_ok = false;
+                errors.spanned(
+                    &item.ident,
+                    "#[persisted] needs named fields: a unit struct has nothing to store",
+                );
+            }
         }
         if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+            shape_ok = false;
             errors.spanned(
                 &item.generics,
                 "#[persisted] does not support generic structs: the stored type must be concrete \
                  (define one struct per stored type)",
             );
         }
-        let field_names: Vec<Ident> = item.fields.iter().filter_map(|f| f.ident.clone()).collect();
+        let named: Vec<(Ident, syn::Type)> = item
+            .fields
+            .iter()
+            .filter_map(|f| Some((f.ident.clone()?, f.ty.clone())))
+            .collect();
 
         let Some(key) = args.key else {
+            if args.key_given {
+                return None; // its error is already recorded
+            }
             errors.at(
                 Span::call_site(),
                 "missing `key`: add `key = \"name\"` for one record, or `key = \"name/{field}\"` \
@@ -80,7 +95,7 @@ impl Model {
             );
             return None;
         };
-        let key_fields = parse_template(&key, &field_names, errors);
+        let key_fields = parse_template(&key, &named, errors);
         let kind = match (args.list, key_fields.is_empty()) {
             (Some(span), false) => {
                 errors.at(
@@ -106,6 +121,10 @@ impl Model {
             .namespace
             .map_or_else(|| snake_case(&item.ident.to_string()), |n| n.value);
         let doc = doc_of(&item);
+        if !shape_ok {
+            // Expanding for a struct of the wrong shape would only add errors.
+            return None;
+        }
         Some(Model {
             key,
             key_fields,
@@ -120,9 +139,13 @@ impl Model {
 }
 
 /// Checks a key template and returns the fields of its placeholders, in order.
-fn parse_template(key: &LitStr, fields: &[Ident], errors: &mut Errors) -> Vec<Ident> {
+fn parse_template(
+    key: &LitStr,
+    fields: &[(Ident, syn::Type)],
+    errors: &mut Errors,
+) -> Vec<(Ident, syn::Type)> {
     let text = key.value();
-    let mut placeholders: Vec<Ident> = Vec::new();
+    let mut placeholders: Vec<(Ident, syn::Type)> = Vec::new();
     if text.is_empty() {
         errors.spanned(
             key,
@@ -162,12 +185,12 @@ fn parse_template(key: &LitStr, fields: &[Ident], errors: &mut Errors) -> Vec<Id
             );
         }
         let name = &text[open + 1..close];
-        match fields.iter().find(|f| *f == name) {
+        match fields.iter().find(|(f, _)| f == name) {
             _ if name.is_empty() => errors.spanned(
                 key,
                 "empty placeholder `{}` in `key`: name a field, as in `{id}`",
             ),
-            Some(_) if placeholders.iter().any(|p| p == name) => errors.spanned(
+            Some(_) if placeholders.iter().any(|(p, _)| p == name) => errors.spanned(
                 key,
                 format!("placeholder `{{{name}}}` appears twice in `key`"),
             ),
@@ -175,7 +198,7 @@ fn parse_template(key: &LitStr, fields: &[Ident], errors: &mut Errors) -> Vec<Id
             None => {
                 let list = fields
                     .iter()
-                    .map(ToString::to_string)
+                    .map(|(f, _)| f.to_string())
                     .collect::<Vec<_>>()
                     .join(", ");
                 errors.spanned(

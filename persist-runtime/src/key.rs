@@ -91,6 +91,23 @@ impl Display for RecordKey {
     }
 }
 
+/// A value that can stand in a key placeholder: anything `Display`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be part of a record key: key fields must implement `Display`",
+    label = "this field is named in `key`, so its type must implement `Display`",
+    note = "use a String, an integer or a type with a `Display` impl, or take the field out of `key`"
+)]
+pub trait KeyPart {
+    /// The value, for rendering into the key.
+    fn as_key_part(&self) -> &dyn Display;
+}
+
+impl<T: Display> KeyPart for T {
+    fn as_key_part(&self) -> &dyn Display {
+        self
+    }
+}
+
 /// `namespace:`, the prefix every key of the type starts with.
 pub(crate) fn namespace_prefix(spec: &RecordSpec) -> String {
     let mut out = String::with_capacity(spec.namespace.len() + spec.key.len() + 16);

@@ -164,11 +164,8 @@ impl Store {
 
     /// Sends a job (or the error of building it) to the writer. The future
     /// borrows nothing but the store, so it is `Send` whatever built the job.
-    pub(crate) fn submit<R: Send + 'static>(
-        &self,
-        job: Result<WriteFn<R>>,
-    ) -> impl Future<Output = Result<R>> + Send + use<'_, R> {
-        async move { self.inner.writer.write(job?).await }
+    pub(crate) async fn submit<R: Send + 'static>(&self, job: Result<WriteFn<R>>) -> Result<R> {
+        self.inner.writer.write(job?).await
     }
 }
 

@@ -1,0 +1,6 @@
+use mcp_persist::persisted;
+
+#[persisted(key = "f")]
+fn f() {}
+
+fn main() {}
