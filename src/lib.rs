@@ -25,16 +25,20 @@
 //! See the README for the attribute's options and the generated accessors.
 
 pub use persist_macros::persisted;
+pub use persist_runtime::tools;
 pub use persist_runtime::{
     Clock, DIR_ENV_VAR, Durability, Error, Kind, ListOptions, MAX_KEY_LEN, ManualClock, Meta, Page,
     Persisted, RecordKey, RecordSpec, Result, Store, StoreBuilder, Stored, SystemClock, Ttl,
     resolve_dir,
 };
+/// The rmcp crate the generated tools are built for (3.11).
+pub use rmcp;
 
 /// What generated code names. Not public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
     pub use persist_runtime::{KeyPart, list, records};
+    pub use schemars;
     pub use serde;
     pub use serde_json;
 }

@@ -8,7 +8,7 @@ use syn::{Lit, LitInt, LitStr, Token};
 use crate::errors::Errors;
 
 /// The options `#[persisted]` accepts, for error messages.
-pub const OPTIONS: &str = "key, ttl, list, max_len, namespace, version";
+pub const OPTIONS: &str = "key, ttl, list, max_len, namespace, version, tools";
 
 /// A value with the span it came from.
 pub struct Spanned<T> {
@@ -27,6 +27,14 @@ pub struct Args {
     pub max_len: Option<Spanned<usize>>,
     pub namespace: Option<Spanned<String>>,
     pub version: Option<Spanned<u32>>,
+    pub tools: Option<Tools>,
+}
+
+/// `tools` or `tools(get, set, prefix = "books_")`.
+pub struct Tools {
+    /// The operations named, with their spans; empty means all of the kind's.
+    pub ops: Vec<(String, Span)>,
+    pub prefix: String,
 }
 
 impl Args {
@@ -155,6 +163,44 @@ impl Args {
                             span: lit.span(),
                         })
                     }
+                }
+            }
+            "tools" => {
+                let mut tools = Tools {
+                    ops: Vec::new(),
+                    prefix: String::new(),
+                };
+                if meta.input.peek(syn::token::Paren) {
+                    meta.parse_nested_meta(|inner| {
+                        let Some(ident) = inner.path.get_ident() else {
+                            errors.spanned(&inner.path, "expected a tool operation or `prefix = \"...\"`");
+                            return skip_value(&inner);
+                        };
+                        if ident == "prefix" {
+                            if let Some(lit) = value_of::<LitStr>(&inner, errors, "prefix = \"books_\"")? {
+                                let prefix = lit.value();
+                                if prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+                                    tools.prefix = prefix;
+                                } else {
+                                    errors.spanned(&lit, "a tool name `prefix` may only use letters, digits, '_', '-' and '.'");
+                                }
+                            }
+                        } else {
+                            tools.ops.push((ident.to_string(), ident.span()));
+                        }
+                        Ok(())
+                    })?;
+                } else if meta.input.peek(Token![=]) {
+                    errors.at(
+                        span,
+                        "`tools` takes a list, not a value: `tools` or `tools(get, set)`",
+                    );
+                    skip_value(meta)?;
+                }
+                if self.tools.is_some() {
+                    duplicate(errors);
+                } else {
+                    self.tools = Some(tools);
                 }
             }
             _ => {

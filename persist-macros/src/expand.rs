@@ -36,7 +36,7 @@ pub fn persisted(args: TokenStream, input: TokenStream) -> TokenStream {
 }
 
 fn expand(model: &Model) -> TokenStream {
-    let item = with_derives(&model.item);
+    let item = with_derives(&model.item, model.tools.is_some());
     let spec_impl = spec_impl(model);
     let accessors = accessors(model);
     quote! {
@@ -62,13 +62,22 @@ fn derives(item: &ItemStruct, name: &str) -> bool {
 }
 
 /// The struct with serde's derives added where the user has not written them.
-fn with_derives(item: &ItemStruct) -> TokenStream {
+fn with_derives(item: &ItemStruct, tools: bool) -> TokenStream {
     let mut added = Vec::new();
+    let mut schemars_attr = None;
+    if tools && !derives(item, "JsonSchema") {
+        added.push(quote!(::mcp_persist::__private::schemars::JsonSchema));
+        schemars_attr = Some(quote!(#[schemars(crate = "::mcp_persist::__private::schemars")]));
+    }
     if !derives(item, "Serialize") {
         added.push(quote!(::mcp_persist::__private::serde::Serialize));
     }
+    let mut serde_attr = None;
     if !derives(item, "Deserialize") {
         added.push(quote!(::mcp_persist::__private::serde::Deserialize));
+    }
+    if added.len() > usize::from(schemars_attr.is_some()) {
+        serde_attr = Some(quote!(#[serde(crate = "::mcp_persist::__private::serde")]));
     }
     if added.is_empty() {
         return quote!(#item);
@@ -84,7 +93,8 @@ fn with_derives(item: &ItemStruct) -> TokenStream {
     } = item;
     quote! {
         #[derive(#(#added),*)]
-        #[serde(crate = "::mcp_persist::__private::serde")]
+        #serde_attr
+        #schemars_attr
         #(#attrs)*
         #vis #struct_token #ident #generics #fields #semi_token
     }
@@ -160,10 +170,47 @@ fn accessors(model: &Model) -> TokenStream {
         Kind::Singleton | Kind::Keyed => record_accessors(model, vis, &store),
         Kind::List { .. } => list_accessors(vis, &store),
     };
+    let tools = model
+        .tools
+        .as_ref()
+        .map(|(ops, prefix)| tool_accessors(model, vis, &store, ops, prefix));
     quote! {
         #[allow(dead_code)]
         impl #ident {
             #body
+            #tools
+        }
+    }
+}
+
+/// `tools` and `tools_with`: the MCP tools of the type, as an rmcp router.
+fn tool_accessors(
+    model: &Model,
+    vis: &syn::Visibility,
+    store: &Ident,
+    ops: &[Ident],
+    prefix: &str,
+) -> TokenStream {
+    let name = crate::model::snake_case(&model.item.ident.to_string());
+    let router = quote!(::mcp_persist::rmcp::handler::server::router::tool::ToolRouter<S>);
+    let t = quote!(::mcp_persist::tools);
+    quote! {
+        /// The MCP tools of this type, to merge into a server's router with `+`.
+        /// The routes capture `store`; see `tools_with` for the limits they enforce.
+        #vis fn tools<S: ::core::marker::Send + ::core::marker::Sync + 'static>(#store: &::mcp_persist::Store) -> #router {
+            Self::tools_with(#store, #t::ToolConfig::default())
+        }
+
+        /// The MCP tools of this type, with the given limits.
+        #vis fn tools_with<S: ::core::marker::Send + ::core::marker::Sync + 'static>(
+            #store: &::mcp_persist::Store,
+            config: #t::ToolConfig,
+        ) -> #router {
+            #t::router::<Self, S>(
+                #store,
+                &#t::ToolSet { name: #name, prefix: #prefix, ops: &[#(#t::ToolOp::#ops),*] },
+                config,
+            )
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct Model {
     pub namespace: String,
     pub version: u32,
     pub doc: String,
+    /// `tools`: the operations (empty: all of the kind's) and the name prefix.
+    pub tools: Option<(Vec<Ident>, String)>,
 }
 
 impl Model {
@@ -121,6 +123,9 @@ impl Model {
             .namespace
             .map_or_else(|| snake_case(&item.ident.to_string()), |n| n.value);
         let doc = doc_of(&item);
+        let tools = args
+            .tools
+            .map(|t| (check_tool_ops(&t.ops, &kind, errors), t.prefix));
         if !shape_ok {
             // Expanding for a struct of the wrong shape would only add errors.
             return None;
@@ -133,6 +138,7 @@ impl Model {
             namespace,
             version: args.version.map_or(1, |v| v.value),
             doc,
+            tools,
             item,
         })
     }
@@ -214,6 +220,35 @@ fn parse_template(
         at = close + 1;
     }
     placeholders
+}
+
+/// Checks the operations named in `tools(...)` against the kind; returns their variant names.
+fn check_tool_ops(ops: &[(String, Span)], kind: &Kind, errors: &mut Errors) -> Vec<Ident> {
+    let (valid, what): (&[&str], &str) = match kind {
+        Kind::Singleton => (&["get", "set", "update", "delete"], "a singleton"),
+        Kind::Keyed => (&["get", "set", "update", "delete", "list"], "keyed records"),
+        Kind::List { .. } => (&["add", "recent", "clear"], "a list"),
+    };
+    let mut out: Vec<Ident> = Vec::new();
+    for (op, span) in ops {
+        if !valid.contains(&op.as_str()) {
+            errors.at(
+                *span,
+                format!(
+                    "`{op}` is not a tool of {what}: its tools are {}",
+                    valid.join(", ")
+                ),
+            );
+            continue;
+        }
+        let variant = Ident::new(&format!("{}{}", op[..1].to_uppercase(), &op[1..]), *span);
+        if out.contains(&variant) {
+            errors.at(*span, format!("tool `{op}` is named twice"));
+        } else {
+            out.push(variant);
+        }
+    }
+    out
 }
 
 /// The struct's doc comment, lines joined.

@@ -79,6 +79,13 @@ pub enum Error {
         got: usize,
     },
 
+    /// A partial update (merge patch) would make the record invalid; nothing was written.
+    #[error("the update does not fit the record: {reason}; nothing was changed")]
+    InvalidPatch {
+        /// What is wrong, naming the field.
+        reason: String,
+    },
+
     /// A listing cursor that does not belong to this type.
     #[error(
         "invalid cursor {cursor:?} for {type_name}: pass back the next_cursor of a previous page"
@@ -171,6 +178,10 @@ pub enum Error {
     /// Code run inside a write (an `update` closure) panicked; nothing was written.
     #[error("a write panicked and was rolled back, nothing was written: {0}")]
     Panicked(String),
+
+    /// Serving MCP failed (the transport broke or the handshake failed).
+    #[error("MCP service error: {0}")]
+    Serve(String),
 
     /// An error from LMDB.
     #[error("storage error at {path}: {source}")]

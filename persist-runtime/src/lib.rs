@@ -15,6 +15,7 @@ pub mod list;
 pub mod records;
 mod spec;
 mod store;
+pub mod tools;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use envelope::{Meta, Stored};

@@ -196,9 +196,15 @@ enum Missing {
     Insert(Vec<u8>),
 }
 
-fn update_job<T: Persisted, F>(key: RecordKey, missing: Missing, mut f: F) -> WriteFn<Option<T>>
+/// The job behind every update: `f` may refuse the change with an error, in
+/// which case nothing is written.
+fn try_update_job<T: Persisted, F>(
+    key: RecordKey,
+    missing: Missing,
+    mut f: F,
+) -> WriteFn<Option<Stored<T>>>
 where
-    F: FnMut(&mut T) + Send + 'static,
+    F: FnMut(&mut T) -> Result<()> + Send + 'static,
 {
     Box::new(move |ctx| {
         let now = ctx.now_ms;
@@ -220,7 +226,7 @@ where
                 (stale.map(|(header, _)| header), value)
             }
         };
-        f(&mut value);
+        f(&mut value)?;
         let new_key = value.record_key()?;
         if new_key != key {
             return Err(Error::KeyChanged {
@@ -232,8 +238,38 @@ where
         let data = encode(&value)?;
         let header = next_header::<T>(old.as_ref(), now, Ttl::Default);
         ctx.put(key.as_bytes(), old.as_ref(), &header, &data)?;
-        Ok(Some(value))
+        Ok(Some(Stored {
+            value,
+            meta: header.meta(),
+        }))
     })
+}
+
+fn update_job<T: Persisted, F>(key: RecordKey, missing: Missing, mut f: F) -> WriteFn<Option<T>>
+where
+    F: FnMut(&mut T) + Send + 'static,
+{
+    let mut job = try_update_job::<T, _>(key, missing, move |v: &mut T| {
+        f(v);
+        Ok(())
+    });
+    Box::new(move |ctx| Ok(job(ctx)?.map(|s| s.value)))
+}
+
+/// Atomically applies `f` to the live record at `key`; `f` may refuse with an
+/// error (nothing is written). Returns the stored value with its metadata.
+pub(crate) async fn try_update<T, F>(
+    store: &Store,
+    key: RecordKey,
+    f: F,
+) -> Result<Option<Stored<T>>>
+where
+    T: Persisted,
+    F: FnMut(&mut T) -> Result<()> + Send + 'static,
+{
+    store
+        .submit(Ok(try_update_job(key, Missing::Skip, f)))
+        .await
 }
 
 /// Atomically applies `f` to the live record at `params` and stores the
@@ -315,6 +351,11 @@ pub fn delete<'s, T: Persisted>(
     params: &[&dyn Display],
 ) -> impl Future<Output = Result<bool>> + Send + use<'s, T> {
     store.submit(key_of::<T>(params).map(delete_job))
+}
+
+/// Deletes the record of `T` at `key`.
+pub(crate) async fn delete_key(store: &Store, key: RecordKey) -> Result<bool> {
+    store.submit(Ok(delete_job(key))).await
 }
 
 /// Blocking version of [`delete`].

@@ -1,0 +1,48 @@
+//! The smallest useful MCP server with persisted state: notes and preferences
+//! that survive restarts, served over stdio with generated tools.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! Tools: get_note, set_note, update_note, delete_note, list_note,
+//! get_preferences, set_preferences, update_preferences, delete_preferences.
+
+use mcp_persist::tools::{ToolServer, serve_stdio};
+use mcp_persist::{Store, persisted};
+
+/// A note the assistant keeps for the user, by title.
+#[persisted(key = "notes/{title}", tools)]
+struct Note {
+    /// The note's title; one note per title.
+    title: String,
+    /// The note's text.
+    text: String,
+}
+
+/// How the user likes answers.
+#[persisted(key = "preferences", tools)]
+#[derive(Default)]
+struct Preferences {
+    /// Answer language, e.g. "en".
+    language: String,
+    /// Prefer short answers.
+    concise: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), mcp_persist::Error> {
+    // stdout is the protocol: log to stderr.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
+    let store = Store::open("mcp-persist-quickstart")?;
+    tracing::info!(path = %store.path().display(), "store opened");
+    let tools = Note::tools(&store) + Preferences::tools(&store);
+    serve_stdio(ToolServer::new(
+        "mcp-persist-quickstart",
+        env!("CARGO_PKG_VERSION"),
+        tools,
+    ))
+    .await
+}

@@ -1,0 +1,369 @@
+//! What each generated tool does with a call: check the arguments, call the
+//! store, shape the result. Every failure becomes an `isError` result whose
+//! text names the field and the problem, so a model can correct itself;
+//! nothing stored changes when a call fails.
+
+use std::sync::Arc;
+
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
+use serde_json::{Map, Value, json};
+
+use super::ToolConfig;
+use super::ToolOp;
+use super::schema::RecordSchema;
+use crate::envelope::{Meta, Stored};
+use crate::error::Error;
+use crate::key::RecordKey;
+use crate::list;
+use crate::records::{self, ListOptions, Ttl};
+use crate::spec::Persisted;
+use crate::store::Store;
+
+/// What every route of a type shares.
+pub(crate) struct Ctx {
+    pub store: Store,
+    pub schema: Arc<RecordSchema>,
+    pub config: ToolConfig,
+    pub tool_name: String,
+}
+
+/// A failed call, in words for the model.
+struct Refusal(String);
+
+impl From<Error> for Refusal {
+    fn from(err: Error) -> Self {
+        match &err {
+            Error::Lmdb { .. }
+            | Error::Io { .. }
+            | Error::BatchFailed { .. }
+            | Error::WriterGone(_) => {
+                tracing::error!(%err, "a tool call failed in the store");
+            }
+            _ => {}
+        }
+        Refusal(err.to_string())
+    }
+}
+
+type Outcome = Result<(String, Value), Refusal>;
+
+/// Runs one call of tool `op` on `T`.
+pub(crate) async fn call<T: Persisted>(
+    ctx: &Ctx,
+    op: ToolOp,
+    args: Option<JsonObject>,
+) -> CallToolResult {
+    let args = args.unwrap_or_default();
+    let outcome = match check_size(ctx, &args) {
+        Err(refusal) => Err(refusal),
+        Ok(()) => match op {
+            ToolOp::Get => get::<T>(ctx, &args),
+            ToolOp::Set => set::<T>(ctx, args).await,
+            ToolOp::Update => update::<T>(ctx, args).await,
+            ToolOp::Delete => delete::<T>(ctx, &args).await,
+            ToolOp::List => list_records::<T>(ctx, &args),
+            ToolOp::Add => add::<T>(ctx, args).await,
+            ToolOp::Recent => recent::<T>(ctx, &args),
+            ToolOp::Clear => clear::<T>(ctx, &args).await,
+        },
+    };
+    match outcome {
+        Ok((text, structured)) => {
+            let mut result = CallToolResult::structured(structured);
+            result.content = vec![ContentBlock::text(text)];
+            result
+        }
+        Err(Refusal(message)) => CallToolResult::error(vec![ContentBlock::text(format!(
+            "{}: {message}",
+            ctx.tool_name
+        ))]),
+    }
+}
+
+fn check_size(ctx: &Ctx, args: &JsonObject) -> Result<(), Refusal> {
+    let size = serde_json::to_vec(args).map_or(usize::MAX, |v| v.len());
+    if size > ctx.config.max_value_bytes {
+        return Err(Refusal(format!(
+            "the arguments are {size} bytes, over the limit of {} bytes; nothing was stored",
+            ctx.config.max_value_bytes
+        )));
+    }
+    Ok(())
+}
+
+/// Rejects fields that are not in `allowed`: the model should learn it misspelled one.
+fn check_fields(args: &JsonObject, allowed: &[&str]) -> Result<(), Refusal> {
+    if let Some(unknown) = args.keys().find(|k| !allowed.contains(&k.as_str())) {
+        let expected = if allowed.is_empty() {
+            "this tool takes no arguments".to_owned()
+        } else {
+            format!("the fields are: {}", allowed.join(", "))
+        };
+        return Err(Refusal(format!("unknown field `{unknown}`; {expected}")));
+    }
+    Ok(())
+}
+
+fn record_fields(ctx: &Ctx) -> Vec<String> {
+    ctx.schema.fields()
+}
+
+/// Decodes a whole record, naming the field at fault.
+fn decode<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Result<T, Refusal> {
+    let fields = record_fields(ctx);
+    check_fields(
+        &args,
+        &fields.iter().map(String::as_str).collect::<Vec<_>>(),
+    )?;
+    decode_value(Value::Object(args))
+}
+
+fn decode_value<T: Persisted>(value: Value) -> Result<T, Refusal> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if path == "." || path.is_empty() {
+            Refusal(format!("invalid {}: {inner}", T::SPEC.type_name))
+        } else {
+            Refusal(format!("field `{path}`: {inner}"))
+        }
+    })
+}
+
+/// The key of the record named by the key fields in `args`.
+fn key_from_args<T: Persisted>(args: &JsonObject) -> Result<RecordKey, Refusal> {
+    let params = T::SPEC.key_params;
+    let mut values = Vec::with_capacity(params.len());
+    for &param in params {
+        let value = match args.get(param) {
+            None | Some(Value::Null) => {
+                return Err(Refusal(format!(
+                    "missing field `{param}`: it identifies the record"
+                )));
+            }
+            Some(Value::String(s)) => s.clone(),
+            Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string(),
+            Some(_) => {
+                return Err(Refusal(format!(
+                    "field `{param}` must be a string or a number"
+                )));
+            }
+        };
+        values.push(value);
+    }
+    let displays: Vec<&dyn std::fmt::Display> =
+        values.iter().map(|v| v as &dyn std::fmt::Display).collect();
+    Ok(records::key_of::<T>(&displays)?)
+}
+
+fn stamp(time: std::time::SystemTime) -> Value {
+    json!(humantime::format_rfc3339_millis(time).to_string())
+}
+
+fn meta_json(meta: &Meta) -> (Value, Value, Value) {
+    (
+        stamp(meta.created_at),
+        stamp(meta.updated_at),
+        meta.expires_at.map_or(Value::Null, stamp),
+    )
+}
+
+fn stored_json<T: Persisted>(stored: &Stored<T>) -> Result<Value, Refusal> {
+    let record = serde_json::to_value(&stored.value)
+        .map_err(|e| Refusal(format!("cannot encode the record: {e}")))?;
+    let (created, updated, expires) = meta_json(&stored.meta);
+    Ok(
+        json!({"record": record, "created_at": created, "updated_at": updated, "expires_at": expires}),
+    )
+}
+
+fn describe_key<T: Persisted>(args: &JsonObject) -> String {
+    let parts: Vec<String> = T::SPEC
+        .key_params
+        .iter()
+        .map(|p| {
+            format!(
+                "{p} = {}",
+                args.get(*p).map_or("?".to_owned(), Value::to_string)
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" with {}", parts.join(", "))
+    }
+}
+
+fn get<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
+    check_fields(args, T::SPEC.key_params)?;
+    let key = key_from_args::<T>(args)?;
+    match records::load_stored::<T>(&ctx.store, &key)? {
+        Some(stored) => {
+            let body = stored_json(&stored)?;
+            Ok((body.to_string(), json!({"found": true, "stored": body})))
+        }
+        None => Ok((
+            format!(
+                "no {} is stored{}",
+                T::SPEC.type_name,
+                describe_key::<T>(args)
+            ),
+            json!({"found": false}),
+        )),
+    }
+}
+
+async fn set<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Outcome {
+    let value: T = decode(ctx, args)?;
+    records::save(&ctx.store, &value, Ttl::Default).await?;
+    let key = value.record_key()?;
+    let stored = records::load_stored::<T>(&ctx.store, &key)?.ok_or_else(|| {
+        Refusal("the record vanished right after it was stored (expired?)".into())
+    })?;
+    let body = stored_json(&stored)?;
+    Ok((body.to_string(), json!({"stored": body})))
+}
+
+/// RFC 7396 JSON merge patch.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(target) = target {
+        for (k, v) in patch {
+            if v.is_null() {
+                target.remove(k);
+            } else {
+                merge_patch(target.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    }
+}
+
+async fn update<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Outcome {
+    let fields = record_fields(ctx);
+    check_fields(
+        &args,
+        &fields.iter().map(String::as_str).collect::<Vec<_>>(),
+    )?;
+    let key = key_from_args::<T>(&args)?;
+    let described = describe_key::<T>(&args);
+    let patch = Value::Object(args);
+    let result = records::try_update::<T, _>(&ctx.store, key, move |value: &mut T| {
+        let mut json = serde_json::to_value(&*value).map_err(|e| Error::Encode {
+            type_name: T::SPEC.type_name,
+            reason: e.to_string(),
+        })?;
+        merge_patch(&mut json, &patch);
+        *value = decode_value(json).map_err(|Refusal(reason)| Error::InvalidPatch { reason })?;
+        Ok(())
+    })
+    .await?;
+    match result {
+        Some(stored) => {
+            let body = stored_json(&stored)?;
+            Ok((body.to_string(), json!({"found": true, "stored": body})))
+        }
+        None => Ok((
+            format!(
+                "no {} is stored{described}; nothing was changed (use set to create it)",
+                T::SPEC.type_name
+            ),
+            json!({"found": false}),
+        )),
+    }
+}
+
+async fn delete<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
+    check_fields(args, T::SPEC.key_params)?;
+    let key = key_from_args::<T>(args)?;
+    let deleted = records::delete_key(&ctx.store, key).await?;
+    let text = if deleted {
+        format!(
+            "deleted the {}{}",
+            T::SPEC.type_name,
+            describe_key::<T>(args)
+        )
+    } else {
+        format!(
+            "no {} was stored{}",
+            T::SPEC.type_name,
+            describe_key::<T>(args)
+        )
+    };
+    Ok((text, json!({"deleted": deleted})))
+}
+
+fn limit(ctx: &Ctx, args: &JsonObject) -> Result<usize, Refusal> {
+    match args.get("limit") {
+        None | Some(Value::Null) => Ok(ctx.config.default_page_size),
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= 1 && n <= ctx.config.max_page_size as u64 => Ok(n as usize),
+            _ => Err(Refusal(format!(
+                "field `limit` must be a whole number from 1 to {}",
+                ctx.config.max_page_size
+            ))),
+        },
+    }
+}
+
+fn string_arg(args: &JsonObject, name: &str) -> Result<Option<String>, Refusal> {
+    match args.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Refusal(format!("field `{name}` must be a string"))),
+    }
+}
+
+fn list_records<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
+    check_fields(args, &["prefix", "limit", "cursor"])?;
+    let options = ListOptions {
+        prefix: string_arg(args, "prefix")?,
+        limit: Some(limit(ctx, args)?),
+        cursor: string_arg(args, "cursor")?,
+    };
+    let page = records::list::<T>(&ctx.store, &options)?;
+    let items = page
+        .items
+        .iter()
+        .map(stored_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = json!({"records": items, "next_cursor": page.next_cursor});
+    Ok((body.to_string(), body))
+}
+
+async fn add<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Outcome {
+    let value: T = decode(ctx, args)?;
+    list::push(&ctx.store, &value, Ttl::Default).await?;
+    let added = list::recent_stored::<T>(&ctx.store, 1)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Refusal("the item vanished right after it was added".into()))?;
+    let body = stored_json(&added)?;
+    Ok((body.to_string(), json!({"added": body})))
+}
+
+fn recent<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
+    check_fields(args, &["limit"])?;
+    let items = list::recent_stored::<T>(&ctx.store, limit(ctx, args)?)?;
+    let items = items
+        .iter()
+        .map(stored_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = json!({"items": items});
+    Ok((body.to_string(), body))
+}
+
+async fn clear<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
+    check_fields(args, &[])?;
+    let cleared = list::clear::<T>(&ctx.store).await?;
+    Ok((
+        format!("cleared {cleared} items"),
+        json!({"cleared": cleared}),
+    ))
+}

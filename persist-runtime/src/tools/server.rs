@@ -1,0 +1,92 @@
+//! [`ToolServer`]: a ready MCP server for apps whose only tools are generated ones.
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+
+/// An MCP server that serves a router of generated tools and nothing else.
+///
+/// For a server with tools of its own, keep your server type and merge the
+/// routers instead: `Self::tool_router() + Progress::tools(&store)`, served by
+/// `#[tool_handler(router = self.tool_router)]` (see the README).
+///
+/// ```no_run
+/// use mcp_persist::{persisted, Store, tools::ToolServer};
+/// use mcp_persist::rmcp::ServiceExt;
+///
+/// /// A note, by title.
+/// #[persisted(key = "notes/{title}", tools)]
+/// struct Note { title: String, text: String }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = Store::open("notes-server")?;
+/// let server = ToolServer::new("notes-server", "1.0.0", Note::tools(&store));
+/// let running = server.serve(mcp_persist::rmcp::transport::stdio()).await?;
+/// running.waiting().await?;
+/// # Ok(()) }
+/// ```
+pub struct ToolServer {
+    info: Implementation,
+    instructions: Option<String>,
+    router: ToolRouter<ToolServer>,
+}
+
+impl ToolServer {
+    /// A server named `name` at `version` serving `router`.
+    pub fn new(name: &str, version: &str, router: ToolRouter<ToolServer>) -> Self {
+        Self {
+            info: Implementation::new(name, version),
+            instructions: None,
+            router,
+        }
+    }
+
+    /// Instructions the client may show the model.
+    pub fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
+        self.instructions = Some(instructions.into());
+        self
+    }
+
+    /// The tools this server serves.
+    pub fn tools(&self) -> Vec<Tool> {
+        self.router.list_all()
+    }
+}
+
+impl ServerHandler for ToolServer {
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        self.router
+            .call(ToolCallContext::new(self, request, context))
+            .await
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.router.list_all()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.router.get(name).cloned()
+    }
+
+    fn get_info(&self) -> ServerConfig {
+        let config = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(self.info.clone());
+        match &self.instructions {
+            Some(text) => config.with_instructions(text.clone()),
+            None => config,
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! End to end: the `quickstart` example server, spawned as a child process,
+//! driven by rmcp's client over stdio, with both lifecycles (the legacy
+//! `initialize` handshake and 2026-07-28 `server/discover`).
+//!
+//! The example binary is built by `cargo test --all-targets`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
+use rmcp::service::{ClientLifecycleMode, RoleClient, RunningService, serve_client_with_lifecycle};
+use rmcp::transport::TokioChildProcess;
+use serde_json::{Value, json};
+
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is not built: run the tests with `cargo test --all-targets` (or `cargo build --examples`)",
+        bin.display()
+    );
+    bin
+}
+
+type Client = RunningService<RoleClient, ()>;
+
+async fn connect(data: &Path, modern: bool) -> Client {
+    let mut cmd = tokio::process::Command::new(example("quickstart"));
+    cmd.env("MCP_PERSIST_DIR", data).env("RUST_LOG", "warn");
+    let (transport, _stderr) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn quickstart");
+    if modern {
+        let lifecycle = ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        };
+        serve_client_with_lifecycle((), transport, lifecycle)
+            .await
+            .expect("discover")
+    } else {
+        ().serve(transport).await.expect("initialize")
+    }
+}
+
+async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
+    let Value::Object(args) = args else {
+        panic!("arguments must be an object")
+    };
+    client
+        .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
+        .await
+        .unwrap_or_else(|e| panic!("{tool} failed at the protocol level: {e}"))
+}
+
+fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn structured(result: &CallToolResult) -> &Value {
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "unexpected error: {}",
+        text(result)
+    );
+    result
+        .structured_content
+        .as_ref()
+        .expect("structured content")
+}
+
+fn assert_refused(result: &CallToolResult, needles: &[&str]) {
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "expected an error result, got {}",
+        text(result)
+    );
+    let message = text(result);
+    for needle in needles {
+        assert!(
+            message.contains(needle),
+            "{message:?} does not mention {needle:?}"
+        );
+    }
+}
+
+async fn lists_tools_with_schemas(modern: bool) {
+    let data = tempfile::tempdir().unwrap();
+    let client = connect(data.path(), modern).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "delete_note",
+            "delete_preferences",
+            "get_note",
+            "get_preferences",
+            "list_note",
+            "set_note",
+            "set_preferences",
+            "update_note",
+            "update_preferences",
+        ]
+    );
+    let get = tools.iter().find(|t| t.name == "get_note").unwrap();
+    assert_eq!(get.input_schema["required"], json!(["title"]));
+    assert!(
+        get.input_schema["properties"]["text"].is_null(),
+        "get takes only the key"
+    );
+    assert_eq!(
+        get.annotations.as_ref().and_then(|a| a.read_only_hint),
+        Some(true)
+    );
+    assert!(
+        get.description
+            .as_deref()
+            .unwrap_or("")
+            .contains("A note the assistant keeps")
+    );
+    assert!(get.output_schema.is_some());
+    let set = tools.iter().find(|t| t.name == "set_note").unwrap();
+    assert_eq!(
+        set.input_schema["properties"]["text"]["type"],
+        json!("string")
+    );
+    assert_eq!(set.input_schema["additionalProperties"], json!(false));
+    let delete = tools.iter().find(|t| t.name == "delete_note").unwrap();
+    assert_eq!(
+        delete.annotations.as_ref().and_then(|a| a.destructive_hint),
+        Some(true)
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn lists_tools_with_schemas_legacy() {
+    lists_tools_with_schemas(false).await;
+}
+
+#[tokio::test]
+async fn lists_tools_with_schemas_2026() {
+    lists_tools_with_schemas(true).await;
+}
+
+async fn set_get_survives_restart(modern: bool) {
+    let data = tempfile::tempdir().unwrap();
+    let client = connect(data.path(), modern).await;
+    let missing = call(&client, "get_note", json!({"title": "groceries"})).await;
+    assert_eq!(structured(&missing)["found"], json!(false));
+    assert!(
+        text(&missing).contains("no Note is stored"),
+        "{}",
+        text(&missing)
+    );
+
+    let set = call(
+        &client,
+        "set_note",
+        json!({"title": "groceries", "text": "milk"}),
+    )
+    .await;
+    assert_eq!(structured(&set)["stored"]["record"]["text"], json!("milk"));
+    let got = call(&client, "get_note", json!({"title": "groceries"})).await;
+    assert_eq!(
+        structured(&got)["stored"]["record"],
+        json!({"title": "groceries", "text": "milk"})
+    );
+    assert!(
+        structured(&got)["stored"]["updated_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+
+    call(
+        &client,
+        "set_preferences",
+        json!({"language": "en", "concise": false}),
+    )
+    .await;
+    let patched = call(&client, "update_preferences", json!({"concise": true})).await;
+    assert_eq!(
+        structured(&patched)["stored"]["record"],
+        json!({"language": "en", "concise": true})
+    );
+    client.cancel().await.unwrap();
+
+    // A new server process sees the same state.
+    let client = connect(data.path(), modern).await;
+    let got = call(&client, "get_note", json!({"title": "groceries"})).await;
+    assert_eq!(structured(&got)["stored"]["record"]["text"], json!("milk"));
+    let prefs = call(&client, "get_preferences", json!({})).await;
+    assert_eq!(
+        structured(&prefs)["stored"]["record"]["concise"],
+        json!(true)
+    );
+    let deleted = call(&client, "delete_note", json!({"title": "groceries"})).await;
+    assert_eq!(structured(&deleted)["deleted"], json!(true));
+    let got = call(&client, "get_note", json!({"title": "groceries"})).await;
+    assert_eq!(structured(&got)["found"], json!(false));
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn set_get_survives_restart_legacy() {
+    set_get_survives_restart(false).await;
+}
+
+#[tokio::test]
+async fn set_get_survives_restart_2026() {
+    set_get_survives_restart(true).await;
+}
+
+#[tokio::test]
+async fn bad_input_is_a_readable_error_and_changes_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let client = connect(data.path(), false).await;
+    call(
+        &client,
+        "set_note",
+        json!({"title": "t", "text": "original"}),
+    )
+    .await;
+
+    let cases = [
+        (
+            "set_note",
+            json!({"title": "t", "text": 5}),
+            vec!["`text`", "invalid type"],
+        ),
+        (
+            "set_note",
+            json!({"title": "t"}),
+            vec!["missing field `text`"],
+        ),
+        (
+            "set_note",
+            json!({"title": "t", "txt": "x"}),
+            vec!["unknown field `txt`", "text, title"],
+        ),
+        (
+            "set_note",
+            json!({"title": "", "text": "x"}),
+            vec!["`title`", "empty"],
+        ),
+        (
+            "set_note",
+            json!({"title": "x".repeat(600), "text": "x"}),
+            vec!["over the limit"],
+        ),
+        (
+            "set_note",
+            json!({"title": "t", "text": "x".repeat(2 << 20)}),
+            vec!["bytes", "limit"],
+        ),
+        (
+            "get_note",
+            json!({"title": "t", "text": "x"}),
+            vec!["unknown field `text`"],
+        ),
+        ("get_note", json!({}), vec!["missing field `title`"]),
+        (
+            "update_note",
+            json!({"title": "t", "text": 7}),
+            vec!["`text`", "invalid type"],
+        ),
+        (
+            "update_preferences",
+            json!({"concise": "very"}),
+            vec!["no Preferences is stored"],
+        ),
+        ("list_note", json!({"limit": 0}), vec!["`limit`"]),
+        ("list_note", json!({"cursor": "nonsense"}), vec!["cursor"]),
+    ];
+    for (tool, args, needles) in cases {
+        let result = call(&client, tool, args.clone()).await;
+        if tool == "update_preferences" {
+            // Not an error: there is simply nothing to update yet.
+            assert!(
+                text(&result).contains(needles[0]),
+                "{tool} {args}: {}",
+                text(&result)
+            );
+            continue;
+        }
+        assert_refused(&result, &needles);
+        let message = text(&result);
+        assert!(message.starts_with(tool), "{message}");
+    }
+    let got = call(&client, "get_note", json!({"title": "t"})).await;
+    assert_eq!(
+        structured(&got)["stored"]["record"]["text"],
+        json!("original")
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn list_paginates() {
+    let data = tempfile::tempdir().unwrap();
+    let client = connect(data.path(), true).await;
+    for title in ["a", "b", "c"] {
+        call(&client, "set_note", json!({"title": title, "text": title})).await;
+    }
+    let first = call(&client, "list_note", json!({"limit": 2})).await;
+    let first = structured(&first).clone();
+    assert_eq!(first["records"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next cursor")
+        .to_owned();
+    let second = call(&client, "list_note", json!({"limit": 2, "cursor": cursor})).await;
+    let second = structured(&second);
+    assert_eq!(second["records"][0]["record"]["title"], json!("c"));
+    assert!(second["next_cursor"].is_null());
+    client.cancel().await.unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn exits_cleanly_on_stdin_eof_and_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Command;
+    use std::time::Instant;
+
+    let data = tempfile::tempdir().unwrap();
+    let spawn = || {
+        let mut child = Command::new(example("quickstart"))
+            .env("MCP_PERSIST_DIR", data.path())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the server says it serves: its signal handlers are installed by then.
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        loop {
+            let line = lines
+                .next()
+                .expect("the server exited before serving")
+                .unwrap();
+            if line.contains("serving MCP over stdio") {
+                break;
+            }
+        }
+        // Keep draining stderr so that late log lines never hit a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        child
+    };
+    let wait_exit = |child: &mut std::process::Child| {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit within a second"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+
+    let mut child = spawn();
+    drop(child.stdin.take());
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "stdin EOF must be a clean exit: {status}");
+
+    let mut child = spawn();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        wait_exit(&mut child).success(),
+        "SIGTERM must be a clean exit, not a kill"
+    );
+}
