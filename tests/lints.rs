@@ -34,6 +34,43 @@ struct LogLine {
     line: String,
 }
 
+/// Inventory with a subset of tools under a prefix.
+#[persisted(key = "inventory/{sku}", tools(get, list, prefix = "inv_"))]
+#[derive(Debug)]
+pub struct Item {
+    sku: String,
+    count: u32,
+}
+
+/// A list with all of its tools.
+#[persisted(key = "visits", list, max_len = 3, tools)]
+struct Visit {
+    page: String,
+}
+
+#[test]
+fn tools_are_named_after_the_record_with_the_prefix() {
+    struct Server;
+    let store = Store::memory().unwrap();
+    let mut names: Vec<String> = (Item::tools::<Server>(&store) + Visit::tools::<Server>(&store))
+        .list_all()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["add_visit", "clear_visit", "inv_get_item", "inv_list_item", "recent_visit"]
+    );
+    Item {
+        sku: "a".into(),
+        count: 1,
+    }
+    .save_blocking(&store)
+    .unwrap();
+    Visit { page: "/".into() }.push_blocking(&store).unwrap();
+}
+
 #[test]
 fn generated_code_compiles_cleanly_and_describes_itself() {
     use mcp_persist::{Kind, Persisted};

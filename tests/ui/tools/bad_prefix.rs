@@ -1,0 +1,8 @@
+use mcp_persist::persisted;
+
+#[persisted(key = "prefs", tools(prefix = "my tools"))]
+struct Prefs {
+    limit: u32,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use mcp_persist::persisted;
+
+#[persisted(key = "progress/{book_id}", tools(get, add))]
+struct Progress {
+    book_id: String,
+    page: u32,
+}
+
+fn main() {}
