@@ -60,7 +60,13 @@ fn tools_are_named_after_the_record_with_the_prefix() {
     names.sort();
     assert_eq!(
         names,
-        ["add_visit", "clear_visit", "inv_get_item", "inv_list_item", "recent_visit"]
+        [
+            "add_visit",
+            "clear_visit",
+            "inv_get_item",
+            "inv_list_item",
+            "recent_visit"
+        ]
     );
     Item {
         sku: "a".into(),

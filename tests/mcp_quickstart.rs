@@ -4,97 +4,16 @@
 //!
 //! The example binary is built by `cargo test --all-targets`.
 
-use std::path::{Path, PathBuf};
+mod mcp;
+
 use std::process::Stdio;
 use std::time::Duration;
 
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
-use rmcp::service::{ClientLifecycleMode, RoleClient, RunningService, serve_client_with_lifecycle};
-use rmcp::transport::TokioChildProcess;
-use serde_json::{Value, json};
+use mcp::{assert_refused, call, example, structured, text};
+use serde_json::json;
 
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is not built: run the tests with `cargo test --all-targets` (or `cargo build --examples`)",
-        bin.display()
-    );
-    bin
-}
-
-type Client = RunningService<RoleClient, ()>;
-
-async fn connect(data: &Path, modern: bool) -> Client {
-    let mut cmd = tokio::process::Command::new(example("quickstart"));
-    cmd.env("MCP_PERSIST_DIR", data).env("RUST_LOG", "warn");
-    let (transport, _stderr) = TokioChildProcess::builder(cmd)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn quickstart");
-    if modern {
-        let lifecycle = ClientLifecycleMode::Discover {
-            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-        };
-        serve_client_with_lifecycle((), transport, lifecycle)
-            .await
-            .expect("discover")
-    } else {
-        ().serve(transport).await.expect("initialize")
-    }
-}
-
-async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
-    let Value::Object(args) = args else {
-        panic!("arguments must be an object")
-    };
-    client
-        .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
-        .await
-        .unwrap_or_else(|e| panic!("{tool} failed at the protocol level: {e}"))
-}
-
-fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn structured(result: &CallToolResult) -> &Value {
-    assert_ne!(
-        result.is_error,
-        Some(true),
-        "unexpected error: {}",
-        text(result)
-    );
-    result
-        .structured_content
-        .as_ref()
-        .expect("structured content")
-}
-
-fn assert_refused(result: &CallToolResult, needles: &[&str]) {
-    assert_eq!(
-        result.is_error,
-        Some(true),
-        "expected an error result, got {}",
-        text(result)
-    );
-    let message = text(result);
-    for needle in needles {
-        assert!(
-            message.contains(needle),
-            "{message:?} does not mention {needle:?}"
-        );
-    }
+async fn connect(data: &std::path::Path, modern: bool) -> mcp::Client {
+    mcp::connect("quickstart", data, modern).await
 }
 
 async fn lists_tools_with_schemas(modern: bool) {

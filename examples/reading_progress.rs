@@ -1,0 +1,50 @@
+//! Reading progress per book, and per-library statistics cached for an hour.
+//!
+//! ```text
+//! cargo run --example reading_progress
+//! ```
+//!
+//! Tools: get_progress, set_progress, update_progress, delete_progress,
+//! list_progress, get_library_stats, set_library_stats, list_library_stats.
+
+use mcp_persist::tools::{ToolServer, serve_stdio};
+use mcp_persist::{Store, persisted};
+
+/// Where the reader is in one book.
+#[persisted(key = "progress/{book_id}", tools)]
+struct Progress {
+    /// The book's identifier, e.g. an ISBN.
+    book_id: String,
+    /// The page reached.
+    page: u32,
+    /// Share of the book read, from 0 to 100.
+    percent: f32,
+}
+
+/// Statistics of a library, expensive to compute: cached for an hour.
+#[persisted(key = "stats/{library}", ttl = "1h", tools(get, set, list))]
+struct LibraryStats {
+    /// The library's name.
+    library: String,
+    /// Number of books.
+    books: u64,
+    /// Number of authors.
+    authors: u64,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), mcp_persist::Error> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
+    let store = Store::open("reading-progress")?;
+    tracing::info!(
+        path = %store.path().display(),
+        books = Progress::list(&store)?.len(),
+        "store opened"
+    );
+    let tools = Progress::tools(&store) + LibraryStats::tools(&store);
+    let server = ToolServer::new("reading-progress", env!("CARGO_PKG_VERSION"), tools)
+        .with_instructions("Remembers where the user is in each book, across sessions.");
+    serve_stdio(server).await
+}
