@@ -13,7 +13,8 @@ mod server;
 pub use serve::serve_stdio;
 pub use server::ToolServer;
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rmcp::handler::server::router::tool::{ToolRoute, ToolRouter};
@@ -108,6 +109,21 @@ impl Default for ToolConfig {
     }
 }
 
+/// Names of every tool generated in this process, so that [`serve_stdio`]
+/// can check that the server really serves them.
+static GENERATED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// The generated tools that `server` does not serve (a router merged into a
+/// field but not passed to `#[tool_handler(router = ...)]`).
+pub(crate) fn unserved(get_tool: impl Fn(&str) -> bool) -> Vec<String> {
+    let generated = GENERATED.lock().unwrap_or_else(PoisonError::into_inner);
+    generated
+        .iter()
+        .filter(|name| !get_tool(name))
+        .cloned()
+        .collect()
+}
+
 /// The tools of `T` for a server of type `S`, with `config`.
 pub fn router<T, S>(store: &Store, set: &ToolSet, config: ToolConfig) -> ToolRouter<S>
 where
@@ -123,6 +139,10 @@ where
     let mut router = ToolRouter::new();
     for &op in ops {
         let tool = describe::<T>(op, set, &schema, &config);
+        GENERATED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(tool.name.to_string());
         let ctx = Arc::new(handlers::Ctx {
             store: store.clone(),
             schema: Arc::clone(&schema),

@@ -14,7 +14,21 @@ use crate::error::{Error, Result};
 /// pipe transport, so no read of stdin is left pending when it returns (a
 /// pending blocking read would keep the process alive after `main` returns).
 /// Log to stderr: stdout is the protocol.
+///
+/// Before serving, it checks that every tool generated in this process is
+/// served by `server`, and refuses to start otherwise: a server whose
+/// `ServerHandler` impl has `#[tool_handler]` without
+/// `router = self.tool_router` would silently drop the generated tools.
 pub async fn serve_stdio<S: ServerHandler>(server: S) -> Result<()> {
+    let missing = super::unserved(|name| server.get_tool(name).is_some());
+    if !missing.is_empty() {
+        return Err(Error::Serve(format!(
+            "generated tools are not served: {}. Serve the merged router: put \
+             #[tool_handler(router = self.tool_router)] on the ServerHandler impl \
+             (plain #[tool_handler] serves only Self::tool_router())",
+            missing.join(", ")
+        )));
+    }
     let mut stop = Shutdown::listen();
     tracing::info!("serving MCP over stdio");
     let running = tokio::select! {

@@ -15,21 +15,8 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 /// routers instead: `Self::tool_router() + Progress::tools(&store)`, served by
 /// `#[tool_handler(router = self.tool_router)]` (see the README).
 ///
-/// ```no_run
-/// use mcp_persist::{persisted, Store, tools::ToolServer};
-/// use mcp_persist::rmcp::ServiceExt;
-///
-/// /// A note, by title.
-/// #[persisted(key = "notes/{title}", tools)]
-/// struct Note { title: String, text: String }
-///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let store = Store::open("notes-server")?;
-/// let server = ToolServer::new("notes-server", "1.0.0", Note::tools(&store));
-/// let running = server.serve(mcp_persist::rmcp::transport::stdio()).await?;
-/// running.waiting().await?;
-/// # Ok(()) }
-/// ```
+/// `examples/quickstart.rs` and the README show it in use (both compiled by the tests):
+/// `serve_stdio(ToolServer::new("notes", "1.0.0", Note::tools(&store))).await`.
 pub struct ToolServer {
     info: Implementation,
     instructions: Option<String>,
