@@ -16,6 +16,24 @@ pub struct Spanned<T> {
     pub span: Span,
 }
 
+impl<T> Spanned<T> {
+    fn of(value: T, tokens: &impl syn::spanned::Spanned) -> Self {
+        Self {
+            value,
+            span: tokens.span(),
+        }
+    }
+}
+
+/// Fills `slot` unless the option was already given, which is reported once.
+fn set_once<T>(slot: &mut Option<T>, value: T, duplicate: impl FnOnce()) {
+    if slot.is_some() {
+        duplicate();
+    } else {
+        *slot = Some(value);
+    }
+}
+
 /// The parsed arguments; every slot is optional here, `model` decides what is required.
 #[derive(Default)]
 pub struct Args {
@@ -70,25 +88,16 @@ impl Args {
                 else {
                     return Ok(());
                 };
-                if self.key.is_some() {
-                    duplicate(errors);
-                } else {
-                    self.key = Some(lit);
-                }
+                set_once(&mut self.key, lit, || duplicate(errors));
             }
             "ttl" => {
                 let Some(lit) = value_of::<Lit>(meta, errors, "ttl = \"1h\"")? else {
                     return Ok(());
                 };
-                let parsed = parse_ttl(&lit).map_err(|msg| syn::Error::new_spanned(&lit, msg));
-                match parsed {
-                    Err(err) => errors.push(err),
-                    Ok(_) if self.ttl.is_some() => duplicate(errors),
+                match parse_ttl(&lit) {
+                    Err(msg) => errors.spanned(&lit, msg),
                     Ok(secs) => {
-                        self.ttl = Some(Spanned {
-                            value: secs,
-                            span: lit.span(),
-                        })
+                        set_once(&mut self.ttl, Spanned::of(secs, &lit), || duplicate(errors))
                     }
                 }
             }
@@ -99,10 +108,8 @@ impl Args {
                         "`list` takes no value: write `list`, and `max_len = N` to bound it",
                     );
                     skip_value(meta)?;
-                } else if self.list.is_some() {
-                    duplicate(errors);
                 } else {
-                    self.list = Some(span);
+                    set_once(&mut self.list, span, || duplicate(errors));
                 }
             }
             "max_len" => {
@@ -113,13 +120,9 @@ impl Args {
                     Ok(0) | Err(_) => {
                         errors.spanned(&lit, "`max_len` must be a whole number of at least 1")
                     }
-                    Ok(_) if self.max_len.is_some() => duplicate(errors),
-                    Ok(n) => {
-                        self.max_len = Some(Spanned {
-                            value: n,
-                            span: lit.span(),
-                        })
-                    }
+                    Ok(n) => set_once(&mut self.max_len, Spanned::of(n, &lit), || {
+                        duplicate(errors)
+                    }),
                 }
             }
             "namespace" => {
@@ -138,12 +141,9 @@ impl Args {
                         &lit,
                         "`namespace` must be 1 to 64 characters of a-z, 0-9, '_', '-' or '.'",
                     );
-                } else if self.namespace.is_some() {
-                    duplicate(errors);
                 } else {
-                    self.namespace = Some(Spanned {
-                        value: ns,
-                        span: lit.span(),
+                    set_once(&mut self.namespace, Spanned::of(ns, &lit), || {
+                        duplicate(errors)
                     });
                 }
             }
@@ -156,13 +156,9 @@ impl Args {
                         &lit,
                         "`version` must be a whole number from 1 to 4294967295",
                     ),
-                    Ok(_) if self.version.is_some() => duplicate(errors),
-                    Ok(v) => {
-                        self.version = Some(Spanned {
-                            value: v,
-                            span: lit.span(),
-                        })
-                    }
+                    Ok(v) => set_once(&mut self.version, Spanned::of(v, &lit), || {
+                        duplicate(errors)
+                    }),
                 }
             }
             "tools" => {
@@ -197,11 +193,7 @@ impl Args {
                     );
                     skip_value(meta)?;
                 }
-                if self.tools.is_some() {
-                    duplicate(errors);
-                } else {
-                    self.tools = Some(tools);
-                }
+                set_once(&mut self.tools, tools, || duplicate(errors));
             }
             _ => {
                 errors.at(
