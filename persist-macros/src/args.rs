@@ -8,7 +8,7 @@ use syn::{Lit, LitInt, LitStr, Token};
 use crate::errors::Errors;
 
 /// The options `#[persisted]` accepts, for error messages.
-pub const OPTIONS: &str = "key, ttl, list, max_len, namespace, version, tools";
+pub const OPTIONS: &str = "key, ttl, list, max_len, namespace, version, migrate, tools";
 
 /// A value with the span it came from.
 pub struct Spanned<T> {
@@ -46,6 +46,7 @@ pub struct Args {
     pub namespace: Option<Spanned<String>>,
     pub version: Option<Spanned<u32>>,
     pub tools: Option<Tools>,
+    pub migrate: Option<syn::ExprPath>,
 }
 
 /// `tools` or `tools(get, set, prefix = "books_")`.
@@ -160,6 +161,14 @@ impl Args {
                         duplicate(errors)
                     }),
                 }
+            }
+            "migrate" => {
+                let Some(path) =
+                    value_of::<syn::ExprPath>(meta, errors, "migrate = upgrade_progress")?
+                else {
+                    return Ok(());
+                };
+                set_once(&mut self.migrate, path, || duplicate(errors));
             }
             "tools" => {
                 let mut tools = Tools {

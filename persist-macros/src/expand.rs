@@ -125,6 +125,11 @@ fn spec_impl(model: &Model) -> TokenStream {
             quote!(::mcp_persist::Kind::List { max_len: #max_len })
         }
     };
+    let migrate = option(model.migrate.as_ref().map(|path| {
+        quote! {
+            |value, version| #path(value, version).map_err(|e| ::std::string::ToString::to_string(&e))
+        }
+    }));
     let ttl = option(
         model
             .ttl_secs
@@ -141,6 +146,7 @@ fn spec_impl(model: &Model) -> TokenStream {
                 ttl: #ttl,
                 version: #version,
                 doc: #doc,
+                migrate: #migrate,
             };
 
             fn record_key(&self) -> ::mcp_persist::Result<::mcp_persist::RecordKey> {

@@ -24,6 +24,8 @@ pub struct Model {
     pub namespace: String,
     pub version: u32,
     pub doc: String,
+    /// `migrate = path`: upgrades records of older versions.
+    pub migrate: Option<syn::ExprPath>,
     /// `tools`: the operations (empty: all of the kind's) and the name prefix.
     pub tools: Option<(Vec<Ident>, String)>,
 }
@@ -123,6 +125,15 @@ impl Model {
             .namespace
             .map_or_else(|| snake_case(&item.ident.to_string()), |n| n.value);
         let doc = doc_of(&item);
+        if let Some(migrate) = &args.migrate
+            && args.version.as_ref().is_none_or(|v| v.value < 2)
+        {
+            errors.spanned(
+                migrate,
+                "`migrate` upgrades records written by older versions: set `version = N` \
+                 (N >= 2) to the current schema version too",
+            );
+        }
         let tools = args
             .tools
             .map(|t| (check_tool_ops(&t.ops, &kind, errors), t.prefix));
@@ -139,6 +150,7 @@ impl Model {
             version: args.version.map_or(1, |v| v.value),
             doc,
             tools,
+            migrate: args.migrate,
             item,
         })
     }

@@ -151,6 +151,25 @@ pub enum Error {
         supported: u32,
     },
 
+    /// A record written by an older schema version could not be migrated.
+    /// It is left untouched.
+    #[error(
+        "record at {key:?} (schema version {from}) could not be migrated to version {to} of \
+         {type_name}: {reason} (the stored value is kept unchanged)"
+    )]
+    Migration {
+        /// The full key of the record.
+        key: String,
+        /// The Rust type.
+        type_name: &'static str,
+        /// The stored version.
+        from: u32,
+        /// The version of this code.
+        to: u32,
+        /// Why the migration failed.
+        reason: String,
+    },
+
     /// The map could not grow any further (`max_map_size` reached).
     #[error(
         "the store is full: {needed} needed, map limited to {max_map_size} bytes (raise StoreBuilder::max_map_size)"

@@ -212,6 +212,7 @@ mod tests {
             ttl: None,
             version: 1,
             doc: "",
+            migrate: None,
         }
     }
 

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::envelope::Stored;
 use crate::error::{Error, Result};
 use crate::key::{RecordKey, namespace_prefix};
-use crate::records::{Ttl, decode_record, next_header};
+use crate::records::{Ttl, decode_record, next_header, write_back_if_migrated};
 use crate::spec::{Kind, Persisted};
 use crate::store::{Store, WriteFn};
 
@@ -99,7 +99,8 @@ pub fn push_blocking<T: Persisted>(store: &Store, value: &T, ttl: Ttl) -> Result
 pub fn recent_stored<T: Persisted>(store: &Store, limit: usize) -> Result<Vec<Stored<T>>> {
     let prefix = item_prefix::<T>();
     let now = store.now_ms();
-    store.read(|txn, shared| {
+    let mut migrated = Vec::new();
+    let items = store.read(|txn, shared| {
         let lmdb = |e| shared.lmdb(e);
         let mut out = Vec::new();
         for entry in shared
@@ -111,7 +112,11 @@ pub fn recent_stored<T: Persisted>(store: &Store, limit: usize) -> Result<Vec<St
                 break;
             }
             let (k, bytes) = entry.map_err(lmdb)?;
-            let (header, value) = decode_record::<T>(&String::from_utf8_lossy(k), bytes)?;
+            let key = String::from_utf8_lossy(k);
+            let (header, value) = decode_record::<T>(&key, bytes)?;
+            if header.version < T::SPEC.version {
+                migrated.push((key.into_owned(), header));
+            }
             if !header.is_expired(now) {
                 out.push(Stored {
                     value,
@@ -120,7 +125,11 @@ pub fn recent_stored<T: Persisted>(store: &Store, limit: usize) -> Result<Vec<St
             }
         }
         Ok(out)
-    })
+    })?;
+    for (key, header) in &migrated {
+        write_back_if_migrated::<T>(store, key, header);
+    }
+    Ok(items)
 }
 
 /// Up to `limit` live items, newest first.

@@ -60,8 +60,11 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Decodes a stored envelope as `T`, telling a newer schema version apart
-/// from a value that does not fit.
+/// Decodes a stored envelope as `T`: a record of the current version as is;
+/// one of an older version through the type's migration if it has one (else
+/// as is: fields added with `#[serde(default)]` need none); one of a newer
+/// version is an error. The returned header is the stored one, so a caller
+/// can tell a migrated record (`header.version < T::SPEC.version`).
 pub(crate) fn decode_record<T: Persisted>(key: &str, bytes: &[u8]) -> Result<(Header, T)> {
     let spec = &T::SPEC;
     let newer = |header: &Header| Error::NewerVersion {
@@ -70,14 +73,60 @@ pub(crate) fn decode_record<T: Persisted>(key: &str, bytes: &[u8]) -> Result<(He
         stored: header.version,
         supported: spec.version,
     };
-    match envelope::decode::<T>(key, spec.type_name, bytes) {
-        Ok((header, _)) if header.version > spec.version => Err(newer(&header)),
-        Ok(decoded) => Ok(decoded),
-        Err(err) => match envelope::decode_header(key, bytes) {
-            Ok(header) if header.version > spec.version => Err(newer(&header)),
-            _ => Err(err),
-        },
+    let first_try = envelope::decode::<T>(key, spec.type_name, bytes);
+    match first_try {
+        Ok((header, value)) if header.version == spec.version => return Ok((header, value)),
+        Ok((header, _)) if header.version > spec.version => return Err(newer(&header)),
+        Ok(decoded) if spec.migrate.is_none() => return Ok(decoded),
+        _ => {}
     }
+    let (header, json) = envelope::decode::<serde_json::Value>(key, spec.type_name, bytes)?;
+    if header.version > spec.version {
+        return Err(newer(&header));
+    }
+    match spec.migrate {
+        Some(migrate) if header.version < spec.version => {
+            let failed = |reason: String| Error::Migration {
+                key: key.to_owned(),
+                type_name: spec.type_name,
+                from: header.version,
+                to: spec.version,
+                reason,
+            };
+            let migrated = migrate(json, header.version).map_err(failed)?;
+            let value = serde_json::from_value(migrated)
+                .map_err(|e| failed(format!("the migrated value does not decode: {e}")))?;
+            Ok((header, value))
+        }
+        _ => first_try,
+    }
+}
+
+/// After a read that migrated a record, writes it back in the current
+/// version, in the background (the read does not wait for a commit).
+pub(crate) fn write_back_if_migrated<T: Persisted>(store: &Store, key: &str, header: &Header) {
+    if header.version >= T::SPEC.version || T::SPEC.migrate.is_none() {
+        return;
+    }
+    let key = key.to_owned();
+    store.write_detached(
+        "writing back a migrated record",
+        Box::new(move |ctx| {
+            let Some(bytes) = ctx.get(key.as_bytes())? else {
+                return Ok(());
+            };
+            let (old, value) = decode_record::<T>(&key, bytes)?;
+            if old.version >= T::SPEC.version {
+                return Ok(()); // someone else got there first
+            }
+            let data = encode(&value)?;
+            let header = Header {
+                version: T::SPEC.version,
+                ..old
+            };
+            ctx.put(key.as_bytes(), Some(&old), &header, &data)
+        }),
+    );
 }
 
 fn encode<T: Persisted>(value: &T) -> Result<Vec<u8>> {
@@ -134,16 +183,23 @@ pub fn key_of<T: Persisted>(params: &[&dyn Display]) -> Result<RecordKey> {
 /// Loads the live record at `key` with its metadata.
 pub fn load_stored<T: Persisted>(store: &Store, key: &RecordKey) -> Result<Option<Stored<T>>> {
     let now = store.now_ms();
-    store.read(|txn, shared| {
-        let Some(bytes) = crate::store::get_raw(shared, txn, key.as_bytes())? else {
-            return Ok(None);
-        };
-        let (header, value) = decode_record::<T>(key.as_str(), bytes)?;
-        Ok((!header.is_expired(now)).then(|| Stored {
-            value,
-            meta: header.meta(),
-        }))
-    })
+    store
+        .read(|txn, shared| {
+            let Some(bytes) = crate::store::get_raw(shared, txn, key.as_bytes())? else {
+                return Ok(None);
+            };
+            let (header, value) = decode_record::<T>(key.as_str(), bytes)?;
+            Ok((!header.is_expired(now)).then_some((header, value)))
+        })
+        .map(|found| {
+            found.map(|(header, value)| {
+                write_back_if_migrated::<T>(store, key.as_str(), &header);
+                Stored {
+                    value,
+                    meta: header.meta(),
+                }
+            })
+        })
 }
 
 /// Loads the live record of `T` with key fields `params`.
@@ -385,7 +441,8 @@ pub fn list<T: Persisted>(store: &Store, opts: &ListOptions) -> Result<Page<T>> 
     };
     let limit = opts.limit.unwrap_or(usize::MAX);
     let now = store.now_ms();
-    store.read(|txn, shared| {
+    let mut migrated = Vec::new();
+    let page = store.read(|txn, shared| {
         let lmdb = |e| shared.lmdb(e);
         let range = (start, Bound::Unbounded);
         let mut items = Vec::new();
@@ -409,6 +466,9 @@ pub fn list<T: Persisted>(store: &Store, opts: &ListOptions) -> Result<Page<T>> 
             if header.is_expired(now) {
                 continue;
             }
+            if header.version < T::SPEC.version {
+                migrated.push((key.to_string(), header));
+            }
             items.push(Stored {
                 value,
                 meta: header.meta(),
@@ -416,7 +476,11 @@ pub fn list<T: Persisted>(store: &Store, opts: &ListOptions) -> Result<Page<T>> 
             last_key = key.into_owned();
         }
         Ok(Page { items, next_cursor })
-    })
+    })?;
+    for (key, header) in &migrated {
+        write_back_if_migrated::<T>(store, key, header);
+    }
+    Ok(page)
 }
 
 /// Every live record of `T`, in key order.

@@ -42,7 +42,13 @@ pub struct RecordSpec {
     pub version: u32,
     /// The struct's doc comment (becomes tool descriptions).
     pub doc: &'static str,
+    /// Upgrades a value stored by an older schema version (`migrate = path`).
+    pub migrate: Option<Migration>,
 }
+
+/// A schema migration: gets the stored JSON value and the version it was
+/// written with, returns the value in the current version's shape.
+pub type Migration = fn(serde_json::Value, u32) -> std::result::Result<serde_json::Value, String>;
 
 /// A type whose values live in a [`Store`](crate::Store).
 ///

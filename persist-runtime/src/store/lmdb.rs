@@ -42,6 +42,7 @@ impl Shared {
     /// Opens (creating if needed) the environment in the directory `path`.
     pub fn open(path: &Path, opts: &EnvOptions, clock: Arc<dyn Clock>) -> Result<Self> {
         let env = open_env(path, opts)?;
+        check_not_truncated(&env, path)?;
         let lmdb = |source| Error::Lmdb {
             path: path.to_owned(),
             source,
@@ -151,6 +152,27 @@ fn open_env(path: &Path, opts: &EnvOptions) -> Result<Env<WithoutTls>> {
         other => other,
     }
     .map_err(|source| open_error(path, source))
+}
+
+/// A `data.mdb` shorter than its own last page would crash the process
+/// (SIGBUS) on the first read of a missing page: refuse it at open instead.
+fn check_not_truncated(env: &Env<WithoutTls>, path: &Path) -> Result<()> {
+    let page_size = u64::from(env.unnamed_database_stat().page_size);
+    let needed = (env.info().last_page_number as u64 + 1) * page_size;
+    let file = path.join("data.mdb");
+    let actual = std::fs::metadata(&file)
+        .map_err(|source| Error::Io { path: file, source })?
+        .len();
+    if actual < needed {
+        return Err(Error::Open {
+            path: path.to_owned(),
+            reason: format!(
+                "data.mdb is truncated: {actual} bytes where the store needs {needed}; \
+                 restore a backup or move the directory aside"
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn open_error(path: &Path, source: heed::Error) -> Error {

@@ -92,6 +92,20 @@ impl Store {
         StoreBuilder::new().open_at(path)
     }
 
+    /// Opens the store of `app` or, if that fails, an in-memory store, saying
+    /// so loudly (a `tracing` error naming the cause). For servers that prefer
+    /// running without persistence to not running at all; check
+    /// [`Store::is_memory`] to tell the user.
+    pub fn open_or_memory(app: &str) -> Result<Self> {
+        match Self::open(app) {
+            Ok(store) => Ok(store),
+            Err(err) => {
+                tracing::error!(%err, app, "cannot open the store: running WITHOUT persistence (in memory)");
+                Self::memory()
+            }
+        }
+    }
+
     /// An ephemeral store with the same semantics, in a temporary directory
     /// removed when the last handle is dropped. For tests and for servers that
     /// chose to run without persistence.
@@ -156,6 +170,34 @@ impl Store {
     ) -> Result<R> {
         let shared = self.shared();
         shared.read(|txn| f(txn, shared))
+    }
+
+    pub(crate) fn write_detached(&self, what: &'static str, f: WriteFn<()>) {
+        self.inner.writer.write_detached(what, f);
+    }
+
+    /// The raw stored envelope at a full key (`namespace:key`), whatever it
+    /// holds: for export, inspection and rescue of records that do not decode.
+    pub fn get_raw(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.read(|txn, shared| Ok(get_raw(shared, txn, key.as_bytes())?.map(<[u8]>::to_vec)))
+    }
+
+    /// Full keys of every stored record starting with `prefix`, in key order
+    /// (expired records not yet purged included).
+    pub fn raw_keys(&self, prefix: &str) -> Result<Vec<String>> {
+        self.read(|txn, shared| {
+            let lmdb = |e| shared.lmdb(e);
+            let mut keys = Vec::new();
+            for entry in shared
+                .records
+                .prefix_iter(txn, prefix.as_bytes())
+                .map_err(lmdb)?
+            {
+                let (k, _) = entry.map_err(lmdb)?;
+                keys.push(String::from_utf8_lossy(k).into_owned());
+            }
+            Ok(keys)
+        })
     }
 
     pub(crate) fn write_blocking<R: Send + 'static>(&self, f: WriteFn<R>) -> Result<R> {

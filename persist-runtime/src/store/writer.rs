@@ -42,6 +42,9 @@ trait Job: Send {
 enum Reply<R> {
     Blocking(SyncSender<Result<R>>),
     Async(tokio::sync::oneshot::Sender<Result<R>>),
+    /// Nobody waits: the outcome is logged (background work such as a
+    /// migration's write-back).
+    Detached(&'static str),
 }
 
 struct TypedJob<R> {
@@ -57,6 +60,11 @@ impl<R: Send> TypedJob<R> {
         match self.reply {
             Reply::Blocking(tx) => drop(tx.send(result)),
             Reply::Async(tx) => drop(tx.send(result)),
+            Reply::Detached(what) => {
+                if let Err(err) = result {
+                    tracing::warn!(%err, "{what} failed; it will be retried on the next read");
+                }
+            }
         }
     }
 }
@@ -120,6 +128,18 @@ impl Writer {
         }))?;
         rx.recv()
             .map_err(|_| Error::WriterGone("the writer dropped a write".into()))?
+    }
+
+    /// Queues `f` without waiting for it; a failure is logged as `what`.
+    pub fn write_detached(&self, what: &'static str, f: WriteFn<()>) {
+        let job = Box::new(TypedJob {
+            f,
+            out: None,
+            reply: Reply::Detached(what),
+        });
+        if let Err(err) = self.send(job) {
+            tracing::warn!(%err, "{what} could not be queued");
+        }
     }
 
     /// Runs `f` on the writer thread; the future resolves after the commit.
