@@ -1,0 +1,234 @@
+//! Real processes: SIGKILL in the middle of writes, several processes on one
+//! store, and the map grown by another process.
+//!
+//! Children are this test binary run again with `--exact child_role` and the
+//! role in an environment variable (the same trick as `restart.rs`).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use common::{Counter, Progress, progress};
+use mcp_persist::{Durability, Store};
+
+const ROLE: &str = "MCP_PERSIST_TEST_ROLE";
+const DIR: &str = "MCP_PERSIST_TEST_DIR";
+const START: &str = "MCP_PERSIST_TEST_START";
+
+fn small_map_store(dir: &Path) -> Store {
+    Store::builder()
+        .map_size(256 * 1024)
+        .sweep_interval(None)
+        .open_at(dir)
+        .unwrap()
+}
+
+/// Does nothing unless run as a child by a test below.
+#[test]
+fn child_role() {
+    let (Ok(role), Ok(dir)) = (std::env::var(ROLE), std::env::var(DIR)) else {
+        return;
+    };
+    let store = small_map_store(Path::new(&dir));
+    match role.as_str() {
+        "ack-writer" => {
+            let start: u32 = std::env::var(START).unwrap().parse().unwrap();
+            let mut out = std::io::stdout().lock();
+            for i in start..start + 100_000 {
+                progress(&format!("k{i:06}"), i)
+                    .save_blocking(&store)
+                    .unwrap();
+                // Acknowledged only once durable.
+                writeln!(out, "ACK {i}").unwrap();
+                out.flush().unwrap();
+            }
+        }
+        "incrementer" => {
+            for _ in 0..500 {
+                let initial = Counter {
+                    name: "shared".into(),
+                    n: 0,
+                };
+                Counter::update_or_insert_blocking(&store, &initial, |c| c.n += 1).unwrap();
+            }
+        }
+        "reader" => {
+            for _ in 0..500 {
+                if let Some(c) = Counter::load(&store, "shared").unwrap() {
+                    assert!(c.n <= 2000);
+                }
+            }
+        }
+        "grower" => {
+            let data = "g".repeat(1 << 20);
+            for id in 0..8 {
+                Blob {
+                    id,
+                    data: data.clone(),
+                }
+                .save_blocking(&store)
+                .unwrap();
+            }
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+fn child(role: &str, dir: &Path, start: u32) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env(DIR, dir)
+        .env(START, start.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// A small deterministic pseudo-random sequence (no dependency needed).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+#[test]
+fn every_acknowledged_write_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let mut rng = Lcg(seed);
+    let mut next = 0u32;
+    for round in 0..20 {
+        let mut writer = child("ack-writer", dir.path(), next);
+        let stdout = writer.stdout.take().unwrap();
+        let mut acked = None;
+        let kill_after = 1 + rng.next(40);
+        // Keep the pipe open until the kill: the child must die writing, not on EPIPE.
+        let mut lines = BufReader::new(stdout).lines();
+        while let Some(line) = lines.next() {
+            let line = line.unwrap();
+            let Some(n) = line.strip_prefix("ACK ") else {
+                continue;
+            };
+            acked = Some(n.parse::<u32>().unwrap());
+            if acked.is_some_and(|a| u64::from(a - next) + 1 >= kill_after) {
+                break;
+            }
+        }
+        // Let it get some way into the next writes, then kill it mid-flight.
+        std::thread::sleep(std::time::Duration::from_micros(rng.next(3000)));
+        writer.kill().unwrap();
+        let status = writer.wait().unwrap();
+        assert!(
+            !status.success(),
+            "round {round}: the writer ended by itself: {status}"
+        );
+        drop(lines);
+
+        let acked =
+            acked.unwrap_or_else(|| panic!("round {round}: the writer acknowledged nothing"));
+        let store = Store::open_at(dir.path()).unwrap();
+        for i in 0..=acked {
+            let got = Progress::load(&store, format!("k{i:06}")).unwrap();
+            assert_eq!(
+                got.map(|p| p.page),
+                Some(i),
+                "round {round} (seed {seed}): acknowledged write {i} is missing"
+            );
+        }
+        drop(store);
+        next = acked + 1;
+    }
+}
+
+#[test]
+fn four_processes_of_500_updates_end_at_2000_while_others_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut children: Vec<Child> = (0..4)
+        .map(|_| child("incrementer", dir.path(), 0))
+        .collect();
+    children.extend((0..2).map(|_| child("reader", dir.path(), 0)));
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let store = Store::open_at(dir.path()).unwrap();
+    assert_eq!(Counter::load(&store, "shared").unwrap().unwrap().n, 2000);
+}
+
+#[test]
+fn a_map_grown_by_another_process_is_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = small_map_store(dir.path());
+    progress("mine", 1).save_blocking(&store).unwrap();
+    let mut grower = child("grower", dir.path(), 0);
+    assert!(grower.wait().unwrap().success());
+    // This process still has the small map; the file is now much larger.
+    assert!(
+        std::fs::metadata(dir.path().join("data.mdb"))
+            .unwrap()
+            .len()
+            > 8 << 20
+    );
+    progress("mine", 2).save_blocking(&store).unwrap();
+    assert_eq!(Progress::load(&store, "mine").unwrap().unwrap().page, 2);
+    assert_eq!(
+        Blob::load(&store, 7).unwrap().map(|b| b.data.len()),
+        Some(1 << 20)
+    );
+}
+
+/// A large value, for map growth.
+#[mcp_persist::persisted(key = "blob/{id}")]
+struct Blob {
+    id: u32,
+    data: String,
+}
+
+#[test]
+fn a_tiny_map_grows_to_hold_over_200_mb() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::builder()
+        .map_size(64 * 1024)
+        .durability(Durability::NoSync)
+        .sweep_interval(None)
+        .open_at(dir.path())
+        .unwrap();
+    let data = "m".repeat(1 << 20);
+    for id in 0..210 {
+        Blob {
+            id,
+            data: data.clone(),
+        }
+        .save_blocking(&store)
+        .unwrap();
+    }
+    let stored: usize = Blob::list(&store)
+        .unwrap()
+        .iter()
+        .map(|b| b.data.len())
+        .sum();
+    assert_eq!(stored, 210 << 20);
+    drop(store);
+    let size = std::fs::metadata(dir.path().join("data.mdb"))
+        .unwrap()
+        .len();
+    assert!(size >= 200 << 20, "data.mdb is {size} bytes");
+    // And it opens again, map and all.
+    let store = Store::open_at(dir.path()).unwrap();
+    assert_eq!(
+        Blob::load(&store, 209).unwrap().map(|b| b.data.len()),
+        Some(1 << 20)
+    );
+}
