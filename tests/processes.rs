@@ -117,7 +117,7 @@ fn every_acknowledged_write_survives_sigkill() {
         let kill_after = 1 + rng.next(40);
         // Keep the pipe open until the kill: the child must die writing, not on EPIPE.
         let mut lines = BufReader::new(stdout).lines();
-        while let Some(line) = lines.next() {
+        for line in lines.by_ref() {
             let line = line.unwrap();
             let Some(n) = line.strip_prefix("ACK ") else {
                 continue;
