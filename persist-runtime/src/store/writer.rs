@@ -18,6 +18,9 @@ use heed::{MdbError, RwTxn};
 use super::lmdb::Shared;
 use crate::error::{Error, Result};
 
+/// Name of the thread that owns every write transaction.
+const WRITER_THREAD: &str = "mcp-persist-writer";
+
 /// The most jobs committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
@@ -100,7 +103,7 @@ impl Writer {
         let (tx, rx) = channel::<Box<dyn Job>>();
         let path = shared.path.clone();
         let thread = std::thread::Builder::new()
-            .name("mcp-persist-writer".into())
+            .name(WRITER_THREAD.into())
             .spawn(move || run(&shared, &rx))
             .map_err(|source| Error::Io { path, source })?;
         Ok(Self {
@@ -228,6 +231,9 @@ fn classify(err: heed::Error, shared: &Shared) -> Result<Retry> {
 
 /// One try at a batch. `Ok(Err(_))`: retry after recovery; `Err`: the whole batch failed.
 fn attempt(shared: &Shared, batch: &mut Vec<Box<dyn Job>>) -> Result<Result<(), Retry>> {
+    // LMDB requires a write transaction to end on the thread that began it
+    // (heed issue #339): write transactions only ever live on this thread.
+    debug_assert_eq!(std::thread::current().name(), Some(WRITER_THREAD));
     let _gate = shared.gate();
     let mut wtxn = match shared.env.write_txn() {
         Ok(txn) => txn,
