@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::envelope::Stored;
+use crate::envelope::{Header, Meta, Stored};
 use crate::error::{Error, Result};
 use crate::key::{RecordKey, namespace_prefix};
 use crate::records::{Ttl, decode_record, next_header, write_back_if_migrated};
@@ -28,7 +28,7 @@ fn max_len<T: Persisted>() -> Option<usize> {
     }
 }
 
-fn push_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<()>> {
+fn push_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<Header>> {
     let data = serde_json::to_vec(value).map_err(|e| Error::Encode {
         type_name: T::SPEC.type_name,
         reason: e.to_string(),
@@ -72,7 +72,7 @@ fn push_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<()>> {
                 }
             }
         }
-        Ok(())
+        Ok(header)
     }))
 }
 
@@ -87,12 +87,23 @@ pub fn push<'s, T: Persisted>(
     value: &T,
     ttl: Ttl,
 ) -> impl Future<Output = Result<()>> + Send + use<'s, T> {
-    store.submit(push_job(value, ttl))
+    let write = store.submit(push_job(value, ttl));
+    async move { write.await.map(drop) }
+}
+
+/// Like [`push`], returning the metadata the write gave the item.
+pub(crate) async fn push_with_meta<T: Persisted>(
+    store: &Store,
+    value: &T,
+    ttl: Ttl,
+) -> Result<Meta> {
+    let write = store.submit(push_job(value, ttl));
+    Ok(write.await?.meta())
 }
 
 /// Blocking version of [`push`].
 pub fn push_blocking<T: Persisted>(store: &Store, value: &T, ttl: Ttl) -> Result<()> {
-    store.write_blocking(push_job(value, ttl)?)
+    store.write_blocking(push_job(value, ttl)?).map(drop)
 }
 
 /// Up to `limit` live items, newest first, with their metadata.

@@ -10,7 +10,7 @@ use std::ops::Bound;
 use std::time::Duration;
 
 use crate::clock::duration_ms;
-use crate::envelope::{self, Header, Stored};
+use crate::envelope::{self, Header, Meta, Stored};
 use crate::error::{Error, Result};
 use crate::key::{self, RecordKey};
 use crate::spec::Persisted;
@@ -219,14 +219,15 @@ pub fn exists<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<bo
     )
 }
 
-fn save_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<()>> {
+fn save_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<Header>> {
     let key = value.record_key()?;
     let data = encode(value)?;
     Ok(Box::new(move |ctx| {
         let old = old_header(ctx, key.as_str())?;
         check_not_newer::<T>(key.as_str(), old.as_ref())?;
         let header = next_header::<T>(old.as_ref(), ctx.now_ms, ttl);
-        ctx.put(key.as_bytes(), old.as_ref(), &header, &data)
+        ctx.put(key.as_bytes(), old.as_ref(), &header, &data)?;
+        Ok(header)
     }))
 }
 
@@ -236,12 +237,23 @@ pub fn save<'s, T: Persisted>(
     value: &T,
     ttl: Ttl,
 ) -> impl Future<Output = Result<()>> + Send + use<'s, T> {
-    store.submit(save_job(value, ttl))
+    let write = store.submit(save_job(value, ttl));
+    async move { write.await.map(drop) }
+}
+
+/// Like [`save`], returning the metadata the write gave the record.
+pub(crate) async fn save_with_meta<T: Persisted>(
+    store: &Store,
+    value: &T,
+    ttl: Ttl,
+) -> Result<Meta> {
+    let write = store.submit(save_job(value, ttl));
+    Ok(write.await?.meta())
 }
 
 /// Blocking version of [`save`].
 pub fn save_blocking<T: Persisted>(store: &Store, value: &T, ttl: Ttl) -> Result<()> {
-    store.write_blocking(save_job(value, ttl)?)
+    store.write_blocking(save_job(value, ttl)?).map(drop)
 }
 
 /// How `update` starts when no live record exists.

@@ -216,12 +216,10 @@ fn get<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
 
 async fn set<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Outcome {
     let value: T = decode(ctx, args)?;
-    records::save(&ctx.store, &value, Ttl::Default).await?;
-    let key = value.record_key()?;
-    let stored = records::load_stored::<T>(&ctx.store, &key)?.ok_or_else(|| {
-        Refusal("the record vanished right after it was stored (expired?)".into())
-    })?;
-    let body = stored_json(&stored)?;
+    // The metadata comes from the write itself: a concurrent writer cannot
+    // slip its record into this answer.
+    let meta = records::save_with_meta(&ctx.store, &value, Ttl::Default).await?;
+    let body = stored_json(&Stored { value, meta })?;
     Ok((body.to_string(), json!({"stored": body})))
 }
 
@@ -339,12 +337,8 @@ fn list_records<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
 
 async fn add<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Outcome {
     let value: T = decode(ctx, args)?;
-    list::push(&ctx.store, &value, Ttl::Default).await?;
-    let added = list::recent_stored::<T>(&ctx.store, 1)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| Refusal("the item vanished right after it was added".into()))?;
-    let body = stored_json(&added)?;
+    let meta = list::push_with_meta(&ctx.store, &value, Ttl::Default).await?;
+    let body = stored_json(&Stored { value, meta })?;
     Ok((body.to_string(), json!({"added": body})))
 }
 
