@@ -202,6 +202,27 @@ pub enum Error {
     #[error("MCP service error: {0}")]
     Serve(String),
 
+    /// A raw key (`namespace:key`) that cannot be stored.
+    #[error("invalid key {key:?}: a full key is `namespace:key`, 1 to 480 bytes")]
+    InvalidRawKey {
+        /// The rejected key (its start).
+        key: String,
+    },
+
+    /// A line of an import file is invalid; nothing was imported.
+    #[error("import line {line}: {reason}; nothing was imported")]
+    Import {
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Internal: rolls back a dry-run import (never returned to callers).
+    #[doc(hidden)]
+    #[error("dry run")]
+    DryRun(crate::admin::ImportReport),
+
     /// An error from LMDB.
     #[error("storage error at {path}: {source}")]
     Lmdb {

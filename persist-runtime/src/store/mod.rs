@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
+pub(crate) use paths::create_private_dir;
 pub use paths::{DIR_ENV_VAR, resolve_dir};
 pub(crate) use write_ops::get_raw;
 pub(crate) use writer::{WriteCtx, WriteFn};
@@ -185,19 +186,11 @@ impl Store {
     /// Full keys of every stored record starting with `prefix`, in key order
     /// (expired records not yet purged included).
     pub fn raw_keys(&self, prefix: &str) -> Result<Vec<String>> {
-        self.read(|txn, shared| {
-            let lmdb = |e| shared.lmdb(e);
-            let mut keys = Vec::new();
-            for entry in shared
-                .records
-                .prefix_iter(txn, prefix.as_bytes())
-                .map_err(lmdb)?
-            {
-                let (k, _) = entry.map_err(lmdb)?;
-                keys.push(String::from_utf8_lossy(k).into_owned());
-            }
-            Ok(keys)
-        })
+        Ok(self
+            .scan(prefix, None)?
+            .into_iter()
+            .map(|r| r.key)
+            .collect())
     }
 
     pub(crate) fn write_blocking<R: Send + 'static>(&self, f: WriteFn<R>) -> Result<R> {

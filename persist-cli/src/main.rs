@@ -1,0 +1,369 @@
+//! `mcp-persist`: see, fix, back up and move the store of an MCP server.
+//!
+//! Works while servers have the store open (LMDB is multi-process). Exit
+//! codes: 0 success, 1 not found (a key, a store), 2 any other failure.
+
+mod output;
+
+use std::io::{BufReader, IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use persist_runtime::{DIR_ENV_VAR, Error, Store, resolve_dir};
+use serde_json::{Value, json};
+
+use output::{Out, human_size, time_to_expiry};
+
+/// See, fix, back up and move the store of an MCP server built with mcp-persist.
+#[derive(Parser)]
+#[command(name = "mcp-persist", version)]
+struct Cli {
+    #[command(flatten)]
+    select: Select,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Select {
+    /// The application name given to `Store::open` (honours MCP_PERSIST_DIR).
+    #[arg(long, global = true, conflicts_with = "dir")]
+    app: Option<String>,
+    /// The store's directory.
+    #[arg(long, global = true)]
+    dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print where the store lives.
+    Path,
+    /// List keys with namespace, size, updated time and time to expiry.
+    Keys {
+        /// Only keys starting with this (e.g. `progress:`).
+        prefix: Option<String>,
+        /// At most this many keys.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Print a record's value as JSON.
+    Get {
+        /// The full key, `namespace:key`.
+        key: String,
+        /// Print the whole envelope (version, timestamps, expiry, data).
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Store a JSON value at a key (keeps the record's schema version).
+    Set {
+        /// The full key, `namespace:key`.
+        key: String,
+        /// The JSON value, or `-` to read it from stdin.
+        #[arg(value_name = "JSON")]
+        value: String,
+        /// Expire after this long (e.g. 90s, 15m, 1h, 7d).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        ttl: Option<Duration>,
+    },
+    /// Delete a record.
+    Delete {
+        /// The full key, `namespace:key`.
+        key: String,
+    },
+    /// Purge expired records now and print how many.
+    Sweep,
+    /// Write every record as JSON Lines (to FILE, or stdout).
+    Export {
+        /// Output file; stdout when absent.
+        file: Option<PathBuf>,
+    },
+    /// Import JSON Lines from `export`, all or nothing.
+    Import {
+        /// The file to import (`-` for stdin).
+        file: PathBuf,
+        /// Report what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Hot, compacted copy of the store into an empty directory.
+    Backup {
+        /// The destination directory.
+        dest: PathBuf,
+    },
+    /// Records and bytes per namespace, file and map size, expired records not purged.
+    Stats,
+    /// Read every record and report those whose envelope does not decode. Changes nothing.
+    Check,
+}
+
+/// A failure and its exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        Failure {
+            code: 2,
+            message: err.to_string(),
+        }
+    }
+}
+
+fn fail(code: u8, message: impl Into<String>) -> Failure {
+    Failure {
+        code,
+        message: message.into(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Out { json: cli.json };
+    match run(cli, &out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("mcp-persist: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// The store directory and how it was resolved, in words.
+fn locate(select: &Select) -> Result<(PathBuf, String), Failure> {
+    match (&select.app, &select.dir) {
+        (_, Some(dir)) => Ok((dir.clone(), format!("--dir {}", dir.display()))),
+        (Some(app), None) => {
+            let dir = resolve_dir(app)?;
+            let how = match std::env::var_os(DIR_ENV_VAR).filter(|v| !v.is_empty()) {
+                Some(base) => format!("--app {app} under {DIR_ENV_VAR}={}", base.to_string_lossy()),
+                None => {
+                    format!("--app {app} in the platform data directory ({DIR_ENV_VAR} is not set)")
+                }
+            };
+            Ok((dir, how))
+        }
+        (None, None) => Err(fail(2, "select a store with --app NAME or --dir PATH")),
+    }
+}
+
+/// Opens an existing store; never creates one.
+fn open(select: &Select) -> Result<Store, Failure> {
+    let (dir, how) = locate(select)?;
+    if !dir.join("data.mdb").is_file() {
+        return Err(fail(
+            1,
+            format!("no store at {} (resolved from {how})", dir.display()),
+        ));
+    }
+    Ok(Store::builder().sweep_interval(None).open_at(&dir)?)
+}
+
+fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
+    match cli.command {
+        Command::Path => {
+            let (dir, how) = locate(&cli.select)?;
+            out.value(
+                &json!({"path": dir, "resolved_from": how}),
+                &dir.display().to_string(),
+            );
+        }
+        Command::Keys { prefix, limit } => {
+            let store = open(&cli.select)?;
+            let now = now_ms();
+            let records = store.scan(prefix.as_deref().unwrap_or(""), limit)?;
+            let rows: Vec<Vec<String>> = records
+                .iter()
+                .map(|r| match &r.header {
+                    Ok(h) => vec![
+                        r.key.clone(),
+                        r.namespace().to_owned(),
+                        human_size(r.size as u64),
+                        persist_runtime::admin::format_ms(h.updated_ms),
+                        time_to_expiry(h.expires_ms, now),
+                    ],
+                    Err(why) => vec![
+                        r.key.clone(),
+                        r.namespace().to_owned(),
+                        human_size(r.size as u64),
+                        format!("undecodable: {why}"),
+                        String::new(),
+                    ],
+                })
+                .collect();
+            let json: Vec<Value> = records
+                .iter()
+                .map(|r| {
+                    json!({
+                        "key": r.key, "namespace": r.namespace(), "size": r.size,
+                        "header": r.header.as_ref().ok(), "error": r.header.as_ref().err(),
+                    })
+                })
+                .collect();
+            out.table(
+                &["KEY", "NAMESPACE", "SIZE", "UPDATED", "EXPIRES IN"],
+                &rows,
+                &Value::Array(json),
+            );
+        }
+        Command::Get { key, raw } => {
+            let store = open(&cli.select)?;
+            let envelope = store
+                .get_envelope(&key)?
+                .ok_or_else(|| fail(1, format!("no record at key {key:?}")))?;
+            let expired = envelope["e"].as_u64().is_some_and(|e| e <= now_ms());
+            if expired && !raw {
+                return Err(fail(
+                    1,
+                    format!("the record at {key:?} has expired (use --raw to see it)"),
+                ));
+            }
+            let shown = if raw { &envelope } else { &envelope["d"] };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(shown).unwrap_or_default()
+            );
+        }
+        Command::Set { key, value, ttl } => {
+            let store = open(&cli.select)?;
+            let text = if value == "-" {
+                let mut buf = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut buf)
+                    .map_err(|e| fail(2, format!("cannot read stdin: {e}")))?;
+                buf
+            } else {
+                value
+            };
+            let value: Value = serde_json::from_str(&text).map_err(|e| {
+                fail(
+                    2,
+                    format!(
+                        "invalid JSON at line {}, column {}: {e}; nothing was written",
+                        e.line(),
+                        e.column()
+                    ),
+                )
+            })?;
+            store.put_json_blocking(&key, &value, ttl)?;
+            out.done(&json!({"set": key}), &format!("set {key}"));
+        }
+        Command::Delete { key } => {
+            let store = open(&cli.select)?;
+            if !store.delete_raw_blocking(&key)? {
+                return Err(fail(1, format!("no record at key {key:?}")));
+            }
+            out.done(&json!({"deleted": key}), &format!("deleted {key}"));
+        }
+        Command::Sweep => {
+            let store = open(&cli.select)?;
+            let purged = store.sweep_expired_blocking()?;
+            out.done(
+                &json!({"purged": purged}),
+                &format!("purged {purged} expired records"),
+            );
+        }
+        Command::Export { file } => {
+            let store = open(&cli.select)?;
+            let mut progress = progress_reporter("exported");
+            let n = match &file {
+                Some(path) => {
+                    let f = std::fs::File::create(path)
+                        .map_err(|e| fail(2, format!("cannot create {}: {e}", path.display())))?;
+                    store.export_jsonl(&mut std::io::BufWriter::new(f), &mut progress)?
+                }
+                None => store.export_jsonl(&mut std::io::stdout().lock(), &mut progress)?,
+            };
+            if file.is_some() || std::io::stderr().is_terminal() {
+                eprintln!("exported {n} records");
+            }
+        }
+        Command::Import { file, dry_run } => {
+            let store = open(&cli.select)?;
+            let report = if file.as_os_str() == "-" {
+                store.import_jsonl(&mut std::io::stdin().lock(), dry_run)?
+            } else {
+                let f = std::fs::File::open(&file)
+                    .map_err(|e| fail(2, format!("cannot open {}: {e}", file.display())))?;
+                store.import_jsonl(&mut BufReader::new(f), dry_run)?
+            };
+            let verb = if dry_run { "would add" } else { "added" };
+            out.done(
+                &json!({"dry_run": dry_run, "added": report.added, "replaced": report.replaced, "unchanged": report.unchanged}),
+                &format!("{verb} {}, replace {}, leave {} unchanged", report.added, report.replaced, report.unchanged),
+            );
+        }
+        Command::Backup { dest } => {
+            let store = open(&cli.select)?;
+            store.backup_to(&dest)?;
+            out.done(
+                &json!({"backup": dest}),
+                &format!("backed up to {}", dest.display()),
+            );
+        }
+        Command::Stats => {
+            let store = open(&cli.select)?;
+            let stats = store.stats()?;
+            let mut rows: Vec<Vec<String>> = stats
+                .namespaces
+                .iter()
+                .map(|(ns, s)| vec![ns.clone(), s.records.to_string(), human_size(s.bytes)])
+                .collect();
+            rows.push(vec![
+                "(file)".into(),
+                String::new(),
+                human_size(stats.file_bytes),
+            ]);
+            rows.push(vec![
+                "(map)".into(),
+                String::new(),
+                human_size(stats.map_bytes),
+            ]);
+            rows.push(vec![
+                "(expired, not purged)".into(),
+                stats.expired_pending.to_string(),
+                String::new(),
+            ]);
+            let json = serde_json::to_value(&stats).unwrap_or(Value::Null);
+            out.table(&["NAMESPACE", "RECORDS", "BYTES"], &rows, &json);
+        }
+        Command::Check => {
+            let store = open(&cli.select)?;
+            let bad = store.check()?;
+            let rows: Vec<Vec<String>> = bad
+                .iter()
+                .map(|(k, why)| vec![k.clone(), why.clone()])
+                .collect();
+            let json: Vec<Value> = bad
+                .iter()
+                .map(|(k, why)| json!({"key": k, "error": why}))
+                .collect();
+            out.table(&["KEY", "PROBLEM"], &rows, &Value::Array(json));
+            if !bad.is_empty() {
+                return Err(fail(2, format!("{} records do not decode", bad.len())));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn now_ms() -> u64 {
+    use persist_runtime::Clock;
+    persist_runtime::SystemClock.now_ms()
+}
+
+/// Progress on stderr, only when it is a terminal.
+fn progress_reporter(verb: &'static str) -> impl FnMut(usize) {
+    let tty = std::io::stderr().is_terminal();
+    move |n| {
+        if tty {
+            eprint!("\r{verb} {n} records...");
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The built `mcp-persist` binary against stores written by the library.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use mcp_persist::{ManualClock, Store, persisted};
+use serde_json::{Value, json};
+
+/// Reading progress.
+#[persisted(key = "progress/{book_id}")]
+#[derive(Debug, Clone, PartialEq)]
+struct Progress {
+    book_id: String,
+    page: u32,
+}
+
+/// Cached for an hour.
+#[persisted(key = "stats/{library}", ttl = "1h")]
+#[derive(Debug, Clone, PartialEq)]
+struct Stats {
+    library: String,
+    books: u64,
+}
+
+fn cli(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mcp-persist"))
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mcp-persist")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_str(&ok(out)).expect("JSON output")
+}
+
+fn seeded() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_at(dir.path()).unwrap();
+    Progress {
+        book_id: "dune".into(),
+        page: 42,
+    }
+    .save_blocking(&store)
+    .unwrap();
+    Progress {
+        book_id: "emma".into(),
+        page: 7,
+    }
+    .save_blocking(&store)
+    .unwrap();
+    Stats {
+        library: "main".into(),
+        books: 1200,
+    }
+    .save_blocking(&store)
+    .unwrap();
+    (dir, store)
+}
+
+#[test]
+fn keys_get_set_delete() {
+    let (dir, store) = seeded();
+    let keys = ok(&cli(dir.path(), &["keys"]));
+    assert!(
+        keys.contains("progress:progress/dune") && keys.contains("stats:stats/main"),
+        "{keys}"
+    );
+    assert!(keys.contains("59m"), "time to expiry shown: {keys}");
+    let keys = json_of(&cli(
+        dir.path(),
+        &["--json", "keys", "progress:", "--limit", "1"],
+    ));
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    assert_eq!(keys[0]["key"], json!("progress:progress/dune"));
+
+    let value: Value =
+        serde_json::from_str(&ok(&cli(dir.path(), &["get", "progress:progress/dune"]))).unwrap();
+    assert_eq!(value, json!({"book_id": "dune", "page": 42}));
+    let raw: Value =
+        serde_json::from_str(&ok(&cli(dir.path(), &["get", "--raw", "stats:stats/main"]))).unwrap();
+    assert_eq!(raw["v"], json!(1));
+    assert!(raw["e"].as_u64().is_some());
+
+    ok(&cli(
+        dir.path(),
+        &[
+            "set",
+            "progress:progress/dune",
+            r#"{"book_id":"dune","page":43}"#,
+        ],
+    ));
+    assert_eq!(Progress::load(&store, "dune").unwrap().unwrap().page, 43);
+
+    let missing = cli(dir.path(), &["get", "progress:progress/nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no record"));
+
+    ok(&cli(dir.path(), &["delete", "progress:progress/emma"]));
+    assert_eq!(Progress::load(&store, "emma").unwrap(), None);
+    assert_eq!(
+        cli(dir.path(), &["delete", "progress:progress/emma"])
+            .status
+            .code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn bad_json_is_located_and_writes_nothing() {
+    let (dir, store) = seeded();
+    let out = cli(
+        dir.path(),
+        &["set", "progress:progress/dune", "{\"page\": 4"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 1, column"), "{err}");
+    assert_eq!(Progress::load(&store, "dune").unwrap().unwrap().page, 42);
+}
+
+#[test]
+fn an_unknown_store_says_how_the_path_was_resolved() {
+    let base = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mcp-persist"))
+        .args(["--app", "ghost", "keys"])
+        .env("MCP_PERSIST_DIR", base.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no store at") && err.contains("MCP_PERSIST_DIR"),
+        "{err}"
+    );
+    assert!(
+        !base.path().join("ghost").exists(),
+        "looking must not create a store"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_mcp-persist"))
+        .args(["path", "--app", "ghost"])
+        .env("MCP_PERSIST_DIR", base.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok(&out).trim(),
+        base.path().join("ghost").display().to_string()
+    );
+}
+
+#[test]
+fn export_then_import_into_an_empty_store_is_lossless() {
+    let (dir, _store) = seeded();
+    let export = ok(&cli(dir.path(), &["export"]));
+    assert_eq!(export.lines().count(), 3);
+
+    let target = tempfile::tempdir().unwrap();
+    drop(Store::open_at(target.path()).unwrap());
+    let file = target.path().join("dump.jsonl");
+    std::fs::write(&file, &export).unwrap();
+    let dry = json_of(&cli(
+        target.path(),
+        &["--json", "import", "--dry-run", file.to_str().unwrap()],
+    ));
+    assert_eq!(dry["added"], json!(3));
+    assert_eq!(
+        ok(&cli(target.path(), &["export"])),
+        "",
+        "a dry run writes nothing"
+    );
+
+    ok(&cli(target.path(), &["import", file.to_str().unwrap()]));
+    assert_eq!(
+        ok(&cli(target.path(), &["export"])),
+        export,
+        "envelopes and TTLs preserved"
+    );
+    let again = json_of(&cli(
+        target.path(),
+        &["--json", "import", file.to_str().unwrap()],
+    ));
+    assert_eq!(again["unchanged"], json!(3));
+    // Typed reads work on the imported store, expiry included.
+    let store = Store::open_at(target.path()).unwrap();
+    let stats = Stats::load_with_meta(&store, "main").unwrap().unwrap();
+    assert!(stats.meta.expires_at.is_some());
+}
+
+#[test]
+fn a_broken_import_changes_nothing() {
+    let (dir, store) = seeded();
+    let mut export = ok(&cli(dir.path(), &["export"]));
+    export = export.replace("\"page\":42", "\"page\":99");
+    export.push_str("{\"key\": \"progress:progress/x\", \"envelope\": {\"v\": 1, \n");
+    let file = dir.path().join("broken.jsonl");
+    std::fs::write(&file, export).unwrap();
+    let out = cli(dir.path(), &["import", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 4") && err.contains("nothing was imported"),
+        "{err}"
+    );
+    assert_eq!(Progress::load(&store, "dune").unwrap().unwrap().page, 42);
+}
+
+#[test]
+fn backup_opens_as_a_store_with_the_same_content() {
+    let (dir, store) = seeded();
+    let dest = tempfile::tempdir().unwrap();
+    let backup = dest.path().join("backup");
+    ok(&cli(dir.path(), &["backup", backup.to_str().unwrap()]));
+    let copy = Store::open_at(&backup).unwrap();
+    assert_eq!(
+        Progress::list(&copy).unwrap(),
+        Progress::list(&store).unwrap()
+    );
+    assert_eq!(
+        ok(&cli(&backup, &["export"])),
+        ok(&cli(dir.path(), &["export"]))
+    );
+    // Backing up over a store is refused.
+    assert_eq!(
+        cli(dir.path(), &["backup", backup.to_str().unwrap()])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn sweep_stats_and_check() {
+    let dir = tempfile::tempdir().unwrap();
+    // Records written two hours ago with a one-hour TTL: expired, not purged.
+    let past = ManualClock::at_ms(ManualClock::new().now_ms() - 2 * 3600 * 1000);
+    let store = Store::builder()
+        .clock(past)
+        .sweep_interval(None)
+        .open_at(dir.path())
+        .unwrap();
+    for i in 0..3 {
+        Stats {
+            library: format!("l{i}"),
+            books: i,
+        }
+        .save_blocking(&store)
+        .unwrap();
+    }
+    Progress {
+        book_id: "dune".into(),
+        page: 1,
+    }
+    .save_blocking(&store)
+    .unwrap();
+    drop(store);
+
+    let stats = json_of(&cli(dir.path(), &["--json", "stats"]));
+    assert_eq!(stats["expired_pending"], json!(3));
+    assert_eq!(stats["namespaces"]["stats"]["records"], json!(3));
+    assert_eq!(stats["namespaces"]["progress"]["records"], json!(1));
+    assert!(stats["file_bytes"].as_u64().unwrap() > 0);
+    let get = cli(dir.path(), &["get", "stats:stats/l0"]);
+    assert_eq!(
+        get.status.code(),
+        Some(1),
+        "an expired record is not shown as live"
+    );
+
+    assert_eq!(
+        json_of(&cli(dir.path(), &["--json", "sweep"]))["purged"],
+        json!(3)
+    );
+    assert_eq!(
+        json_of(&cli(dir.path(), &["--json", "stats"]))["expired_pending"],
+        json!(0)
+    );
+
+    assert_eq!(json_of(&cli(dir.path(), &["--json", "check"])), json!([]));
+
+    // Bytes that are not an envelope, written behind the library's back.
+    write_garbage(dir.path(), "odd:thing", b"\x00 not json");
+    let out = cli(dir.path(), &["--json", "check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report[0]["key"], json!("odd:thing"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 records do not decode"));
+    let keys = ok(&cli(dir.path(), &["keys", "odd:"]));
+    assert!(keys.contains("undecodable"), "{keys}");
+    // Check changed nothing; the bytes can still be exported raw.
+    let export = ok(&cli(dir.path(), &["export"]));
+    assert!(export.contains("\"raw\""), "{export}");
+}
+
+fn write_garbage(dir: &Path, key: &str, bytes: &[u8]) {
+    use heed::types::Bytes;
+    let mut options = heed::EnvOpenOptions::new();
+    options.map_size(64 << 20).max_dbs(4);
+    // SAFETY: no other handle on this path is open in this process.
+    let env = unsafe { options.open(dir) }.unwrap();
+    let wtxn = env.write_txn().unwrap();
+    let db = env
+        .create_databases_and_commit(wtxn, |opener, wtxn| {
+            let db = opener.create_database::<Bytes, Bytes>(wtxn, Some("records"))?;
+            Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit(db))
+        })
+        .unwrap()
+        .unwrap_commit();
+    let mut wtxn = env.write_txn().unwrap();
+    db.put(&mut wtxn, key.as_bytes(), bytes).unwrap();
+    wtxn.commit().unwrap();
+}
+
+#[test]
+fn works_while_another_process_writes() {
+    let (dir, store) = seeded();
+    let writer = std::thread::spawn(move || {
+        for i in 0..300 {
+            Progress {
+                book_id: format!("w{i:03}"),
+                page: i,
+            }
+            .save_blocking(&store)
+            .unwrap();
+        }
+    });
+    for _ in 0..5 {
+        ok(&cli(dir.path(), &["keys", "progress:"]));
+        ok(&cli(dir.path(), &["stats"]));
+        ok(&cli(dir.path(), &["export"]));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    writer.join().unwrap();
+    let keys = json_of(&cli(dir.path(), &["--json", "keys", "progress:"]));
+    assert_eq!(keys.as_array().unwrap().len(), 302);
+}

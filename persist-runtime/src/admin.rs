@@ -1,0 +1,350 @@
+//! Type-agnostic access to a store, for tools that see it from outside
+//! (the `mcp-persist` command line): raw records, export/import, backup,
+//! statistics and checks. Typed code uses `records` and `list` instead.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::clock::{duration_ms, to_system_time};
+use crate::envelope::{self, Header};
+use crate::error::{Error, Result};
+use crate::key::MAX_KEY_LEN;
+use crate::store::Store;
+
+/// One stored record as seen from outside.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRecord {
+    /// The full key, `namespace:key`.
+    pub key: String,
+    /// Size of the stored envelope in bytes.
+    pub size: usize,
+    /// The envelope's header, or why it does not decode.
+    pub header: std::result::Result<RawHeader, String>,
+}
+
+/// The envelope header, in epoch milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RawHeader {
+    /// Schema version.
+    pub version: u32,
+    /// Created, ms since the epoch.
+    pub created_ms: u64,
+    /// Last written, ms since the epoch.
+    pub updated_ms: u64,
+    /// Expiry, ms since the epoch.
+    pub expires_ms: Option<u64>,
+}
+
+impl From<Header> for RawHeader {
+    fn from(h: Header) -> Self {
+        Self {
+            version: h.version,
+            created_ms: h.created_ms,
+            updated_ms: h.updated_ms,
+            expires_ms: h.expires_ms,
+        }
+    }
+}
+
+impl RawRecord {
+    /// The namespace part of the key (before the first `:`).
+    pub fn namespace(&self) -> &str {
+        self.key.split_once(':').map_or("", |(ns, _)| ns)
+    }
+}
+
+/// Counts of a store, for `stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    /// Records and their bytes per namespace.
+    pub namespaces: BTreeMap<String, NamespaceStats>,
+    /// Size of `data.mdb` on disk.
+    pub file_bytes: u64,
+    /// Size of the memory map.
+    pub map_bytes: u64,
+    /// Records expired but not yet purged.
+    pub expired_pending: usize,
+}
+
+/// Records and live bytes of one namespace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct NamespaceStats {
+    /// Number of records.
+    pub records: usize,
+    /// Bytes of their envelopes.
+    pub bytes: u64,
+}
+
+/// What an import did, or would do (`dry_run`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// Keys that were not stored.
+    pub added: usize,
+    /// Keys stored with other content.
+    pub replaced: usize,
+    /// Keys stored with the same content.
+    pub unchanged: usize,
+}
+
+fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.contains(':') {
+        return Err(Error::InvalidRawKey {
+            key: key.chars().take(80).collect(),
+        });
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Every record whose key starts with `prefix`, in key order, up to `limit`.
+    pub fn scan(&self, prefix: &str, limit: Option<usize>) -> Result<Vec<RawRecord>> {
+        self.read(|txn, shared| {
+            let lmdb = |e| shared.lmdb(e);
+            let mut out = Vec::new();
+            // LMDB cannot seek to an empty key: no prefix means the whole store.
+            type Entries<'t> = Box<dyn Iterator<Item = heed::Result<(&'t [u8], &'t [u8])>> + 't>;
+            let entries: Entries<'_> = if prefix.is_empty() {
+                Box::new(shared.records.iter(txn).map_err(lmdb)?)
+            } else {
+                Box::new(
+                    shared
+                        .records
+                        .prefix_iter(txn, prefix.as_bytes())
+                        .map_err(lmdb)?,
+                )
+            };
+            for entry in entries {
+                if limit.is_some_and(|l| out.len() >= l) {
+                    break;
+                }
+                let (k, v) = entry.map_err(lmdb)?;
+                let key = String::from_utf8_lossy(k).into_owned();
+                let header = envelope::decode_header(&key, v)
+                    .map(RawHeader::from)
+                    .map_err(|e| e.to_string());
+                out.push(RawRecord {
+                    key,
+                    size: v.len(),
+                    header,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// The whole envelope at `key` as JSON (`None` if absent).
+    pub fn get_envelope(&self, key: &str) -> Result<Option<Value>> {
+        let Some(bytes) = self.get_raw(key)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::Decode {
+                key: key.to_owned(),
+                type_name: "mcp-persist envelope",
+                reason: e.to_string(),
+            })
+    }
+
+    /// Stores `data` at `key`, keeping the stored envelope's version and
+    /// creation time (version 1 for a new key). `ttl`: `None` keeps no expiry,
+    /// `Some(d)` expires after `d`.
+    pub fn put_json_blocking(&self, key: &str, data: &Value, ttl: Option<Duration>) -> Result<()> {
+        check_key(key)?;
+        let key = key.to_owned();
+        let data = serde_json::to_vec(data).map_err(|e| Error::Encode {
+            type_name: "JSON value",
+            reason: e.to_string(),
+        })?;
+        self.write_blocking(Box::new(move |ctx| {
+            let old = ctx.header(&key)?;
+            let now = ctx.now_ms;
+            let live = old.filter(|h| !h.is_expired(now));
+            let header = Header {
+                version: old.map_or(1, |h| h.version),
+                created_ms: live.map_or(now, |h| h.created_ms),
+                updated_ms: now,
+                expires_ms: ttl.map(|d| now.saturating_add(duration_ms(d))),
+            };
+            ctx.put(key.as_bytes(), old.as_ref(), &header, &data)
+        }))
+    }
+
+    /// Deletes the record at `key`, whatever it holds. Returns whether it existed.
+    pub fn delete_raw_blocking(&self, key: &str) -> Result<bool> {
+        let key = key.to_owned();
+        self.write_blocking(Box::new(move |ctx| {
+            let old = ctx.header(&key).unwrap_or(None);
+            ctx.remove(key.as_bytes(), old.as_ref())
+        }))
+    }
+
+    /// Writes every record as one JSON line `{"key": .., "envelope": {..}}`
+    /// (a record whose envelope is not JSON: `{"key": .., "raw": "<text>"}`).
+    /// Returns how many lines were written. `progress` is called every 1000 records.
+    pub fn export_jsonl(
+        &self,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<usize> {
+        let io = |source| Error::Io {
+            path: "export".into(),
+            source,
+        };
+        self.read(|txn, shared| {
+            let lmdb = |e| shared.lmdb(e);
+            let mut n = 0;
+            for entry in shared.records.iter(txn).map_err(lmdb)? {
+                let (k, v) = entry.map_err(lmdb)?;
+                let key = String::from_utf8_lossy(k);
+                let line = match serde_json::from_slice::<Value>(v) {
+                    Ok(envelope) => json!({"key": key, "envelope": envelope}),
+                    Err(_) => json!({"key": key, "raw": String::from_utf8_lossy(v)}),
+                };
+                writeln!(out, "{line}").map_err(io)?;
+                n += 1;
+                if n % 1000 == 0 {
+                    progress(n);
+                }
+            }
+            out.flush().map_err(io)?;
+            Ok(n)
+        })
+    }
+
+    /// Imports JSON lines as written by [`Store::export_jsonl`], all or
+    /// nothing in one write transaction. Every line is checked before anything
+    /// is written; an error names the line (and column). With `dry_run`,
+    /// reports what would change and writes nothing.
+    pub fn import_jsonl(&self, input: &mut dyn BufRead, dry_run: bool) -> Result<ImportReport> {
+        let mut records: Vec<(String, Header, Vec<u8>)> = Vec::new();
+        for (i, line) in input.lines().enumerate() {
+            let line_no = i + 1;
+            let line = line.map_err(|source| Error::Io {
+                path: "import".into(),
+                source,
+            })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            records.push(parse_import_line(&line, line_no)?);
+        }
+        self.write_blocking(Box::new(move |ctx| {
+            let mut report = ImportReport::default();
+            for (key, header, data) in &records {
+                let old_bytes = ctx.get(key.as_bytes())?.map(<[u8]>::to_vec);
+                let new_bytes = envelope::encode(header, data);
+                match old_bytes {
+                    None => report.added += 1,
+                    Some(old) if old == new_bytes => {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                    Some(_) => report.replaced += 1,
+                }
+                if !dry_run {
+                    let old = ctx.header(key).unwrap_or(None);
+                    ctx.put(key.as_bytes(), old.as_ref(), header, data)?;
+                }
+            }
+            if dry_run {
+                // Nothing was written; make sure of it.
+                return Err(Error::DryRun(report));
+            }
+            Ok(report)
+        }))
+        .or_else(|err| match err {
+            Error::DryRun(report) => Ok(report),
+            other => Err(other),
+        })
+    }
+
+    /// A hot, compacted copy of the store into directory `dest` (created
+    /// owner-only; it must not hold a store already). Safe while servers write.
+    pub fn backup_to(&self, dest: &Path) -> Result<()> {
+        crate::store::create_private_dir(dest)?;
+        let target = dest.join("data.mdb");
+        if target.exists() {
+            return Err(Error::Open {
+                path: dest.to_owned(),
+                reason: "a store is already there; back up into an empty directory".into(),
+            });
+        }
+        self.read(|_txn, shared| {
+            shared
+                .env
+                .copy_to_path(&target, heed::CompactionOption::Enabled)
+                .map(drop)
+                .map_err(|e| shared.lmdb(e))
+        })
+    }
+
+    /// Per-namespace counts, sizes, and expired records not yet purged.
+    pub fn stats(&self) -> Result<StoreStats> {
+        let mut stats = StoreStats {
+            expired_pending: self.expired_pending()?,
+            ..StoreStats::default()
+        };
+        for record in self.scan("", None)? {
+            let ns = stats
+                .namespaces
+                .entry(record.namespace().to_owned())
+                .or_default();
+            ns.records += 1;
+            ns.bytes += record.size as u64;
+        }
+        stats.file_bytes = std::fs::metadata(self.path().join("data.mdb")).map_or(0, |m| m.len());
+        stats.map_bytes = self.shared().env.info().map_size as u64;
+        Ok(stats)
+    }
+
+    /// Keys whose envelope does not decode, with why. Changes nothing.
+    pub fn check(&self) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .scan("", None)?
+            .into_iter()
+            .filter_map(|r| r.header.err().map(|why| (r.key, why)))
+            .collect())
+    }
+}
+
+fn parse_import_line(line: &str, line_no: usize) -> Result<(String, Header, Vec<u8>)> {
+    let bad = |reason: String| Error::Import {
+        line: line_no,
+        reason,
+    };
+    let value: Value =
+        serde_json::from_str(line).map_err(|e| bad(format!("column {}: {e}", e.column())))?;
+    let key = value["key"]
+        .as_str()
+        .ok_or_else(|| bad("no \"key\" string".into()))?
+        .to_owned();
+    check_key(&key).map_err(|e| bad(e.to_string()))?;
+    let env = value.get("envelope").ok_or_else(|| {
+        bad("no \"envelope\" (records exported as \"raw\" cannot be imported)".into())
+    })?;
+    let num = |field: &str| env.get(field).and_then(Value::as_u64);
+    let header = Header {
+        version: num("v")
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| bad("envelope has no version \"v\"".into()))?,
+        created_ms: num("c").ok_or_else(|| bad("envelope has no \"c\"".into()))?,
+        updated_ms: num("u").ok_or_else(|| bad("envelope has no \"u\"".into()))?,
+        expires_ms: num("e"),
+    };
+    let data = env
+        .get("d")
+        .ok_or_else(|| bad("envelope has no data \"d\"".into()))?;
+    let data = serde_json::to_vec(data).map_err(|e| bad(e.to_string()))?;
+    Ok((key, header, data))
+}
+
+/// Milliseconds since the epoch as RFC 3339 text.
+pub fn format_ms(ms: u64) -> String {
+    humantime::format_rfc3339_millis(to_system_time(ms)).to_string()
+}
