@@ -303,6 +303,12 @@ fn sweep_stats_and_check() {
     // Check changed nothing; the bytes can still be exported raw.
     let export = ok(&cli(dir.path(), &["export"]));
     assert!(export.contains("\"raw\""), "{export}");
+    // And `set` fixes it.
+    ok(&cli(
+        dir.path(),
+        &["set", "odd:thing", r#"{"fixed": true}"#],
+    ));
+    assert_eq!(json_of(&cli(dir.path(), &["--json", "check"])), json!([]));
 }
 
 fn write_garbage(dir: &Path, key: &str, bytes: &[u8]) {

@@ -162,7 +162,11 @@ impl Store {
             reason: e.to_string(),
         })?;
         self.write_blocking(Box::new(move |ctx| {
-            let old = ctx.header(&key)?;
+            // Overwriting a record that does not decode is how it gets fixed.
+            let old = ctx.header(&key).unwrap_or_else(|err| {
+                tracing::warn!(%err, "replacing a record whose envelope does not decode");
+                None
+            });
             let now = ctx.now_ms;
             let live = old.filter(|h| !h.is_expired(now));
             let header = Header {
