@@ -26,7 +26,8 @@ impl RecordKey {
     /// Renders `spec.key` with `params` (one per placeholder, in order).
     pub fn render(spec: &RecordSpec, params: &[&dyn Display]) -> Result<Self> {
         let template = Template(spec.key);
-        let expected = template.placeholder_count();
+        // The macro derives `key_params` from the template itself.
+        let expected = spec.key_params.len();
         if expected != params.len() {
             return Err(Error::KeyArity {
                 type_name: spec.type_name,
@@ -36,7 +37,7 @@ impl RecordKey {
             });
         }
         let mut out = namespace_prefix(spec);
-        let mut scratch = String::new();
+        let followers = template.followers();
         let mut params = params.iter().zip(spec.key_params.iter().copied());
         for part in template.parts() {
             match part {
@@ -45,16 +46,20 @@ impl RecordKey {
                     let Some((value, field)) = params.next() else {
                         break;
                     };
-                    scratch.clear();
+                    let start = out.len();
                     // Writing to a String cannot fail.
-                    let _ = write!(scratch, "{value}");
-                    if scratch.is_empty() {
+                    let _ = write!(out, "{value}");
+                    if out.len() == start {
                         return Err(Error::EmptyKeyParam {
                             type_name: spec.type_name,
                             param: if field.is_empty() { name } else { field },
                         });
                     }
-                    template.escape_into(&scratch, &mut out);
+                    // Most values need no escaping: only rebuild the tail if one does.
+                    if out[start..].chars().any(|c| needs_escape(c, &followers)) {
+                        let value = out.split_off(start);
+                        escape_into(&value, &followers, &mut out);
+                    }
                 }
             }
         }
@@ -124,7 +129,7 @@ pub(crate) fn search_prefix(spec: &RecordSpec, prefix: &str) -> String {
         match part {
             Part::Literal(lit) => out.push_str(lit),
             Part::Placeholder(_) => {
-                template.escape_into(prefix, &mut out);
+                escape_into(prefix, &template.followers(), &mut out);
                 break;
             }
         }
@@ -161,38 +166,43 @@ impl Template {
         })
     }
 
-    fn placeholder_count(self) -> usize {
-        self.parts()
-            .filter(|p| matches!(p, Part::Placeholder(_)))
-            .count()
-    }
-
-    /// Whether `c` must be escaped in a value: it could end the value early.
-    fn is_delimiter(self, c: char) -> bool {
-        if c == '%' || c == '/' || c.is_control() {
-            return true;
-        }
+    /// The first character of every literal that follows a placeholder:
+    /// in a value, each would end the value early.
+    fn followers(self) -> String {
+        let mut out = String::new();
         let mut after_placeholder = false;
-        self.parts().any(|p| match p {
-            Part::Placeholder(_) => {
-                after_placeholder = true;
-                false
-            }
-            Part::Literal(lit) => std::mem::take(&mut after_placeholder) && lit.starts_with(c),
-        })
-    }
-
-    fn escape_into(self, value: &str, out: &mut String) {
-        let mut buf = [0u8; 4];
-        for c in value.chars() {
-            if self.is_delimiter(c) {
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    // Writing to a String cannot fail.
-                    let _ = write!(out, "%{b:02X}");
+        for part in self.parts() {
+            match part {
+                Part::Placeholder(_) => after_placeholder = true,
+                Part::Literal(lit) => {
+                    if std::mem::take(&mut after_placeholder)
+                        && let Some(c) = lit.chars().next()
+                    {
+                        out.push(c);
+                    }
                 }
-            } else {
-                out.push(c);
             }
+        }
+        out
+    }
+}
+
+fn needs_escape(c: char, followers: &str) -> bool {
+    c == '%' || c == '/' || c.is_control() || followers.contains(c)
+}
+
+/// Appends `value` to `out`, percent-escaping `%`, `/`, control characters
+/// and `followers`.
+fn escape_into(value: &str, followers: &str, out: &mut String) {
+    let mut buf = [0u8; 4];
+    for c in value.chars() {
+        if needs_escape(c, followers) {
+            for b in c.encode_utf8(&mut buf).bytes() {
+                // Writing to a String cannot fail.
+                let _ = write!(out, "%{b:02X}");
+            }
+        } else {
+            out.push(c);
         }
     }
 }

@@ -1,0 +1,295 @@
+//! Store benchmarks, each against a baseline measured in the same run:
+//! raw heed (LMDB) with serde_json, doing the same work by hand.
+//!
+//! ```text
+//! cargo bench --bench store              # full
+//! cargo bench --bench store -- --quick   # a few minutes on 2 cores
+//! ```
+//! See BENCHMARKS.md for the figures and what they mean.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use heed::types::Bytes;
+use mcp_persist::{Store, persisted};
+use serde::{Deserialize, Serialize};
+
+/// A ~200-byte record, as an MCP server would keep.
+#[persisted(key = "bench/{id}")]
+#[derive(Debug, Clone)]
+struct Record {
+    id: String,
+    title: String,
+    author: String,
+    tags: Vec<String>,
+    page: u32,
+    percent: f32,
+    note: String,
+}
+
+/// The same shape, for the raw baseline.
+#[derive(Debug, Serialize, Deserialize)]
+struct RawRecord {
+    id: String,
+    title: String,
+    author: String,
+    tags: Vec<String>,
+    page: u32,
+    percent: f32,
+    note: String,
+}
+
+fn record(i: u64) -> Record {
+    Record {
+        id: format!("book-{i:08}"),
+        title: "The Left Hand of Darkness".into(),
+        author: "Ursula K. Le Guin".into(),
+        tags: vec!["fiction".into(), "classic".into(), "sf".into()],
+        page: 42,
+        percent: 17.5,
+        note: "Reread chapter 7; compare with the 1976 edition.".into(),
+    }
+}
+
+fn raw_env(dir: &Path) -> (heed::Env, heed::Database<'static, Bytes, Bytes>) {
+    raw_env_with(dir, heed::EnvOpenOptions::new())
+}
+
+/// Like `raw_env`, with read transactions not tied to threads (`MDB_NOTLS`),
+/// as the store opens its environment (read txns that any thread may own).
+fn raw_env_notls(
+    dir: &Path,
+) -> (
+    heed::Env<heed::WithoutTls>,
+    heed::Database<'static, Bytes, Bytes>,
+) {
+    raw_env_with(dir, heed::EnvOpenOptions::new().read_txn_without_tls())
+}
+
+fn raw_env_with<T: heed::TlsUsage + 'static>(
+    dir: &Path,
+    mut options: heed::EnvOpenOptions<T>,
+) -> (heed::Env<T>, heed::Database<'static, Bytes, Bytes>) {
+    options.map_size(1 << 30).max_dbs(2);
+    // SAFETY: a fresh directory used by this process only.
+    let env = unsafe { options.open(dir) }.expect("open raw env");
+    let wtxn = env.write_txn().expect("txn");
+    let db = env
+        .create_databases_and_commit(wtxn, |opener, wtxn| {
+            let db = opener.create_database::<Bytes, Bytes>(wtxn, Some("raw"))?;
+            Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit(db))
+        })
+        .expect("create db")
+        .unwrap_commit();
+    (env, db)
+}
+
+fn store(dir: &Path) -> Store {
+    Store::builder()
+        .map_size(1 << 30)
+        .sweep_interval(None)
+        .open_at(dir)
+        .expect("open store")
+}
+
+fn reads(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir.path().join("ours"));
+    let raw_dir = dir.path().join("raw");
+    std::fs::create_dir_all(&raw_dir).unwrap();
+    let (env, db) = raw_env(&raw_dir);
+    let mut wtxn = env.write_txn().unwrap();
+    for i in 0..1000 {
+        record(i).save_blocking(&store).unwrap();
+        let json = serde_json::to_vec(&record(i)).unwrap();
+        db.put(&mut wtxn, record(i).id.as_bytes(), &json).unwrap();
+    }
+    wtxn.commit().unwrap();
+
+    let mut group = c.benchmark_group("read_200B");
+    let mut i = 0u64;
+    let ids: Vec<String> = (0..1000).map(|i| record(i).id).collect();
+    group.bench_function("raw_heed_get_and_decode", |b| {
+        b.iter(|| {
+            i = (i + 1) % 1000;
+            let rtxn = env.read_txn().unwrap();
+            let bytes = db.get(&rtxn, ids[i as usize].as_bytes()).unwrap().unwrap();
+            black_box(serde_json::from_slice::<RawRecord>(bytes).unwrap())
+        })
+    });
+    drop(env);
+    let notls_dir = dir.path().join("raw-notls");
+    std::fs::create_dir_all(&notls_dir).unwrap();
+    let (env, db) = raw_env_notls(&notls_dir);
+    let mut wtxn = env.write_txn().unwrap();
+    for id in &ids {
+        let json = serde_json::to_vec(&record(0)).unwrap();
+        db.put(&mut wtxn, id.as_bytes(), &json).unwrap();
+    }
+    wtxn.commit().unwrap();
+    group.bench_function("raw_heed_notls_get_and_decode", |b| {
+        b.iter(|| {
+            i = (i + 1) % 1000;
+            let rtxn = env.read_txn().unwrap();
+            let bytes = db.get(&rtxn, ids[i as usize].as_bytes()).unwrap().unwrap();
+            black_box(serde_json::from_slice::<RawRecord>(bytes).unwrap())
+        })
+    });
+    group.bench_function("typed_load", |b| {
+        b.iter(|| {
+            i = (i + 1) % 1000;
+            black_box(Record::load(&store, &ids[i as usize]).unwrap().unwrap())
+        })
+    });
+    group.finish();
+}
+
+fn durable_writes(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir.path().join("ours"));
+    let raw_dir = dir.path().join("raw");
+    std::fs::create_dir_all(&raw_dir).unwrap();
+    let (env, db) = raw_env(&raw_dir);
+    let mut group = c.benchmark_group("durable_write_200B");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(4));
+    let mut i = 0u64;
+    group.bench_function("raw_heed_put_commit_fsync", |b| {
+        b.iter(|| {
+            i += 1;
+            let value = record(i % 1000);
+            let json = serde_json::to_vec(&value).unwrap();
+            let mut wtxn = env.write_txn().unwrap();
+            db.put(&mut wtxn, value.id.as_bytes(), &json).unwrap();
+            wtxn.commit().unwrap();
+        })
+    });
+    group.bench_function("save_blocking", |b| {
+        b.iter(|| {
+            i += 1;
+            record(i % 1000).save_blocking(&store).unwrap();
+        })
+    });
+    group.finish();
+}
+
+/// `writes` durable saves spread over `tasks` tokio tasks; returns the elapsed time.
+fn concurrent_saves(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    tasks: u64,
+    writes: u64,
+) -> Duration {
+    let store = Arc::new(store.clone());
+    rt.block_on(async {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..tasks)
+            .map(|t| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    for n in 0..writes.div_ceil(tasks) {
+                        record(t * 1_000_000 + n).save(&store).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+        start.elapsed()
+    })
+}
+
+fn group_commit(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir.path().join("ours"));
+    let raw_dir = dir.path().join("raw");
+    std::fs::create_dir_all(&raw_dir).unwrap();
+    let (env, db) = raw_env(&raw_dir);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("concurrent_durable_writes");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
+    group.bench_function("raw_heed_one_txn_per_write", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            let value = record(i);
+            let json = serde_json::to_vec(&value).unwrap();
+            let mut wtxn = env.write_txn().unwrap();
+            db.put(&mut wtxn, value.id.as_bytes(), &json).unwrap();
+            wtxn.commit().unwrap();
+        })
+    });
+    for tasks in [1u64, 4, 16, 64] {
+        group.bench_with_input(
+            BenchmarkId::new("save_tasks", tasks),
+            &tasks,
+            |b, &tasks| {
+                b.iter_custom(|iters| {
+                    concurrent_saves(&rt, &store, tasks, iters.max(tasks))
+                        / (iters.max(tasks) as u32)
+                        * (iters as u32)
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+fn updates(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir.path().join("ours"));
+    record(0).save_blocking(&store).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = record(0).id;
+    let mut group = c.benchmark_group("update_same_record");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
+    for tasks in [1u64, 16] {
+        group.bench_with_input(BenchmarkId::new("tasks", tasks), &tasks, |b, &tasks| {
+            b.iter_custom(|iters| {
+                let n = iters.max(tasks);
+                let store = store.clone();
+                let id = id.clone();
+                let elapsed = rt.block_on(async move {
+                    let start = Instant::now();
+                    let handles: Vec<_> = (0..tasks)
+                        .map(|_| {
+                            let store = store.clone();
+                            let id = id.clone();
+                            tokio::spawn(async move {
+                                for _ in 0..n.div_ceil(tasks) {
+                                    Record::update(&store, &id, |r| r.page += 1).await.unwrap();
+                                }
+                            })
+                        })
+                        .collect();
+                    for h in handles {
+                        h.await.unwrap();
+                    }
+                    start.elapsed()
+                });
+                elapsed / (n as u32) * (iters as u32)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, reads, durable_writes, group_commit, updates);
+criterion_main!(benches);
