@@ -2,7 +2,7 @@
 //! driven by rmcp's client over stdio, with both lifecycles (the legacy
 //! `initialize` handshake and 2026-07-28 `server/discover`).
 //!
-//! The example binary is built by `cargo test --all-targets`.
+//! The example is built by the helper (`mcp::example`) with cargo.
 
 mod mcp;
 

@@ -1,8 +1,11 @@
 //! Helpers for end-to-end tests: spawn an example server, talk MCP to it.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
@@ -10,19 +13,54 @@ use rmcp::service::{ClientLifecycleMode, RoleClient, RunningService, serve_clien
 use rmcp::transport::TokioChildProcess;
 use serde_json::Value;
 
-/// Path of a built example binary.
+/// Path of example `name`, built now by cargo (once per test binary), so the
+/// tests always run the current source. `cargo test` builds examples only
+/// as test harnesses, not as the servers they are.
 pub fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is not built: run the tests with `cargo test --all-targets` (or `cargo build --examples`)",
-        bin.display()
-    );
-    bin
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(path) = built.get(name) {
+        return path.clone();
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let mut child = Command::new(cargo)
+        .args([
+            "build",
+            "--example",
+            name,
+            "--message-format=json-render-diagnostics",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run cargo build --example");
+    let stdout = child.stdout.take().expect("cargo stdout");
+    let waiter = std::thread::spawn(move || std::io::read_to_string(stdout));
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for cargo") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`cargo build --example {name}` did not finish in 10 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = waiter.join().expect("reader thread").expect("cargo output");
+    assert!(status.success(), "`cargo build --example {name}` failed");
+    let path = output
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == name)
+        .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo built no executable for example {name}"));
+    built.insert(name.to_owned(), path.clone());
+    path
 }
 
 /// A connected MCP client.
