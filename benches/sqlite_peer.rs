@@ -10,34 +10,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mcp_persist::{Durability, Store, persisted};
+mod common;
+
+use common::{Record, record};
+use mcp_persist::{Durability, Store};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
-
-/// A ~200-byte record.
-#[persisted(key = "bench/{id}")]
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Record {
-    id: String,
-    title: String,
-    author: String,
-    tags: Vec<String>,
-    page: u32,
-    percent: f32,
-    note: String,
-}
-
-fn record(i: u64) -> Record {
-    Record {
-        id: format!("book-{:08}", i % 1000),
-        title: "The Left Hand of Darkness".into(),
-        author: "Ursula K. Le Guin".into(),
-        tags: vec!["fiction".into(), "classic".into(), "sf".into()],
-        page: 42,
-        percent: 17.5,
-        note: "Reread chapter 7; compare with the 1976 edition.".into(),
-    }
-}
 
 fn sqlite(path: &std::path::Path, synchronous: &str) -> Connection {
     let conn = Connection::open(path).unwrap();
@@ -60,7 +37,7 @@ fn sqlite_save(conn: &Connection, r: &Record) {
         .unwrap();
 }
 
-fn sqlite_load(conn: &Connection, id: &str) -> Option<Record> {
+fn sqlite_load(conn: &Connection, id: &str) -> Option<common::RawRecord> {
     let bytes: Option<Vec<u8>> = conn
         .prepare_cached("SELECT value FROM kv WHERE key = ?1")
         .unwrap()
@@ -84,9 +61,9 @@ fn peer(c: &mut Criterion) {
         .open_at(dir.path().join("ours-nosync"))
         .unwrap();
     for i in 0..1000 {
-        sqlite_save(&full, &record(i));
-        sqlite_save(&normal, &record(i));
-        record(i).save_blocking(&ours).unwrap();
+        sqlite_save(&full, &record(i % 1000));
+        sqlite_save(&normal, &record(i % 1000));
+        record(i % 1000).save_blocking(&ours).unwrap();
     }
 
     let mut group = c.benchmark_group("write_200B");
@@ -97,25 +74,25 @@ fn peer(c: &mut Criterion) {
     group.bench_function("sqlite_wal_synchronous_full", |b| {
         b.iter(|| {
             i += 1;
-            sqlite_save(&full, &record(i))
+            sqlite_save(&full, &record(i % 1000))
         })
     });
     group.bench_function("sqlite_wal_synchronous_normal", |b| {
         b.iter(|| {
             i += 1;
-            sqlite_save(&normal, &record(i))
+            sqlite_save(&normal, &record(i % 1000))
         })
     });
     group.bench_function("mcp_persist_durability_full", |b| {
         b.iter(|| {
             i += 1;
-            record(i).save_blocking(&ours).unwrap()
+            record(i % 1000).save_blocking(&ours).unwrap()
         })
     });
     group.bench_function("mcp_persist_durability_nosync", |b| {
         b.iter(|| {
             i += 1;
-            record(i).save_blocking(&ours_nosync).unwrap()
+            record(i % 1000).save_blocking(&ours_nosync).unwrap()
         })
     });
     group.finish();

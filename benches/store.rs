@@ -14,45 +14,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use heed::types::Bytes;
-use mcp_persist::{Store, persisted};
-use serde::{Deserialize, Serialize};
+mod common;
 
-/// A ~200-byte record, as an MCP server would keep.
-#[persisted(key = "bench/{id}")]
-#[derive(Debug, Clone)]
-struct Record {
-    id: String,
-    title: String,
-    author: String,
-    tags: Vec<String>,
-    page: u32,
-    percent: f32,
-    note: String,
-}
-
-/// The same shape, for the raw baseline.
-#[derive(Debug, Serialize, Deserialize)]
-struct RawRecord {
-    id: String,
-    title: String,
-    author: String,
-    tags: Vec<String>,
-    page: u32,
-    percent: f32,
-    note: String,
-}
-
-fn record(i: u64) -> Record {
-    Record {
-        id: format!("book-{i:08}"),
-        title: "The Left Hand of Darkness".into(),
-        author: "Ursula K. Le Guin".into(),
-        tags: vec!["fiction".into(), "classic".into(), "sf".into()],
-        page: 42,
-        percent: 17.5,
-        note: "Reread chapter 7; compare with the 1976 edition.".into(),
-    }
-}
+use common::{RawRecord, Record, record};
+use mcp_persist::Store;
 
 fn raw_env(dir: &Path) -> (heed::Env, heed::Database<'static, Bytes, Bytes>) {
     raw_env_with(dir, heed::EnvOpenOptions::new())
