@@ -162,11 +162,7 @@ impl Store {
             reason: e.to_string(),
         })?;
         self.write_blocking(Box::new(move |ctx| {
-            // Overwriting a record that does not decode is how it gets fixed.
-            let old = ctx.header(&key).unwrap_or_else(|err| {
-                tracing::warn!(%err, "replacing a record whose envelope does not decode");
-                None
-            });
+            let old = ctx.header_to_replace(&key)?;
             let now = ctx.now_ms;
             let live = old.filter(|h| !h.is_expired(now));
             let header = Header {
@@ -183,7 +179,7 @@ impl Store {
     pub fn delete_raw_blocking(&self, key: &str) -> Result<bool> {
         let key = key.to_owned();
         self.write_blocking(Box::new(move |ctx| {
-            let old = ctx.header(&key).unwrap_or(None);
+            let old = ctx.header_to_replace(&key)?;
             ctx.remove(key.as_bytes(), old.as_ref())
         }))
     }
@@ -252,7 +248,7 @@ impl Store {
                     Some(_) => report.replaced += 1,
                 }
                 if !dry_run {
-                    let old = ctx.header(key).unwrap_or(None);
+                    let old = ctx.header_to_replace(key)?;
                     ctx.put(key.as_bytes(), old.as_ref(), header, data)?;
                 }
             }

@@ -14,7 +14,7 @@ use crate::envelope::{self, Header, Meta, Stored};
 use crate::error::{Error, Result};
 use crate::key::{self, RecordKey};
 use crate::spec::Persisted;
-use crate::store::{Store, WriteCtx, WriteFn};
+use crate::store::{Store, WriteFn};
 
 /// How long a write lives, overriding the type's `ttl` for that write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -163,18 +163,6 @@ fn check_not_newer<T: Persisted>(key: &str, old: Option<&Header>) -> Result<()> 
     }
 }
 
-/// The header at `key` for a write that replaces it. A broken envelope does
-/// not block an explicit overwrite or delete, but it is logged.
-fn old_header(ctx: &WriteCtx<'_, '_>, key: &str) -> Result<Option<Header>> {
-    match ctx.header(key) {
-        Ok(header) => Ok(header),
-        Err(err) => {
-            tracing::warn!(%err, "replacing a record whose envelope does not decode");
-            Ok(None)
-        }
-    }
-}
-
 /// The key of the record of `T` with key fields `params`.
 pub fn key_of<T: Persisted>(params: &[&dyn Display]) -> Result<RecordKey> {
     RecordKey::render(&T::SPEC, params)
@@ -211,11 +199,14 @@ pub fn load<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<Opti
 /// Whether a live record of `T` with key fields `params` exists.
 pub fn exists<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<bool> {
     let key = key_of::<T>(params)?;
-    let now = store.now_ms();
     store.read(
         |txn, shared| match crate::store::get_raw(shared, txn, key.as_bytes())? {
             None => Ok(false),
-            Some(bytes) => Ok(!envelope::decode_header(key.as_str(), bytes)?.is_expired(now)),
+            Some(bytes) => {
+                let header = envelope::decode_header(key.as_str(), bytes)?;
+                // The clock is read only for records that can expire (as in `load`).
+                Ok(header.expires_ms.is_none() || !header.is_expired(store.now_ms()))
+            }
         },
     )
 }
@@ -224,7 +215,7 @@ fn save_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<Header>> {
     let key = value.record_key()?;
     let data = encode(value)?;
     Ok(Box::new(move |ctx| {
-        let old = old_header(ctx, key.as_str())?;
+        let old = ctx.header_to_replace(key.as_str())?;
         check_not_newer::<T>(key.as_str(), old.as_ref())?;
         let header = next_header::<T>(old.as_ref(), ctx.now_ms, ttl);
         ctx.put(key.as_bytes(), old.as_ref(), &header, &data)?;
@@ -407,7 +398,7 @@ where
 
 fn delete_job(key: RecordKey) -> WriteFn<bool> {
     Box::new(move |ctx| {
-        let old = old_header(ctx, key.as_str())?;
+        let old = ctx.header_to_replace(key.as_str())?;
         let live = old.is_some_and(|h| !h.is_expired(ctx.now_ms));
         let existed = ctx.remove(key.as_bytes(), old.as_ref())?;
         Ok(existed && (live || old.is_none()))

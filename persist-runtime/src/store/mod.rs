@@ -14,7 +14,7 @@ use std::time::Duration;
 pub(crate) use paths::create_private_dir;
 pub use paths::{DIR_ENV_VAR, resolve_dir};
 pub(crate) use write_ops::get_raw;
-pub(crate) use writer::{WriteCtx, WriteFn};
+pub(crate) use writer::WriteFn;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};

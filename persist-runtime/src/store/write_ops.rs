@@ -41,6 +41,19 @@ impl WriteCtx<'_, '_> {
             .transpose()
     }
 
+    /// The header at `key` for a write that replaces or deletes the record.
+    /// A broken envelope does not block an explicit overwrite or delete (that
+    /// is how a bad record gets fixed), but it is logged, never silent.
+    pub fn header_to_replace(&self, key: &str) -> Result<Option<Header>> {
+        match self.header(key) {
+            Ok(header) => Ok(header),
+            Err(err) => {
+                tracing::warn!(%err, "replacing a record whose envelope does not decode");
+                Ok(None)
+            }
+        }
+    }
+
     /// Stores `data` (JSON) at `key` under `header`, replacing a record whose
     /// header was `old`.
     pub fn put(

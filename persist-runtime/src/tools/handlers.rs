@@ -92,29 +92,25 @@ fn check_size(ctx: &Ctx, args: &JsonObject) -> Result<(), Refusal> {
 }
 
 /// Rejects fields that are not in `allowed`: the model should learn it misspelled one.
-fn check_fields(args: &JsonObject, allowed: &[&str]) -> Result<(), Refusal> {
-    if let Some(unknown) = args.keys().find(|k| !allowed.contains(&k.as_str())) {
+fn check_fields<S: AsRef<str>>(args: &JsonObject, allowed: &[S]) -> Result<(), Refusal> {
+    if let Some(unknown) = args
+        .keys()
+        .find(|k| !allowed.iter().any(|a| a.as_ref() == k.as_str()))
+    {
         let expected = if allowed.is_empty() {
             "this tool takes no arguments".to_owned()
         } else {
-            format!("the fields are: {}", allowed.join(", "))
+            let names: Vec<&str> = allowed.iter().map(AsRef::as_ref).collect();
+            format!("the fields are: {}", names.join(", "))
         };
         return Err(Refusal(format!("unknown field `{unknown}`; {expected}")));
     }
     Ok(())
 }
 
-fn record_fields(ctx: &Ctx) -> Vec<String> {
-    ctx.schema.fields()
-}
-
 /// Decodes a whole record, naming the field at fault.
 fn decode<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Result<T, Refusal> {
-    let fields = record_fields(ctx);
-    check_fields(
-        &args,
-        &fields.iter().map(String::as_str).collect::<Vec<_>>(),
-    )?;
+    check_fields(&args, &ctx.schema.fields)?;
     decode_value(Value::Object(args))
 }
 
@@ -244,11 +240,7 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 }
 
 async fn update<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Outcome {
-    let fields = record_fields(ctx);
-    check_fields(
-        &args,
-        &fields.iter().map(String::as_str).collect::<Vec<_>>(),
-    )?;
+    check_fields(&args, &ctx.schema.fields)?;
     let key = key_from_args::<T>(&args)?;
     let described = describe_key::<T>(&args);
     let patch = Value::Object(args);
@@ -354,7 +346,7 @@ fn recent<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
 }
 
 async fn clear<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
-    check_fields(args, &[])?;
+    check_fields::<&str>(args, &[])?;
     let cleared = list::clear::<T>(&ctx.store).await?;
     Ok((
         format!("cleared {cleared} items"),

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 pub(crate) struct RecordSchema {
     /// `properties` of the record (field name -> schema).
     pub properties: JsonObject,
+    /// The record's field names (computed once: every call checks against them).
+    pub fields: Vec<String>,
     /// The record's required fields.
     pub required: Vec<Value>,
     /// Definitions the properties refer to (`$defs`).
@@ -41,16 +43,12 @@ impl RecordSchema {
             None => (None, JsonObject::new(), Vec::new()),
         };
         Self {
+            fields: properties.keys().cloned().collect(),
             properties,
             required,
             defs,
             record: root,
         }
-    }
-
-    /// Field names of the record.
-    pub fn fields(&self) -> Vec<String> {
-        self.properties.keys().cloned().collect()
     }
 
     /// An object schema with `properties` and `required`, plus the record's `$defs`.
