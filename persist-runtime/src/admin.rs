@@ -252,16 +252,8 @@ impl Store {
                     ctx.put(key.as_bytes(), old.as_ref(), header, data)?;
                 }
             }
-            if dry_run {
-                // Nothing was written; make sure of it.
-                return Err(Error::DryRun(report));
-            }
             Ok(report)
         }))
-        .or_else(|err| match err {
-            Error::DryRun(report) => Ok(report),
-            other => Err(other),
-        })
     }
 
     /// A hot, compacted copy of the store into directory `dest` (created

@@ -218,11 +218,6 @@ pub enum Error {
         reason: String,
     },
 
-    /// Internal: rolls back a dry-run import (never returned to callers).
-    #[doc(hidden)]
-    #[error("dry run")]
-    DryRun(crate::admin::ImportReport),
-
     /// An error from LMDB.
     #[error("storage error at {path}: {source}")]
     Lmdb {
