@@ -124,7 +124,7 @@ impl Store {
                 }
                 let (k, v) = entry.map_err(lmdb)?;
                 let key = String::from_utf8_lossy(k).into_owned();
-                let header = envelope::decode_header(&key, v)
+                let header = envelope::check(&key, v)
                     .map(RawHeader::from)
                     .map_err(|e| e.to_string());
                 out.push(RawRecord {

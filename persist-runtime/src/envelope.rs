@@ -87,8 +87,18 @@ pub(crate) fn encode(header: &Header, data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Decodes the header only (the value is skipped, not kept).
+/// Decodes the header only. The value is not looked at when the envelope has
+/// the exact form [`encode`] writes (use [`check`] to validate a whole
+/// envelope).
 pub(crate) fn decode_header(key: &str, bytes: &[u8]) -> Result<Header> {
+    match split(bytes) {
+        Some((header, _)) => Ok(header),
+        None => check(key, bytes),
+    }
+}
+
+/// Decodes the header and checks that the whole envelope is well-formed JSON.
+pub(crate) fn check(key: &str, bytes: &[u8]) -> Result<Header> {
     let full: Full<IgnoredAny> = serde_json::from_slice(bytes).map_err(|e| Error::Decode {
         key: key.to_owned(),
         type_name: "mcp-persist envelope",
@@ -103,11 +113,18 @@ pub(crate) fn decode<T: DeserializeOwned>(
     type_name: &'static str,
     bytes: &[u8],
 ) -> Result<(Header, T)> {
+    // Fast path: the header is read without a JSON parser, the value alone by serde.
+    if let Some((header, value)) = split(bytes)
+        && let Ok(value) = serde_json::from_slice::<T>(value)
+    {
+        return Ok((header, value));
+    }
+    // Any other form, and every error: the JSON parser on the whole envelope.
     match serde_json::from_slice::<Full<T>>(bytes) {
         Ok(full) => Ok((header_of(&full), full.d)),
         Err(e) => {
             // Tell a broken envelope from a value of another shape.
-            decode_header(key, bytes)?;
+            check(key, bytes)?;
             Err(Error::Decode {
                 key: key.to_owned(),
                 type_name,
@@ -115,6 +132,60 @@ pub(crate) fn decode<T: DeserializeOwned>(
             })
         }
     }
+}
+
+/// Splits an envelope of the exact form [`encode`] writes into its header and
+/// the bytes of its value, without a JSON parser. `None` for any other form
+/// (whitespace, another field order, numbers out of range), which the JSON
+/// path then reads.
+#[inline]
+pub(crate) fn split(bytes: &[u8]) -> Option<(Header, &[u8])> {
+    let mut rest = bytes.strip_prefix(b"{\"v\":")?;
+    let version = u32::try_from(take_number(&mut rest)?).ok()?;
+    rest = rest.strip_prefix(b",\"c\":")?;
+    let created_ms = take_number(&mut rest)?;
+    rest = rest.strip_prefix(b",\"u\":")?;
+    let updated_ms = take_number(&mut rest)?;
+    let expires_ms = match rest.strip_prefix(b",\"e\":") {
+        Some(after) => {
+            rest = after;
+            Some(take_number(&mut rest)?)
+        }
+        None => None,
+    };
+    let value = rest.strip_prefix(b",\"d\":")?.strip_suffix(b"}")?;
+    let header = Header {
+        version,
+        created_ms,
+        updated_ms,
+        expires_ms,
+    };
+    Some((header, value))
+}
+
+/// Takes a JSON unsigned integer (no sign, no leading zero). Numbers of 20
+/// digits (which may not fit a `u64`) are left to the JSON path.
+#[inline]
+fn take_number(rest: &mut &[u8]) -> Option<u64> {
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (number, tail) = rest.split_at(digits);
+    if digits == 0 || digits > 19 || (digits > 1 && number[0] == b'0') {
+        return None;
+    }
+    // Four digits at a time: their products are independent, so the chain of
+    // dependent multiplications is a quarter as long (timestamps have 13 digits).
+    let digit = |b: u8| u64::from(b - b'0');
+    let mut chunks = number.chunks_exact(4);
+    let mut n = 0u64;
+    for c in &mut chunks {
+        let four = digit(c[0]) * 1000 + digit(c[1]) * 100 + digit(c[2]) * 10 + digit(c[3]);
+        n = n * 10_000 + four;
+    }
+    for &b in chunks.remainder() {
+        n = n * 10 + digit(b);
+    }
+    *rest = tail;
+    Some(n)
 }
 
 fn header_of<T>(full: &Full<T>) -> Header {
@@ -168,6 +239,73 @@ mod tests {
         let err = decode::<u32>("ns:k", "Counter", b"garbage")
             .unwrap_err()
             .to_string();
+        assert!(err.contains("envelope"), "{err}");
+    }
+
+    #[test]
+    fn other_forms_decode_like_the_written_one() {
+        let h = Header {
+            version: 3,
+            created_ms: 1,
+            updated_ms: 2,
+            expires_ms: Some(40),
+        };
+        let canonical = encode(&h, br#"{"a":[1,2]}"#);
+        assert!(split(&canonical).is_some());
+        for other in [
+            r#"{ "v": 3, "c": 1, "u": 2, "e": 40, "d": {"a":[1,2]} }"#,
+            r#"{"d":{"a":[1,2]},"e":40,"u":2,"c":1,"v":3}"#,
+            r#"{"v":3,"c":1,"u":2,"e":40,"d":{"a":[1,2]}}   "#,
+        ] {
+            assert!(split(other.as_bytes()).is_none(), "{other}");
+            let (h2, v): (Header, serde_json::Value) = decode("k", "V", other.as_bytes()).unwrap();
+            assert_eq!((h2, v["a"][1].as_u64()), (h, Some(2)), "{other}");
+            assert_eq!(decode_header("k", other.as_bytes()).unwrap(), h);
+        }
+    }
+
+    #[test]
+    fn numbers_of_every_length() {
+        for n in [0, 7, 10, 1234, 98_765, 1_700_000_000_123, u64::MAX / 10, u64::MAX] {
+            let h = Header {
+                version: 1,
+                created_ms: n,
+                updated_ms: n,
+                expires_ms: Some(n),
+            };
+            let bytes = encode(&h, b"1");
+            assert_eq!(decode::<u8>("k", "V", &bytes).unwrap(), (h, 1), "{n}");
+            assert_eq!(decode_header("k", &bytes).unwrap(), h, "{n}");
+            // 20 digits go through the JSON path, shorter ones do not.
+            assert_eq!(split(&bytes).is_some(), n.to_string().len() < 20, "{n}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_refuses_what_json_refuses() {
+        for bad in [
+            r#"{"v":01,"c":1,"u":2,"d":1}"#,
+            r#"{"v":1,"c":-1,"u":2,"d":1}"#,
+            r#"{"v":1,"c":1,"u":99999999999999999999999,"d":1}"#,
+            r#"{"v":4294967296,"c":1,"u":2,"d":1}"#,
+            r#"{"v":1,"c":1,"u":2,"d":}"#,
+            r#"{"v":1,"c":1,"u":2,"d":1},"x":{}"#,
+            r#"{"v":1,"c":1,"u":2,"d":1"#,
+        ] {
+            assert!(decode::<serde_json::Value>("k", "V", bad.as_bytes()).is_err(), "{bad}");
+            assert!(check("k", bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_broken_value_under_a_good_header() {
+        let bytes = br#"{"v":1,"c":1,"u":2,"d":{"a":}"#;
+        // Reading the header alone does not look at the value ...
+        assert_eq!(decode_header("k", bytes).unwrap().updated_ms, 2);
+        // ... checking the envelope and decoding the value do.
+        let err = check("k", bytes).unwrap_err().to_string();
+        assert!(err.contains("envelope"), "{err}");
+        let err = decode::<serde_json::Value>("k", "V", bytes).unwrap_err().to_string();
         assert!(err.contains("envelope"), "{err}");
     }
 }

@@ -25,7 +25,15 @@ pub struct RecordKey(String);
 impl RecordKey {
     /// Renders `spec.key` with `params` (one per placeholder, in order).
     pub fn render(spec: &RecordSpec, params: &[&dyn Display]) -> Result<Self> {
-        let template = Template(spec.key);
+        Self::render_with(spec, &Escapes::of(spec.key), params)
+    }
+
+    /// [`RecordKey::render`] with the template's escapes computed beforehand.
+    pub(crate) fn render_with(
+        spec: &RecordSpec,
+        escapes: &Escapes,
+        params: &[&dyn Display],
+    ) -> Result<Self> {
         // The macro derives `key_params` from the template itself.
         let expected = spec.key_params.len();
         if expected != params.len() {
@@ -36,8 +44,8 @@ impl RecordKey {
                 got: params.len(),
             });
         }
+        let template = Template(spec.key);
         let mut out = namespace_prefix(spec);
-        let followers = template.followers();
         let mut params = params.iter().zip(spec.key_params.iter().copied());
         for part in template.parts() {
             match part {
@@ -56,9 +64,9 @@ impl RecordKey {
                         });
                     }
                     // Most values need no escaping: only rebuild the tail if one does.
-                    if out[start..].chars().any(|c| needs_escape(c, &followers)) {
+                    if escapes.any_in(&out[start..]) {
                         let value = out.split_off(start);
-                        escape_into(&value, &followers, &mut out);
+                        escapes.escape_into(&value, &mut out);
                     }
                 }
             }
@@ -129,7 +137,7 @@ pub(crate) fn search_prefix(spec: &RecordSpec, prefix: &str) -> String {
         match part {
             Part::Literal(lit) => out.push_str(lit),
             Part::Placeholder(_) => {
-                escape_into(prefix, &template.followers(), &mut out);
+                Escapes::of(spec.key).escape_into(prefix, &mut out);
                 break;
             }
         }
@@ -148,61 +156,121 @@ enum Part {
 
 impl Template {
     fn parts(self) -> impl Iterator<Item = Part> {
-        let mut rest = self.0;
+        // Braces are ASCII, so byte positions next to them are char boundaries.
+        let text = self.0;
+        let bytes = text.as_bytes();
+        let mut pos = 0;
         std::iter::from_fn(move || {
-            if rest.is_empty() {
-                return None;
-            }
-            if let Some(inner) = rest.strip_prefix('{')
-                && let Some(end) = inner.find('}')
+            let first = *bytes.get(pos)?;
+            let rest = &bytes[pos + 1..];
+            if first == b'{'
+                && let Some(len) = rest.iter().position(|&b| b == b'}')
             {
-                rest = &inner[end + 1..];
-                return Some(Part::Placeholder(&inner[..end]));
+                let name = &text[pos + 1..pos + 1 + len];
+                pos += len + 2;
+                return Some(Part::Placeholder(name));
             }
-            let end = rest[1..].find('{').map_or(rest.len(), |i| i + 1);
-            let (lit, tail) = rest.split_at(end);
-            rest = tail;
-            Some(Part::Literal(lit))
+            // A literal runs to the next `{` after its first character.
+            let start = pos;
+            pos += 1 + rest.iter().position(|&b| b == b'{').unwrap_or(rest.len());
+            Some(Part::Literal(&text[start..pos]))
         })
     }
 
     /// The first character of every literal that follows a placeholder:
     /// in a value, each would end the value early.
-    fn followers(self) -> String {
-        let mut out = String::new();
+    fn followers(self) -> impl Iterator<Item = char> {
         let mut after_placeholder = false;
-        for part in self.parts() {
-            match part {
-                Part::Placeholder(_) => after_placeholder = true,
-                Part::Literal(lit) => {
-                    if std::mem::take(&mut after_placeholder)
-                        && let Some(c) = lit.chars().next()
-                    {
-                        out.push(c);
-                    }
-                }
+        self.parts().filter_map(move |part| match part {
+            Part::Placeholder(_) => {
+                after_placeholder = true;
+                None
             }
-        }
-        out
+            Part::Literal(lit) => std::mem::take(&mut after_placeholder)
+                .then(|| lit.chars().next())
+                .flatten(),
+        })
     }
 }
 
-fn needs_escape(c: char, followers: &str) -> bool {
-    c == '%' || c == '/' || c.is_control() || followers.contains(c)
+/// The characters escaped in the values of one template: `%`, `/`, control
+/// characters and the template's followers. ASCII ones are a table, so the
+/// common check (is any character of this value special?) is a lookup per byte.
+/// Built at compile time for each persisted type (a `const fn`).
+#[derive(Clone, Copy)]
+pub(crate) struct Escapes {
+    template: Template,
+    /// `ascii[b]`: ASCII byte `b` is escaped.
+    ascii: [bool; 128],
+    /// Some follower is not ASCII (then the template is asked again).
+    other_followers: bool,
 }
 
-/// Appends `value` to `out`, percent-escaping `%`, `/`, control characters
-/// and `followers`.
-fn escape_into(value: &str, followers: &str, out: &mut String) {
-    let mut buf = [0u8; 4];
-    for c in value.chars() {
-        if needs_escape(c, followers) {
-            for b in c.encode_utf8(&mut buf).bytes() {
-                // Writing to a String cannot fail.
-                let _ = write!(out, "%{b:02X}");
+impl Escapes {
+    /// The escapes of the key template `key`.
+    pub(crate) const fn of(key: &'static str) -> Self {
+        let mut ascii = [false; 128];
+        let mut b = 0;
+        while b < 0x20 {
+            ascii[b] = true; // control characters
+            b += 1;
+        }
+        ascii[0x7f] = true;
+        ascii[b'%' as usize] = true;
+        ascii[b'/' as usize] = true;
+        let mut other_followers = false;
+        // In a valid template every `}` closes a placeholder, and the byte after
+        // it starts the next literal: a follower.
+        let bytes = key.as_bytes();
+        let mut i = 0;
+        while i + 1 < bytes.len() {
+            let next = bytes[i + 1];
+            if bytes[i] == b'}' && next != b'{' {
+                if next.is_ascii() {
+                    ascii[next as usize] = true;
+                } else {
+                    other_followers = true;
+                }
             }
+            i += 1;
+        }
+        Self {
+            template: Template(key),
+            ascii,
+            other_followers,
+        }
+    }
+
+    fn contains(&self, c: char) -> bool {
+        match u8::try_from(c).ok().filter(u8::is_ascii) {
+            Some(b) => self.ascii[usize::from(b & 0x7f)],
+            None => {
+                c.is_control() || (self.other_followers && self.template.followers().any(|f| f == c))
+            }
+        }
+    }
+
+    /// Whether any character of `value` is escaped.
+    fn any_in(&self, value: &str) -> bool {
+        if value.is_ascii() {
+            value.bytes().any(|b| self.ascii[usize::from(b & 0x7f)])
         } else {
-            out.push(c);
+            value.chars().any(|c| self.contains(c))
+        }
+    }
+
+    /// Appends `value` to `out`, percent-escaping the characters in this set.
+    fn escape_into(&self, value: &str, out: &mut String) {
+        let mut buf = [0u8; 4];
+        for c in value.chars() {
+            if self.contains(c) {
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    // Writing to a String cannot fail.
+                    let _ = write!(out, "%{b:02X}");
+                }
+            } else {
+                out.push(c);
+            }
         }
     }
 }
@@ -249,6 +317,10 @@ mod tests {
         let s = spec("{a}.json", &["a"]);
         let k1 = RecordKey::render(&s, &[&"x.json"]).unwrap();
         assert_eq!(k1.as_str(), "t:x%2Ejson.json");
+        // A literal may start with a character of several bytes.
+        let s = spec("{a}é{b}", &["a", "b"]);
+        let k = RecordKey::render(&s, &[&"xé", &"y"]).unwrap();
+        assert_eq!(k.as_str(), "t:x%C3%A9éy");
     }
 
     #[test]
@@ -269,5 +341,22 @@ mod tests {
         let k = RecordKey::render(&s, &[&"al/ice", &"7"]).unwrap();
         assert!(k.as_str().starts_with(&search_prefix(&s, "al/i")));
         assert_eq!(search_prefix(&s, ""), "t:notes/");
+    }
+
+    #[test]
+    fn escaped_characters_are_exactly_the_documented_ones() {
+        for key in ["{a}", "x/{a}-{b}.json", "{a}é{b}~"] {
+            let template = Template(key);
+            let followers: String = template.followers().collect();
+            let escapes = Escapes::of(key);
+            for c in (0..0x3000u32).filter_map(char::from_u32) {
+                let documented =
+                    c == '%' || c == '/' || c.is_control() || followers.contains(c);
+                assert_eq!(escapes.contains(c), documented, "{key}: {c:?}");
+                let mut one = String::new();
+                one.push(c);
+                assert_eq!(escapes.any_in(&one), documented, "{key}: {c:?}");
+            }
+        }
     }
 }

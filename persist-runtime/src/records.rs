@@ -65,7 +65,21 @@ pub struct Page<T> {
 /// as is: fields added with `#[serde(default)]` need none); one of a newer
 /// version is an error. The returned header is the stored one, so a caller
 /// can tell a migrated record (`header.version < T::SPEC.version`).
+#[inline]
 pub(crate) fn decode_record<T: Persisted>(key: &str, bytes: &[u8]) -> Result<(Header, T)> {
+    // The common case, a record of the current version, decoded in one step.
+    if let Some((header, value)) = envelope::split(bytes)
+        && header.version == T::SPEC.version
+        && let Ok(value) = serde_json::from_slice::<T>(value)
+    {
+        return Ok((header, value));
+    }
+    decode_other_record(key, bytes)
+}
+
+/// [`decode_record`] for every case but the common one.
+#[inline(never)]
+fn decode_other_record<T: Persisted>(key: &str, bytes: &[u8]) -> Result<(Header, T)> {
     let spec = &T::SPEC;
     let newer = |header: &Header| Error::NewerVersion {
         key: key.to_owned(),
@@ -165,35 +179,50 @@ fn check_not_newer<T: Persisted>(key: &str, old: Option<&Header>) -> Result<()> 
 
 /// The key of the record of `T` with key fields `params`.
 pub fn key_of<T: Persisted>(params: &[&dyn Display]) -> Result<RecordKey> {
-    RecordKey::render(&T::SPEC, params)
+    RecordKey::render_with(&T::SPEC, const { &key::Escapes::of(T::SPEC.key) }, params)
 }
 
 /// Loads the live record at `key` with its metadata.
 pub fn load_stored<T: Persisted>(store: &Store, key: &RecordKey) -> Result<Option<Stored<T>>> {
-    store
-        .read(|txn, shared| {
-            let Some(bytes) = crate::store::get_raw(shared, txn, key.as_bytes())? else {
-                return Ok(None);
-            };
-            let (header, value) = decode_record::<T>(key.as_str(), bytes)?;
-            // The clock is read only for records that can expire.
-            let live = header.expires_ms.is_none() || !header.is_expired(store.now_ms());
-            Ok(live.then_some((header, value)))
-        })
-        .map(|found| {
-            found.map(|(header, value)| {
-                write_back_if_migrated::<T>(store, key.as_str(), &header);
-                Stored {
-                    value,
-                    meta: header.meta(),
-                }
-            })
-        })
+    let mut value = None;
+    let header = load_into(store, key, &mut value)?;
+    Ok(header.zip(value).map(|(header, value)| Stored {
+        value,
+        meta: header.meta(),
+    }))
 }
 
 /// Loads the live record of `T` with key fields `params`.
 pub fn load<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<Option<T>> {
-    Ok(load_stored::<T>(store, &key_of::<T>(params)?)?.map(|s| s.value))
+    let mut value = None;
+    load_into(store, &key_of::<T>(params)?, &mut value)?;
+    Ok(value)
+}
+
+/// Decodes the live record at `key` into `out` (left `None` if there is
+/// none) and returns its header. The value is decoded straight into `out`:
+/// records are moved as little as possible on this path.
+fn load_into<T: Persisted>(
+    store: &Store,
+    key: &RecordKey,
+    out: &mut Option<T>,
+) -> Result<Option<Header>> {
+    let header = store.read(|txn, shared| {
+        let Some(bytes) = crate::store::get_raw(shared, txn, key.as_bytes())? else {
+            return Ok(None);
+        };
+        let (header, value) = decode_record::<T>(key.as_str(), bytes)?;
+        // The clock is read only for records that can expire.
+        if header.expires_ms.is_some() && header.is_expired(store.now_ms()) {
+            return Ok(None);
+        }
+        *out = Some(value);
+        Ok(Some(header))
+    })?;
+    if let Some(header) = &header {
+        write_back_if_migrated::<T>(store, key.as_str(), header);
+    }
+    Ok(header)
 }
 
 /// Whether a live record of `T` with key fields `params` exists.
