@@ -167,6 +167,29 @@ fn bad_keys_are_clear_errors_and_write_nothing() {
     let err = progress(&long, 1).save_blocking(&store).unwrap_err();
     assert!(matches!(err, Error::KeyTooLong { .. }), "{err}");
     assert!(Progress::list(&store).unwrap().is_empty());
+    // Reads render keys on the stack: the same errors, the same lengths.
+    let err = Progress::load(&store, "").unwrap_err();
+    assert!(err.to_string().contains("`book_id`"), "{err}");
+    let err = Progress::exists(&store, &long).unwrap_err();
+    assert!(
+        matches!(err, Error::KeyTooLong { len, .. } if len > 800),
+        "{err}"
+    );
+    // Short enough before escaping, too long after: `/` takes 3 bytes.
+    let slashes = "/".repeat(155);
+    let save_err = progress(&slashes, 1).save_blocking(&store).unwrap_err();
+    let load_err = Progress::load(&store, &slashes).unwrap_err();
+    assert_eq!(save_err.to_string(), load_err.to_string());
+    assert!(matches!(load_err, Error::KeyTooLong { .. }), "{load_err}");
+    // The longest key that fits is stored and read back.
+    let prefix_len = mcp_persist::Persisted::record_key(&progress("x", 1))
+        .unwrap()
+        .as_str()
+        .len()
+        - 1;
+    let longest = "y".repeat(mcp_persist::MAX_KEY_LEN - prefix_len);
+    progress(&longest, 3).save_blocking(&store).unwrap();
+    assert_eq!(Progress::load(&store, &longest).unwrap().unwrap().page, 3);
 }
 
 #[test]

@@ -266,7 +266,16 @@ mod tests {
 
     #[test]
     fn numbers_of_every_length() {
-        for n in [0, 7, 10, 1234, 98_765, 1_700_000_000_123, u64::MAX / 10, u64::MAX] {
+        for n in [
+            0,
+            7,
+            10,
+            1234,
+            98_765,
+            1_700_000_000_123,
+            u64::MAX / 10,
+            u64::MAX,
+        ] {
             let h = Header {
                 version: 1,
                 created_ms: n,
@@ -292,7 +301,10 @@ mod tests {
             r#"{"v":1,"c":1,"u":2,"d":1},"x":{}"#,
             r#"{"v":1,"c":1,"u":2,"d":1"#,
         ] {
-            assert!(decode::<serde_json::Value>("k", "V", bad.as_bytes()).is_err(), "{bad}");
+            assert!(
+                decode::<serde_json::Value>("k", "V", bad.as_bytes()).is_err(),
+                "{bad}"
+            );
             assert!(check("k", bad.as_bytes()).is_err(), "{bad}");
         }
     }
@@ -305,7 +317,9 @@ mod tests {
         // ... checking the envelope and decoding the value do.
         let err = check("k", bytes).unwrap_err().to_string();
         assert!(err.contains("envelope"), "{err}");
-        let err = decode::<serde_json::Value>("k", "V", bytes).unwrap_err().to_string();
+        let err = decode::<serde_json::Value>("k", "V", bytes)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("envelope"), "{err}");
     }
 }

@@ -9,7 +9,7 @@
 //! values' order. Escaping works character by character: the escaped form of
 //! a prefix is a prefix of the escaped form.
 
-use std::fmt::{self, Display, Write as _};
+use std::fmt::{self, Display};
 
 use crate::error::{Error, Result};
 use crate::spec::RecordSpec;
@@ -34,43 +34,9 @@ impl RecordKey {
         escapes: &Escapes,
         params: &[&dyn Display],
     ) -> Result<Self> {
-        // The macro derives `key_params` from the template itself.
-        let expected = spec.key_params.len();
-        if expected != params.len() {
-            return Err(Error::KeyArity {
-                type_name: spec.type_name,
-                template: spec.key,
-                expected,
-                got: params.len(),
-            });
-        }
-        let template = Template(spec.key);
-        let mut out = namespace_prefix(spec);
-        let mut params = params.iter().zip(spec.key_params.iter().copied());
-        for part in template.parts() {
-            match part {
-                Part::Literal(lit) => out.push_str(lit),
-                Part::Placeholder(name) => {
-                    let Some((value, field)) = params.next() else {
-                        break;
-                    };
-                    let start = out.len();
-                    // Writing to a String cannot fail.
-                    let _ = write!(out, "{value}");
-                    if out.len() == start {
-                        return Err(Error::EmptyKeyParam {
-                            type_name: spec.type_name,
-                            param: if field.is_empty() { name } else { field },
-                        });
-                    }
-                    // Most values need no escaping: only rebuild the tail if one does.
-                    if escapes.any_in(&out[start..]) {
-                        let value = out.split_off(start);
-                        escapes.escape_into(&value, &mut out);
-                    }
-                }
-            }
-        }
+        let mut out = String::with_capacity(spec.namespace.len() + spec.key.len() + 16);
+        // Writing to a String cannot fail: the key is complete (`true`).
+        render_into(spec, escapes, params, &mut out)?;
         Self::checked(spec, out)
     }
 
@@ -102,6 +68,103 @@ impl Display for RecordKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// A key rendered on the stack: every valid key fits, so reads need no
+/// allocation for their key.
+pub(crate) type StackKey = arrayvec::ArrayString<MAX_KEY_LEN>;
+
+/// Renders the key of `T` with key fields `params` on the stack.
+pub(crate) fn stack_key<T: crate::spec::Persisted>(params: &[&dyn Display]) -> Result<StackKey> {
+    let spec = &T::SPEC;
+    let mut out = StackKey::new();
+    if render_into(spec, const { &Escapes::of(T::SPEC.key) }, params, &mut out)? {
+        Ok(out)
+    } else {
+        // Too long for any valid key: render it in a String for the error.
+        RecordKey::render(spec, params).map(|_| out)
+    }
+}
+
+/// Where a key is rendered: a `String`, or a [`StackKey`] (whose writes fail
+/// once the key is longer than any valid key).
+pub(crate) trait KeyOut: fmt::Write {
+    fn text(&self) -> &str;
+    fn truncate_to(&mut self, len: usize);
+}
+
+impl KeyOut for String {
+    fn text(&self) -> &str {
+        self
+    }
+    fn truncate_to(&mut self, len: usize) {
+        self.truncate(len);
+    }
+}
+
+impl KeyOut for StackKey {
+    fn text(&self) -> &str {
+        self
+    }
+    fn truncate_to(&mut self, len: usize) {
+        self.truncate(len);
+    }
+}
+
+/// Writes `namespace:` and `spec.key` rendered with `params` to `out`.
+/// Returns `false` if `out` refused a write (the key does not fit it).
+fn render_into(
+    spec: &RecordSpec,
+    escapes: &Escapes,
+    params: &[&dyn Display],
+    out: &mut impl KeyOut,
+) -> Result<bool> {
+    // The macro derives `key_params` from the template itself.
+    let expected = spec.key_params.len();
+    if expected != params.len() {
+        return Err(Error::KeyArity {
+            type_name: spec.type_name,
+            template: spec.key,
+            expected,
+            got: params.len(),
+        });
+    }
+    // `?` on a write: it did not fit.
+    macro_rules! fits {
+        ($write:expr) => {
+            if $write.is_err() {
+                return Ok(false);
+            }
+        };
+    }
+    fits!(out.write_str(spec.namespace));
+    fits!(out.write_char(':'));
+    let mut params = params.iter().zip(spec.key_params.iter().copied());
+    for part in Template(spec.key).parts() {
+        match part {
+            Part::Literal(lit) => fits!(out.write_str(lit)),
+            Part::Placeholder(name) => {
+                let Some((value, field)) = params.next() else {
+                    break;
+                };
+                let start = out.text().len();
+                fits!(write!(out, "{value}"));
+                if out.text().len() == start {
+                    return Err(Error::EmptyKeyParam {
+                        type_name: spec.type_name,
+                        param: if field.is_empty() { name } else { field },
+                    });
+                }
+                // Most values need no escaping: only rebuild the tail if one does.
+                if escapes.any_in(&out.text()[start..]) {
+                    let value = out.text()[start..].to_owned();
+                    out.truncate_to(start);
+                    fits!(escapes.escape_into(&value, out));
+                }
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// A value that can stand in a key placeholder: anything `Display`.
@@ -137,7 +200,8 @@ pub(crate) fn search_prefix(spec: &RecordSpec, prefix: &str) -> String {
         match part {
             Part::Literal(lit) => out.push_str(lit),
             Part::Placeholder(_) => {
-                Escapes::of(spec.key).escape_into(prefix, &mut out);
+                // Writing to a String cannot fail.
+                let _ = Escapes::of(spec.key).escape_into(prefix, &mut out);
                 break;
             }
         }
@@ -245,7 +309,8 @@ impl Escapes {
         match u8::try_from(c).ok().filter(u8::is_ascii) {
             Some(b) => self.ascii[usize::from(b & 0x7f)],
             None => {
-                c.is_control() || (self.other_followers && self.template.followers().any(|f| f == c))
+                c.is_control()
+                    || (self.other_followers && self.template.followers().any(|f| f == c))
             }
         }
     }
@@ -260,18 +325,18 @@ impl Escapes {
     }
 
     /// Appends `value` to `out`, percent-escaping the characters in this set.
-    fn escape_into(&self, value: &str, out: &mut String) {
+    fn escape_into(&self, value: &str, out: &mut impl fmt::Write) -> fmt::Result {
         let mut buf = [0u8; 4];
         for c in value.chars() {
             if self.contains(c) {
                 for b in c.encode_utf8(&mut buf).bytes() {
-                    // Writing to a String cannot fail.
-                    let _ = write!(out, "%{b:02X}");
+                    write!(out, "%{b:02X}")?;
                 }
             } else {
-                out.push(c);
+                out.write_char(c)?;
             }
         }
+        Ok(())
     }
 }
 
@@ -350,8 +415,7 @@ mod tests {
             let followers: String = template.followers().collect();
             let escapes = Escapes::of(key);
             for c in (0..0x3000u32).filter_map(char::from_u32) {
-                let documented =
-                    c == '%' || c == '/' || c.is_control() || followers.contains(c);
+                let documented = c == '%' || c == '/' || c.is_control() || followers.contains(c);
                 assert_eq!(escapes.contains(c), documented, "{key}: {c:?}");
                 let mut one = String::new();
                 one.push(c);

@@ -185,7 +185,7 @@ pub fn key_of<T: Persisted>(params: &[&dyn Display]) -> Result<RecordKey> {
 /// Loads the live record at `key` with its metadata.
 pub fn load_stored<T: Persisted>(store: &Store, key: &RecordKey) -> Result<Option<Stored<T>>> {
     let mut value = None;
-    let header = load_into(store, key, &mut value)?;
+    let header = load_into(store, key.as_str(), &mut value)?;
     Ok(header.zip(value).map(|(header, value)| Stored {
         value,
         meta: header.meta(),
@@ -195,7 +195,7 @@ pub fn load_stored<T: Persisted>(store: &Store, key: &RecordKey) -> Result<Optio
 /// Loads the live record of `T` with key fields `params`.
 pub fn load<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<Option<T>> {
     let mut value = None;
-    load_into(store, &key_of::<T>(params)?, &mut value)?;
+    load_into(store, &key::stack_key::<T>(params)?, &mut value)?;
     Ok(value)
 }
 
@@ -204,14 +204,14 @@ pub fn load<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<Opti
 /// records are moved as little as possible on this path.
 fn load_into<T: Persisted>(
     store: &Store,
-    key: &RecordKey,
+    key: &str,
     out: &mut Option<T>,
 ) -> Result<Option<Header>> {
     let header = store.read(|txn, shared| {
         let Some(bytes) = crate::store::get_raw(shared, txn, key.as_bytes())? else {
             return Ok(None);
         };
-        let (header, value) = decode_record::<T>(key.as_str(), bytes)?;
+        let (header, value) = decode_record::<T>(key, bytes)?;
         // The clock is read only for records that can expire.
         if header.expires_ms.is_some() && header.is_expired(store.now_ms()) {
             return Ok(None);
@@ -220,14 +220,14 @@ fn load_into<T: Persisted>(
         Ok(Some(header))
     })?;
     if let Some(header) = &header {
-        write_back_if_migrated::<T>(store, key.as_str(), header);
+        write_back_if_migrated::<T>(store, key, header);
     }
     Ok(header)
 }
 
 /// Whether a live record of `T` with key fields `params` exists.
 pub fn exists<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<bool> {
-    let key = key_of::<T>(params)?;
+    let key = key::stack_key::<T>(params)?;
     store.read(
         |txn, shared| match crate::store::get_raw(shared, txn, key.as_bytes())? {
             None => Ok(false),
