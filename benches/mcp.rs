@@ -37,6 +37,33 @@ async fn pair(client: &Client, i: u64) {
     assert_ne!(r.is_error, Some(true));
 }
 
+/// Two reads of the same note (no write at all).
+async fn two_gets(client: &Client) {
+    for _ in 0..2 {
+        let get = CallToolRequestParams::new("get_note").with_arguments(
+            json!({"title": "note-0"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        let r = client.call_tool(get).await.unwrap();
+        assert_ne!(r.is_error, Some(true));
+    }
+}
+
+/// A client connected to a `ToolServer` for `Note` over an in-process pipe.
+fn in_process_client(rt: &tokio::runtime::Runtime, store: &Store) -> Client {
+    rt.block_on(async {
+        let (server_io, client_io) = tokio::io::duplex(1 << 16);
+        let server = ToolServer::new("bench", "0", Note::tools(store));
+        tokio::spawn(async move {
+            let running = server.serve(server_io).await.unwrap();
+            let _ = running.waiting().await;
+        });
+        ().serve(client_io).await.unwrap()
+    })
+}
+
 fn percentiles(label: &str, rt: &tokio::runtime::Runtime, client: &Client, n: u64) {
     let mut times: Vec<Duration> = rt.block_on(async {
         let mut out = Vec::new();
@@ -69,18 +96,12 @@ fn mcp(c: &mut Criterion) {
         .sample_size(20)
         .measurement_time(Duration::from_secs(4));
 
-    // In process: client and server on the two ends of a duplex pipe.
+    // In process: client and server on the two ends of a duplex pipe; the
+    // default durable store, then one without fsync (what is left is the
+    // protocol and the store's own work), then two reads (no write at all).
     let dir = tempfile::tempdir().unwrap();
-    let client = rt.block_on(async {
-        let store = Store::open_at(dir.path()).unwrap();
-        let (server_io, client_io) = tokio::io::duplex(1 << 16);
-        let server = ToolServer::new("bench", "0", Note::tools(&store));
-        tokio::spawn(async move {
-            let running = server.serve(server_io).await.unwrap();
-            let _ = running.waiting().await;
-        });
-        ().serve(client_io).await.unwrap()
-    });
+    let durable = Store::open_at(dir.path().join("durable")).unwrap();
+    let client = in_process_client(&rt, &durable);
     let mut i = 0;
     group.bench_function("in_process_duplex", |b| {
         b.iter(|| {
@@ -89,6 +110,22 @@ fn mcp(c: &mut Criterion) {
         })
     });
     percentiles("in_process_duplex", &rt, &client, samples);
+    let no_sync = Store::builder()
+        .durability(mcp_persist::Durability::NoSync)
+        .open_at(dir.path().join("nosync"))
+        .unwrap();
+    let client = in_process_client(&rt, &no_sync);
+    group.bench_function("in_process_duplex_nosync", |b| {
+        b.iter(|| {
+            i += 1;
+            rt.block_on(pair(&client, i))
+        })
+    });
+    percentiles("in_process_duplex_nosync", &rt, &client, samples);
+    rt.block_on(pair(&client, 0));
+    group.bench_function("in_process_duplex_two_gets", |b| {
+        b.iter(|| rt.block_on(two_gets(&client)))
+    });
 
     // Over stdio to a spawned example server (only when benchmarking: under
     // `cargo test` it would build a release binary for one call).
@@ -115,6 +152,9 @@ fn mcp(c: &mut Criterion) {
         })
     });
     percentiles("stdio_quickstart", &rt, &client, samples);
+    group.bench_function("stdio_quickstart_two_gets", |b| {
+        b.iter(|| rt.block_on(two_gets(&client)))
+    });
     group.finish();
 }
 

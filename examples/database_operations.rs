@@ -148,7 +148,7 @@ impl DatabaseOperations {
 #[tool_handler(router = self.tool_router, name = "database-operations", version = "0.1.0")]
 impl ServerHandler for DatabaseOperations {}
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), mcp_persist::Error> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -30,7 +30,7 @@ struct Preferences {
     concise: bool,
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), mcp_persist::Error> {
     // stdout is the protocol: log to stderr.
     tracing_subscriber::fmt()

@@ -32,7 +32,7 @@ struct LibraryStats {
     authors: u64,
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), mcp_persist::Error> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -27,9 +27,9 @@
 pub use persist_macros::persisted;
 pub use persist_runtime::tools;
 pub use persist_runtime::{
-    Clock, DIR_ENV_VAR, Durability, Error, Kind, ListOptions, MAX_KEY_LEN, ManualClock, Meta, Page,
-    Persisted, RecordKey, RecordSpec, Result, Store, StoreBuilder, Stored, SystemClock, Ttl,
-    resolve_dir,
+    Clock, DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Error, Kind, ListOptions, MAX_KEY_LEN,
+    ManualClock, Meta, Page, Persisted, RecordKey, RecordSpec, Result, Store, StoreBuilder, Stored,
+    SystemClock, Ttl, resolve_dir,
 };
 /// The rmcp crate the generated tools are built for (3.11).
 pub use rmcp;

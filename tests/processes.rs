@@ -31,6 +31,19 @@ fn child_role() {
     let (Ok(role), Ok(dir)) = (std::env::var(ROLE), std::env::var(DIR)) else {
         return;
     };
+    if role == "durability" {
+        // What the store opened with, whatever MCP_PERSIST_DURABILITY says.
+        match Store::open_at(&dir) {
+            Ok(store) => println!("DURABILITY {}", store.durability()),
+            Err(err) => println!("ERROR {err}"),
+        }
+        let explicit = Store::builder()
+            .durability(Durability::NoMetaSync)
+            .open_at(Path::new(&dir).join("explicit"))
+            .unwrap();
+        println!("EXPLICIT {}", explicit.durability());
+        return;
+    }
     let store = small_map_store(Path::new(&dir));
     match role.as_str() {
         "ack-writer" => {
@@ -77,15 +90,70 @@ fn child_role() {
 }
 
 fn child(role: &str, dir: &Path, start: u32) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env(DIR, dir)
-        .env(START, start.to_string())
+    child_command(role, dir, start)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap()
+}
+
+fn child_command(role: &str, dir: &Path, start: u32) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env(DIR, dir)
+        .env(START, start.to_string());
+    cmd
+}
+
+/// What a child process's store opens with under `MCP_PERSIST_DURABILITY=value`.
+fn durability_under(value: Option<&str>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = child_command("durability", dir.path(), 0);
+    cmd.env_remove(mcp_persist::DURABILITY_ENV_VAR);
+    if let Some(value) = value {
+        cmd.env(mcp_persist::DURABILITY_ENV_VAR, value);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        // libtest prints "test child_role ... " in front of the first line.
+        .filter_map(|l| {
+            ["DURABILITY ", "ERROR ", "EXPLICIT "]
+                .iter()
+                .find_map(|m| l.find(m).map(|i| &l[i..]))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn durability_follows_the_environment_unless_the_code_chooses() {
+    assert_eq!(
+        durability_under(None),
+        "DURABILITY full\nEXPLICIT no-meta-sync"
+    );
+    assert_eq!(
+        durability_under(Some("")),
+        "DURABILITY full\nEXPLICIT no-meta-sync"
+    );
+    assert_eq!(
+        durability_under(Some("no-sync")),
+        "DURABILITY no-sync\nEXPLICIT no-meta-sync"
+    );
+    assert_eq!(
+        durability_under(Some("NO_META_SYNC")),
+        "DURABILITY no-meta-sync\nEXPLICIT no-meta-sync"
+    );
+    // A value it cannot take is an error naming the variable, not a silent default.
+    let out = durability_under(Some("fast"));
+    assert!(
+        out.starts_with("ERROR MCP_PERSIST_DURABILITY=\"fast\" is not a valid setting"),
+        "{out}"
+    );
+    assert!(out.contains("no-meta-sync"), "{out}");
 }
 
 /// A small deterministic pseudo-random sequence (no dependency needed).

@@ -40,6 +40,17 @@ pub enum Error {
         app: String,
     },
 
+    /// A setting (an environment variable) holds a value it cannot take.
+    #[error("{name}={value:?} is not a valid setting: expected {expected}")]
+    InvalidSetting {
+        /// The setting, e.g. `MCP_PERSIST_DURABILITY`.
+        name: &'static str,
+        /// What it holds.
+        value: String,
+        /// What it may hold.
+        expected: &'static str,
+    },
+
     /// A key parameter is empty.
     #[error(
         "key parameter `{param}` of {type_name} is empty: every placeholder of the key needs a value"

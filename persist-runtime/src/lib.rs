@@ -24,4 +24,4 @@ pub use error::{Error, Result};
 pub use key::{KeyPart, MAX_KEY_LEN, RecordKey};
 pub use records::{ListOptions, Page, Ttl};
 pub use spec::{Kind, Migration, Persisted, RecordSpec};
-pub use store::{DIR_ENV_VAR, Durability, Store, StoreBuilder, resolve_dir};
+pub use store::{DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Store, StoreBuilder, resolve_dir};

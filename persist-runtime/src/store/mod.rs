@@ -24,7 +24,18 @@ use writer::Writer;
 
 /// How hard a commit works to survive a crash of the operating system.
 ///
-/// A crash of the *process* loses nothing committed under any setting.
+/// A crash of the *process* loses nothing committed under any setting. Set it
+/// in code with [`StoreBuilder::durability`], or per deployment with the
+/// environment variable `MCP_PERSIST_DURABILITY` (`full`, `no-meta-sync`,
+/// `no-sync`), which applies when the code does not choose.
+///
+/// ```
+/// use persist_runtime::Durability;
+///
+/// assert_eq!("no-sync".parse::<Durability>(), Ok(Durability::NoSync));
+/// assert_eq!(Durability::NoMetaSync.to_string(), "no-meta-sync");
+/// assert!("fast".parse::<Durability>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
     /// fsync on every commit: an acknowledged write survives power loss. The default.
@@ -36,6 +47,62 @@ pub enum Durability {
     /// No fsync: integrity is kept on ext4 (no `WRITE_MAP`), but an OS crash
     /// may lose recent commits. Suits caches.
     NoSync,
+}
+
+/// The environment variable that sets [`Durability`] when the code does not.
+pub const DURABILITY_ENV_VAR: &str = "MCP_PERSIST_DURABILITY";
+
+impl Durability {
+    const NAMES: [(&'static str, Durability); 3] = [
+        ("full", Durability::Full),
+        ("no-meta-sync", Durability::NoMetaSync),
+        ("no-sync", Durability::NoSync),
+    ];
+
+    /// The setting's name, as `MCP_PERSIST_DURABILITY` takes it.
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, d)| *d == self)
+            .map_or("full", |(name, _)| name)
+    }
+
+    /// The durability `MCP_PERSIST_DURABILITY` asks for, if it is set (and
+    /// not empty); an error naming the variable if it holds anything else.
+    pub fn from_env() -> Result<Option<Self>> {
+        let Some(value) = std::env::var_os(DURABILITY_ENV_VAR).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        value
+            .to_str()
+            .and_then(|v| v.parse().ok())
+            .map(Some)
+            .ok_or_else(|| Error::InvalidSetting {
+                name: DURABILITY_ENV_VAR,
+                value: value.to_string_lossy().into_owned(),
+                expected: "full, no-meta-sync or no-sync",
+            })
+    }
+}
+
+impl std::fmt::Display for Durability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+
+    /// `full`, `no-meta-sync` or `no-sync` (case and `_` for `-` do not matter).
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let wanted = s.trim().to_ascii_lowercase().replace('_', "-");
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| *name == wanted)
+            .map(|(_, d)| *d)
+            .ok_or_else(|| format!("unknown durability {s:?}: use full, no-meta-sync or no-sync"))
+    }
 }
 
 /// A durable key-value store for `#[persisted]` types.
@@ -59,6 +126,7 @@ struct Inner {
     sweeper: Option<Sweeper>,
     writer: Arc<Writer>,
     shared: Arc<Shared>,
+    durability: Durability,
     /// Removed when the store closes (memory stores only). Declared last: dropped last.
     _temp: Option<tempfile::TempDir>,
 }
@@ -122,6 +190,12 @@ impl Store {
     /// The directory of the store.
     pub fn path(&self) -> &Path {
         &self.inner.shared.path
+    }
+
+    /// How this store's commits are flushed (chosen in code, else by
+    /// `MCP_PERSIST_DURABILITY`, else [`Durability::Full`]).
+    pub fn durability(&self) -> Durability {
+        self.inner.durability
     }
 
     /// Whether this store is ephemeral ([`Store::memory`]).
@@ -222,7 +296,8 @@ impl Store {
 pub struct StoreBuilder {
     map_size: usize,
     max_map_size: usize,
-    durability: Durability,
+    /// `None`: `MCP_PERSIST_DURABILITY`, else full.
+    durability: Option<Durability>,
     clock: Arc<dyn Clock>,
     sweep_interval: Option<Duration>,
 }
@@ -235,12 +310,13 @@ impl Default for StoreBuilder {
 
 impl StoreBuilder {
     /// Defaults: 64 MiB initial map (grows by doubling), 1 TiB ceiling, full
-    /// durability, the system clock, a sweep of expired records every minute.
+    /// durability (unless `MCP_PERSIST_DURABILITY` says otherwise), the system
+    /// clock, a sweep of expired records every minute.
     pub fn new() -> Self {
         Self {
             map_size: 64 << 20,
             max_map_size: 1 << 40,
-            durability: Durability::Full,
+            durability: None,
             clock: Arc::new(SystemClock),
             sweep_interval: Some(Duration::from_secs(60)),
         }
@@ -259,9 +335,10 @@ impl StoreBuilder {
         self
     }
 
-    /// How commits are flushed (see [`Durability`]).
+    /// How commits are flushed (see [`Durability`]). Chosen here, it wins
+    /// over `MCP_PERSIST_DURABILITY`.
     pub fn durability(mut self, durability: Durability) -> Self {
-        self.durability = durability;
+        self.durability = Some(durability);
         self
     }
 
@@ -318,10 +395,27 @@ impl StoreBuilder {
     }
 
     fn start(self, path: &Path, temp: Option<tempfile::TempDir>) -> Result<Store> {
+        let durability = match self.durability {
+            Some(chosen) => chosen,
+            None => match Durability::from_env()? {
+                Some(from_env) => {
+                    if from_env != Durability::Full {
+                        tracing::warn!(
+                            path = %path.display(),
+                            durability = %from_env,
+                            "{DURABILITY_ENV_VAR} is set: commits are not fsynced, an OS crash \
+                             (not a process crash) may lose the latest writes"
+                        );
+                    }
+                    from_env
+                }
+                None => Durability::Full,
+            },
+        };
         let opts = EnvOptions {
             map_size: self.map_size.min(self.max_map_size),
             max_map_size: self.max_map_size,
-            durability: self.durability,
+            durability,
         };
         let shared = Arc::new(Shared::open(path, &opts, self.clock)?);
         let writer = Arc::new(Writer::start(Arc::clone(&shared))?);
@@ -334,6 +428,7 @@ impl StoreBuilder {
                 sweeper,
                 writer,
                 shared,
+                durability,
                 _temp: temp,
             }),
         })
