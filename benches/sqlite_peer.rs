@@ -60,6 +60,28 @@ fn peer(c: &mut Criterion) {
         .sweep_interval(None)
         .open_at(dir.path().join("ours-nosync"))
         .unwrap();
+    let ours_no_meta_sync = Store::builder()
+        .durability(Durability::NoMetaSync)
+        .sweep_interval(None)
+        .open_at(dir.path().join("ours-nometasync"))
+        .unwrap();
+    // Raw heed without fsync: the floor for `NoSync` (same process, no writer thread).
+    let raw_dir = dir.path().join("raw-nosync");
+    std::fs::create_dir_all(&raw_dir).unwrap();
+    let mut options = heed::EnvOpenOptions::new();
+    options.map_size(1 << 30).max_dbs(2);
+    // SAFETY: a fresh directory used by this process only.
+    unsafe { options.flags(heed::EnvFlags::NO_SYNC) };
+    let raw_env = unsafe { options.open(&raw_dir) }.unwrap();
+    let wtxn = raw_env.write_txn().unwrap();
+    let raw_db = raw_env
+        .create_databases_and_commit(wtxn, |opener, wtxn| {
+            let db =
+                opener.create_database::<heed::types::Bytes, heed::types::Bytes>(wtxn, None)?;
+            Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit(db))
+        })
+        .unwrap()
+        .unwrap_commit();
     for i in 0..1000 {
         sqlite_save(&full, &record(i % 1000));
         sqlite_save(&normal, &record(i % 1000));
@@ -87,6 +109,22 @@ fn peer(c: &mut Criterion) {
         b.iter(|| {
             i += 1;
             record(i % 1000).save_blocking(&ours).unwrap()
+        })
+    });
+    group.bench_function("mcp_persist_durability_no_meta_sync", |b| {
+        b.iter(|| {
+            i += 1;
+            record(i % 1000).save_blocking(&ours_no_meta_sync).unwrap()
+        })
+    });
+    group.bench_function("raw_heed_nosync_put_commit", |b| {
+        b.iter(|| {
+            i += 1;
+            let value = record(i % 1000);
+            let json = serde_json::to_vec(&value).unwrap();
+            let mut wtxn = raw_env.write_txn().unwrap();
+            raw_db.put(&mut wtxn, value.id.as_bytes(), &json).unwrap();
+            wtxn.commit().unwrap();
         })
     });
     group.bench_function("mcp_persist_durability_nosync", |b| {

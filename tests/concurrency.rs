@@ -3,6 +3,7 @@
 mod common;
 
 use common::{Counter, disk_store};
+use mcp_persist::{Durability, Error, Store};
 
 fn counter(name: &str) -> Counter {
     Counter {
@@ -61,4 +62,81 @@ async fn sixteen_tasks_mixing_reads_and_writes() {
     }
     assert_eq!(Counter::load(&store, "shared").unwrap().unwrap().n, 1600);
     assert_eq!(Counter::list(&store).unwrap().len(), 17);
+}
+
+/// Blocking callers lead batches on their own threads while async tasks are
+/// served by the writer thread (durable store) or lead themselves (no fsync):
+/// every increment lands once, under both.
+#[test]
+fn blocking_threads_and_async_tasks_share_the_write_path() {
+    for durability in [Durability::Full, Durability::NoSync] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::builder()
+            .durability(durability)
+            .sweep_interval(None)
+            .open_at(dir.path())
+            .unwrap();
+        counter("c").save_blocking(&store).unwrap();
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        Counter::update_blocking(&store, "c", |c| c.n += 1).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..8)
+                .map(|_| {
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        for _ in 0..50 {
+                            Counter::update(&store, "c", |c| c.n += 1).await.unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        for t in threads {
+            t.join().unwrap();
+        }
+        let n = Counter::load(&store, "c").unwrap().unwrap().n;
+        assert_eq!(n, 3 * 200 + 8 * 50, "{durability}");
+    }
+}
+
+/// A write started inside an update closure would wait for itself: it is an
+/// error, and the update it was in changes nothing.
+#[test]
+fn a_write_inside_an_update_is_an_error_not_a_deadlock() {
+    for store in [disk_store().1, Store::memory().unwrap()] {
+        counter("outer").save_blocking(&store).unwrap();
+        let inner = store.clone();
+        let err = Counter::update_blocking(&store, "outer", move |c| {
+            c.n = 99;
+            let nested = counter("inner").save_blocking(&inner);
+            assert!(matches!(nested, Err(Error::WriteInsideWrite)), "{nested:?}");
+            // Propagate it the only way a closure can: by failing the update.
+            panic!("{}", nested.unwrap_err());
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("inside an update closure"),
+            "{err}"
+        );
+        assert_eq!(Counter::load(&store, "outer").unwrap().unwrap().n, 0);
+        assert_eq!(Counter::load(&store, "inner").unwrap(), None);
+        // The store still writes afterwards.
+        Counter::update_blocking(&store, "outer", |c| c.n += 1).unwrap();
+        assert_eq!(Counter::load(&store, "outer").unwrap().unwrap().n, 1);
+    }
 }

@@ -192,6 +192,14 @@ pub enum Error {
         max_map_size: usize,
     },
 
+    /// A write was started from inside another write's closure (an `update`
+    /// closure, a migration): it would wait for itself.
+    #[error(
+        "a write was started from inside an update closure: it would wait for itself; \
+         return the value from the closure and write after it"
+    )]
+    WriteInsideWrite,
+
     /// The store's writer thread is gone (it panicked or the store is shutting down).
     #[error("the store's writer is no longer running: {0}")]
     WriterGone(String),

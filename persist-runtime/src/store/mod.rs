@@ -418,7 +418,7 @@ impl StoreBuilder {
             durability,
         };
         let shared = Arc::new(Shared::open(path, &opts, self.clock)?);
-        let writer = Arc::new(Writer::start(Arc::clone(&shared))?);
+        let writer = Arc::new(Writer::start(Arc::clone(&shared), durability)?);
         let sweeper = match self.sweep_interval {
             Some(every) => Some(Sweeper::start(Arc::clone(&writer), every, path)?),
             None => None,

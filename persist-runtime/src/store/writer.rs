@@ -1,24 +1,32 @@
-//! The writer thread: owns every write transaction of the process and
-//! group-commits what callers send it.
+//! The write path: every write transaction of the process, group-committed.
 //!
-//! Callers send jobs; the thread takes the first job and everything queued
-//! behind it (up to [`MAX_BATCH`]), runs each job in a nested transaction of
-//! one write transaction, and commits once: one fsync for the whole batch.
+//! Callers queue jobs. Whoever finds no batch running leads: it takes every
+//! queued job (up to [`MAX_BATCH`]), runs each in a nested transaction of one
+//! write transaction, and commits once: one fsync for the whole batch. A
+//! blocking caller leads on its own thread (no hand-off), and hands the lead
+//! to the writer thread when its own write is done and others are queued. An
+//! async caller does not block its runtime on a commit: the writer thread
+//! leads for it, unless the store does not fsync (`Durability::NoSync`), where
+//! a commit takes microseconds and the caller leads itself.
+//!
 //! A job that fails is rolled back alone and told so at once; the others are
-//! answered after the commit, so an `Ok` means durable. Write transactions are
-//! created and committed on this thread only (LMDB requires it).
+//! answered after the commit, so an `Ok` means durable. A write transaction
+//! is created and committed by one leader, on one thread (LMDB requires it).
 
+use std::cell::Cell;
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use heed::{MdbError, RwTxn};
 
+use super::Durability;
 use super::lmdb::Shared;
 use crate::error::{Error, Result};
 
-/// Name of the thread that owns every write transaction.
+/// Name of the thread that leads for async and background writes.
 const WRITER_THREAD: &str = "mcp-persist-writer";
 
 /// The most jobs committed in one transaction.
@@ -92,45 +100,164 @@ impl<R: Send> Job for TypedJob<R> {
     }
 }
 
-/// The sending side of the writer thread; dropping it stops the thread.
+/// The jobs waiting for a leader, and whether one is running.
+struct Queue {
+    jobs: VecDeque<Box<dyn Job>>,
+    /// A thread is running batches (it drains `jobs` or hands them over).
+    leading: bool,
+    /// The store is closing: the writer thread drains `jobs` and stops.
+    closed: bool,
+}
+
+/// What callers and the writer thread share.
+struct Lanes {
+    queue: Mutex<Queue>,
+    /// Wakes the writer thread: jobs wait and nobody leads, or closing.
+    wake: Condvar,
+}
+
+impl Lanes {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // Jobs run outside the lock (and under `catch_unwind`): a poisoned lock
+        // only means a caller panicked between two lines of bookkeeping.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+thread_local! {
+    /// This thread is leading (running jobs): a write from inside a job
+    /// would wait for itself.
+    static LEADING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Releases the lead when dropped (even on a panic), waking the writer
+/// thread if jobs are left.
+struct Lead<'a> {
+    lanes: &'a Lanes,
+}
+
+impl<'a> Lead<'a> {
+    /// Takes the lead; the caller has set `queue.leading`.
+    fn taken(lanes: &'a Lanes) -> Self {
+        LEADING.set(true);
+        Self { lanes }
+    }
+
+    /// The next batch, or `None` (and the lead released) when nothing waits.
+    fn next_batch(&self) -> Option<Vec<Box<dyn Job>>> {
+        let mut queue = self.lanes.lock();
+        if queue.jobs.is_empty() {
+            return None;
+        }
+        let n = queue.jobs.len().min(MAX_BATCH);
+        Some(queue.jobs.drain(..n).collect())
+    }
+}
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        LEADING.set(false);
+        let mut queue = self.lanes.lock();
+        queue.leading = false;
+        if !queue.jobs.is_empty() || queue.closed {
+            self.lanes.wake.notify_one();
+        }
+    }
+}
+
+/// The write path of one store; dropping it drains the queue and stops the
+/// writer thread.
 pub(crate) struct Writer {
-    tx: Option<Sender<Box<dyn Job>>>,
+    shared: Arc<Shared>,
+    lanes: Arc<Lanes>,
+    /// Async callers lead themselves (the store does not fsync).
+    async_inline: bool,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Writer {
-    pub fn start(shared: Arc<Shared>) -> Result<Self> {
-        let (tx, rx) = channel::<Box<dyn Job>>();
+    pub fn start(shared: Arc<Shared>, durability: Durability) -> Result<Self> {
+        let lanes = Arc::new(Lanes {
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::new(),
+                leading: false,
+                closed: false,
+            }),
+            wake: Condvar::new(),
+        });
         let path = shared.path.clone();
-        let thread = std::thread::Builder::new()
-            .name(WRITER_THREAD.into())
-            .spawn(move || run(&shared, &rx))
-            .map_err(|source| Error::Io { path, source })?;
+        let thread = {
+            let (shared, lanes) = (Arc::clone(&shared), Arc::clone(&lanes));
+            std::thread::Builder::new()
+                .name(WRITER_THREAD.into())
+                .spawn(move || writer_thread(&shared, &lanes))
+                .map_err(|source| Error::Io { path, source })?
+        };
         Ok(Self {
-            tx: Some(tx),
+            shared,
+            lanes,
+            async_inline: durability == Durability::NoSync,
             thread: Some(thread),
         })
     }
 
-    fn send(&self, job: Box<dyn Job>) -> Result<()> {
-        let gone = || Error::WriterGone("the writer thread has stopped".into());
-        self.tx
-            .as_ref()
-            .ok_or_else(gone)?
-            .send(job)
-            .map_err(|_| gone())
+    /// Queues `job`. Returns the lead if nobody leads and `lead` says this
+    /// caller takes it; else wakes the writer thread if nobody leads.
+    fn push(&self, job: Box<dyn Job>, lead: bool) -> Result<Option<Lead<'_>>> {
+        if LEADING.get() {
+            return Err(Error::WriteInsideWrite);
+        }
+        let mut queue = self.lanes.lock();
+        if queue.closed {
+            return Err(Error::WriterGone("the store is closing".into()));
+        }
+        queue.jobs.push_back(job);
+        if queue.leading {
+            return Ok(None);
+        }
+        if lead {
+            queue.leading = true;
+            drop(queue);
+            return Ok(Some(Lead::taken(&self.lanes)));
+        }
+        self.lanes.wake.notify_one();
+        Ok(None)
     }
 
-    /// Runs `f` on the writer thread and waits, blocking, for the commit.
+    /// Runs batches until `done` says the caller's write is answered (or
+    /// nothing is left), then gives the lead up.
+    fn lead_until(&self, lead: Lead<'_>, mut done: impl FnMut() -> bool) {
+        while let Some(batch) = lead.next_batch() {
+            execute(&self.shared, batch);
+            if done() {
+                break;
+            }
+        }
+        drop(lead);
+    }
+
+    /// Runs `f` and waits, blocking, for the commit. Leads on this thread
+    /// if no batch is running.
     pub fn write_blocking<R: Send + 'static>(&self, f: WriteFn<R>) -> Result<R> {
         let (tx, rx) = sync_channel(1);
-        self.send(Box::new(TypedJob {
+        let job = Box::new(TypedJob {
             f,
             out: None,
             reply: Reply::Blocking(tx),
-        }))?;
-        rx.recv()
-            .map_err(|_| Error::WriterGone("the writer dropped a write".into()))?
+        });
+        let mut answer = None;
+        if let Some(lead) = self.push(job, true)? {
+            self.lead_until(lead, || {
+                answer = rx.try_recv().ok();
+                answer.is_some()
+            });
+        }
+        match answer {
+            Some(answer) => answer,
+            None => rx
+                .recv()
+                .map_err(|_| Error::WriterGone("the writer dropped a write".into()))?,
+        }
     }
 
     /// Queues `f` without waiting for it; a failure is logged as `what`.
@@ -140,20 +267,31 @@ impl Writer {
             out: None,
             reply: Reply::Detached(what),
         });
-        if let Err(err) = self.send(job) {
+        if let Err(err) = self.push(job, false) {
             tracing::warn!(%err, "{what} could not be queued");
         }
     }
 
-    /// Runs `f` on the writer thread; the future resolves after the commit.
-    /// Dropping the future does not cancel a write already sent.
+    /// Runs `f`; the future resolves after the commit. The writer thread
+    /// leads unless the store does not fsync. Dropping the future does not
+    /// cancel a write already queued.
     pub async fn write<R: Send + 'static>(&self, f: WriteFn<R>) -> Result<R> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.send(Box::new(TypedJob {
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let job = Box::new(TypedJob {
             f,
             out: None,
             reply: Reply::Async(tx),
-        }))?;
+        });
+        if let Some(lead) = self.push(job, self.async_inline)? {
+            let mut answer = None;
+            self.lead_until(lead, || {
+                answer = rx.try_recv().ok();
+                answer.is_some()
+            });
+            if let Some(answer) = answer {
+                return answer;
+            }
+        }
         rx.await
             .map_err(|_| Error::WriterGone("the writer dropped a write".into()))?
     }
@@ -161,7 +299,8 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        drop(self.tx.take());
+        self.lanes.lock().closed = true;
+        self.lanes.wake.notify_one();
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
         {
@@ -170,16 +309,31 @@ impl Drop for Writer {
     }
 }
 
-fn run(shared: &Shared, rx: &Receiver<Box<dyn Job>>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+/// Leads whenever jobs wait and nobody else leads; stops once the store is
+/// closing and every queued job is done.
+fn writer_thread(shared: &Shared, lanes: &Lanes) {
+    loop {
+        let mut queue = lanes.lock();
+        while (queue.jobs.is_empty() || queue.leading) && !queue.closed {
+            queue = lanes
+                .wake
+                .wait(queue)
+                .unwrap_or_else(PoisonError::into_inner);
         }
-        execute(shared, batch);
+        if queue.jobs.is_empty() && !queue.leading {
+            return; // closed, and nothing left
+        }
+        if queue.leading {
+            // Closing while another thread leads: wait for it to finish.
+            drop(lanes.wake.wait(queue));
+            continue;
+        }
+        queue.leading = true;
+        drop(queue);
+        let lead = Lead::taken(lanes);
+        while let Some(batch) = lead.next_batch() {
+            execute(shared, batch);
+        }
     }
 }
 
@@ -232,8 +386,8 @@ fn classify(err: heed::Error, shared: &Shared) -> Result<Retry> {
 /// One try at a batch. `Ok(Err(_))`: retry after recovery; `Err`: the whole batch failed.
 fn attempt(shared: &Shared, batch: &mut Vec<Box<dyn Job>>) -> Result<Result<(), Retry>> {
     // LMDB requires a write transaction to end on the thread that began it
-    // (heed issue #339): write transactions only ever live on this thread.
-    debug_assert_eq!(std::thread::current().name(), Some(WRITER_THREAD));
+    // (heed issue #339): it lives and dies inside this call, on the leader.
+    debug_assert!(LEADING.get());
     let _gate = shared.gate();
     let mut wtxn = match shared.env.write_txn() {
         Ok(txn) => txn,
