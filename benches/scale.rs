@@ -24,6 +24,66 @@ struct Item {
     note: String,
 }
 
+/// The same shape without `#[persisted]`, for the raw heed baseline.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RawItem {
+    shelf: String,
+    id: u64,
+    title: String,
+    author: String,
+    note: String,
+}
+
+type RawDb = heed::Database<'static, heed::types::Bytes, heed::types::Bytes>;
+
+/// A raw heed environment holding the same `n` records (same keys, the bare
+/// JSON value), filled in one transaction: the baseline at each size.
+fn raw_fill(dir: &Path, n: u64) -> (heed::Env, RawDb) {
+    let mut options = heed::EnvOpenOptions::new();
+    options.map_size(4 << 30).max_dbs(2);
+    // SAFETY: a fresh directory used by this process only.
+    let env = unsafe { options.open(dir) }.unwrap();
+    let wtxn = env.write_txn().unwrap();
+    let db = env
+        .create_databases_and_commit(wtxn, |opener, wtxn| {
+            let db =
+                opener.create_database::<heed::types::Bytes, heed::types::Bytes>(wtxn, None)?;
+            Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit(db))
+        })
+        .unwrap()
+        .unwrap_commit();
+    let mut wtxn = env.write_txn().unwrap();
+    for i in 0..n {
+        let shelf = format!("s{}", i / 10_000);
+        let Item {
+            title,
+            author,
+            note,
+            ..
+        } = item(&shelf, i);
+        let value = RawItem {
+            shelf,
+            id: i,
+            title,
+            author,
+            note,
+        };
+        let key = raw_key(i);
+        db.put(
+            &mut wtxn,
+            key.as_bytes(),
+            &serde_json::to_vec(&value).unwrap(),
+        )
+        .unwrap();
+    }
+    wtxn.commit().unwrap();
+    (env, db)
+}
+
+fn raw_key(i: u64) -> String {
+    format!("item:item/s{}/{i}", i / 10_000)
+}
+
 fn item(shelf: &str, id: u64) -> Item {
     Item {
         shelf: shelf.into(),
@@ -121,6 +181,21 @@ fn scale(c: &mut Criterion) {
             });
         }
         report_file_sizes(&store, dir.path(), &clock, n);
+        drop(store);
+        let raw_dir = tempfile::tempdir().unwrap();
+        let (env, db) = raw_fill(raw_dir.path(), n);
+        group.bench_with_input(
+            BenchmarkId::new("raw_heed_get_and_decode", n),
+            &n,
+            |b, &n| {
+                b.iter(|| {
+                    i = (i + 7919) % n;
+                    let rtxn = env.read_txn().unwrap();
+                    let bytes = db.get(&rtxn, raw_key(i).as_bytes()).unwrap().unwrap();
+                    black_box(serde_json::from_slice::<RawItem>(bytes).unwrap())
+                })
+            },
+        );
     }
     group.finish();
 }
