@@ -70,19 +70,43 @@ impl Display for RecordKey {
     }
 }
 
-/// A key rendered on the stack: every valid key fits, so reads need no
-/// allocation for their key.
-pub(crate) type StackKey = arrayvec::ArrayString<MAX_KEY_LEN>;
+/// Keys up to this many bytes are rendered on the stack for reads.
+const STACK_KEY_LEN: usize = 128;
 
-/// Renders the key of `T` with key fields `params` on the stack.
-pub(crate) fn stack_key<T: crate::spec::Persisted>(params: &[&dyn Display]) -> Result<StackKey> {
+/// A key rendered on the stack: small, so it moves cheaply.
+pub(crate) type StackKey = arrayvec::ArrayString<STACK_KEY_LEN>;
+
+/// The key of a read: on the stack when it fits (almost always), else on the heap.
+pub(crate) enum ReadKey {
+    Stack(StackKey),
+    Heap(RecordKey),
+}
+
+impl ReadKey {
+    /// The key as text.
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            ReadKey::Stack(key) => key,
+            ReadKey::Heap(key) => key.as_str(),
+        }
+    }
+
+    /// The key as bytes, as LMDB stores it.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.as_str().as_bytes()
+    }
+}
+
+/// Renders the key of `T` with key fields `params` for a read: without an
+/// allocation unless the key is long.
+pub(crate) fn read_key<T: crate::spec::Persisted>(params: &[&dyn Display]) -> Result<ReadKey> {
     let spec = &T::SPEC;
+    let escapes = const { &Escapes::of(T::SPEC.key) };
     let mut out = StackKey::new();
-    if render_into(spec, const { &Escapes::of(T::SPEC.key) }, params, &mut out)? {
-        Ok(out)
+    if render_into(spec, escapes, params, &mut out)? {
+        Ok(ReadKey::Stack(out))
     } else {
-        // Too long for any valid key: render it in a String for the error.
-        RecordKey::render(spec, params).map(|_| out)
+        RecordKey::render_with(spec, escapes, params).map(ReadKey::Heap)
     }
 }
 

@@ -195,7 +195,7 @@ pub fn load_stored<T: Persisted>(store: &Store, key: &RecordKey) -> Result<Optio
 /// Loads the live record of `T` with key fields `params`.
 pub fn load<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<Option<T>> {
     let mut value = None;
-    load_into(store, &key::stack_key::<T>(params)?, &mut value)?;
+    load_into(store, key::read_key::<T>(params)?.as_str(), &mut value)?;
     Ok(value)
 }
 
@@ -227,7 +227,7 @@ fn load_into<T: Persisted>(
 
 /// Whether a live record of `T` with key fields `params` exists.
 pub fn exists<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<bool> {
-    let key = key::stack_key::<T>(params)?;
+    let key = key::read_key::<T>(params)?;
     store.read(
         |txn, shared| match crate::store::get_raw(shared, txn, key.as_bytes())? {
             None => Ok(false),
