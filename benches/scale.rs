@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mcp_persist::{Durability, ListOptions, ManualClock, Store, persisted};
+mod common;
+
+use common::RawDb;
 
 /// A ~200-byte record.
 #[persisted(key = "item/{shelf}/{id}", ttl = "1h")]
@@ -34,24 +37,10 @@ struct RawItem {
     note: String,
 }
 
-type RawDb = heed::Database<'static, heed::types::Bytes, heed::types::Bytes>;
-
 /// A raw heed environment holding the same `n` records (same keys, the bare
 /// JSON value), filled in one transaction: the baseline at each size.
 fn raw_fill(dir: &Path, n: u64) -> (heed::Env, RawDb) {
-    let mut options = heed::EnvOpenOptions::new();
-    options.map_size(4 << 30).max_dbs(2);
-    // SAFETY: a fresh directory used by this process only.
-    let env = unsafe { options.open(dir) }.unwrap();
-    let wtxn = env.write_txn().unwrap();
-    let db = env
-        .create_databases_and_commit(wtxn, |opener, wtxn| {
-            let db =
-                opener.create_database::<heed::types::Bytes, heed::types::Bytes>(wtxn, None)?;
-            Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit(db))
-        })
-        .unwrap()
-        .unwrap_commit();
+    let (env, db) = common::raw_env(dir, heed::EnvOpenOptions::new(), 4 << 30);
     let mut wtxn = env.write_txn().unwrap();
     for i in 0..n {
         let shelf = format!("s{}", i / 10_000);

@@ -67,21 +67,10 @@ fn peer(c: &mut Criterion) {
         .unwrap();
     // Raw heed without fsync: the floor for `NoSync` (same process, no writer thread).
     let raw_dir = dir.path().join("raw-nosync");
-    std::fs::create_dir_all(&raw_dir).unwrap();
     let mut options = heed::EnvOpenOptions::new();
-    options.map_size(1 << 30).max_dbs(2);
     // SAFETY: a fresh directory used by this process only.
     unsafe { options.flags(heed::EnvFlags::NO_SYNC) };
-    let raw_env = unsafe { options.open(&raw_dir) }.unwrap();
-    let wtxn = raw_env.write_txn().unwrap();
-    let raw_db = raw_env
-        .create_databases_and_commit(wtxn, |opener, wtxn| {
-            let db =
-                opener.create_database::<heed::types::Bytes, heed::types::Bytes>(wtxn, None)?;
-            Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit(db))
-        })
-        .unwrap()
-        .unwrap_commit();
+    let (raw_env, raw_db) = common::raw_env(&raw_dir, options, 1 << 30);
     for i in 0..1000 {
         sqlite_save(&full, &record(i % 1000));
         sqlite_save(&normal, &record(i % 1000));

@@ -13,43 +13,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use heed::types::Bytes;
 mod common;
 
-use common::{RawRecord, Record, record};
+use common::{RawDb, RawRecord, Record, record};
 use mcp_persist::Store;
 
-fn raw_env(dir: &Path) -> (heed::Env, heed::Database<'static, Bytes, Bytes>) {
-    raw_env_with(dir, heed::EnvOpenOptions::new())
+fn raw_env(dir: &Path) -> (heed::Env, RawDb) {
+    common::raw_env(dir, heed::EnvOpenOptions::new(), 1 << 30)
 }
 
 /// Like `raw_env`, with read transactions not tied to threads (`MDB_NOTLS`),
 /// as the store opens its environment (read txns that any thread may own).
-fn raw_env_notls(
-    dir: &Path,
-) -> (
-    heed::Env<heed::WithoutTls>,
-    heed::Database<'static, Bytes, Bytes>,
-) {
-    raw_env_with(dir, heed::EnvOpenOptions::new().read_txn_without_tls())
-}
-
-fn raw_env_with<T: heed::TlsUsage + 'static>(
-    dir: &Path,
-    mut options: heed::EnvOpenOptions<T>,
-) -> (heed::Env<T>, heed::Database<'static, Bytes, Bytes>) {
-    options.map_size(1 << 30).max_dbs(2);
-    // SAFETY: a fresh directory used by this process only.
-    let env = unsafe { options.open(dir) }.expect("open raw env");
-    let wtxn = env.write_txn().expect("txn");
-    let db = env
-        .create_databases_and_commit(wtxn, |opener, wtxn| {
-            let db = opener.create_database::<Bytes, Bytes>(wtxn, Some("raw"))?;
-            Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit(db))
-        })
-        .expect("create db")
-        .unwrap_commit();
-    (env, db)
+fn raw_env_notls(dir: &Path) -> (heed::Env<heed::WithoutTls>, RawDb) {
+    common::raw_env(
+        dir,
+        heed::EnvOpenOptions::new().read_txn_without_tls(),
+        1 << 30,
+    )
 }
 
 fn store(dir: &Path) -> Store {
@@ -64,7 +44,6 @@ fn reads(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir.path().join("ours"));
     let raw_dir = dir.path().join("raw");
-    std::fs::create_dir_all(&raw_dir).unwrap();
     let (env, db) = raw_env(&raw_dir);
     let mut wtxn = env.write_txn().unwrap();
     for i in 0..1000 {
@@ -87,7 +66,6 @@ fn reads(c: &mut Criterion) {
     });
     drop(env);
     let notls_dir = dir.path().join("raw-notls");
-    std::fs::create_dir_all(&notls_dir).unwrap();
     let (env, db) = raw_env_notls(&notls_dir);
     let mut wtxn = env.write_txn().unwrap();
     for id in &ids {
@@ -116,7 +94,6 @@ fn durable_writes(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir.path().join("ours"));
     let raw_dir = dir.path().join("raw");
-    std::fs::create_dir_all(&raw_dir).unwrap();
     let (env, db) = raw_env(&raw_dir);
     let mut group = c.benchmark_group("durable_write_200B");
     group
@@ -173,7 +150,6 @@ fn group_commit(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir.path().join("ours"));
     let raw_dir = dir.path().join("raw");
-    std::fs::create_dir_all(&raw_dir).unwrap();
     let (env, db) = raw_env(&raw_dir);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -1,6 +1,10 @@
-//! The record every benchmark stores, and its plain-serde twin for baselines.
+//! The record every benchmark stores, its plain-serde twin for baselines, and
+//! the raw heed environment the baselines write to.
 #![allow(dead_code)]
 
+use std::path::Path;
+
+use heed::types::Bytes;
 use mcp_persist::persisted;
 use serde::{Deserialize, Serialize};
 
@@ -40,4 +44,29 @@ pub fn record(i: u64) -> Record {
         percent: 17.5,
         note: "Reread chapter 7; compare with the 1976 edition.".into(),
     }
+}
+
+/// The one database of a raw heed baseline: bare keys, bare JSON values.
+pub type RawDb = heed::Database<'static, Bytes, Bytes>;
+
+/// A raw heed environment in the fresh directory `dir`, opened with `options`
+/// (flags and TLS as the caller set them) and a map of `map_size` bytes.
+pub fn raw_env<T: heed::TlsUsage + 'static>(
+    dir: &Path,
+    mut options: heed::EnvOpenOptions<T>,
+    map_size: usize,
+) -> (heed::Env<T>, RawDb) {
+    std::fs::create_dir_all(dir).expect("create raw env dir");
+    options.map_size(map_size).max_dbs(2);
+    // SAFETY: a fresh directory used by this process only.
+    let env = unsafe { options.open(dir) }.expect("open raw env");
+    let wtxn = env.write_txn().expect("txn");
+    let db = env
+        .create_databases_and_commit(wtxn, |opener, wtxn| {
+            let db = opener.create_database::<Bytes, Bytes>(wtxn, Some("raw"))?;
+            Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit(db))
+        })
+        .expect("create db")
+        .unwrap_commit();
+    (env, db)
 }
