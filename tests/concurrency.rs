@@ -114,6 +114,31 @@ fn blocking_threads_and_async_tasks_share_the_write_path() {
     }
 }
 
+/// A read inside an update closure (its thread holds the store's resize gate
+/// for the batch) takes the gate again without waiting.
+#[test]
+fn a_read_inside_an_update_works() {
+    for store in [disk_store().1, Store::memory().unwrap()] {
+        counter("outer").save_blocking(&store).unwrap();
+        Counter {
+            n: 7,
+            ..counter("other")
+        }
+        .save_blocking(&store)
+        .unwrap();
+        let inner = store.clone();
+        let seen = Counter::update_blocking(&store, "outer", move |c| {
+            let other = Counter::load(&inner, "other").unwrap().unwrap();
+            let outer = Counter::load(&inner, "outer").unwrap().unwrap();
+            c.n = other.n * 10 + outer.n;
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(seen.n, 70);
+        assert_eq!(Counter::load(&store, "outer").unwrap().unwrap().n, 70);
+    }
+}
+
 /// A write started inside an update closure would wait for itself: it is an
 /// error, and the update it was in changes nothing.
 #[test]

@@ -1,11 +1,10 @@
 //! The LMDB environment of one store: opening it, reading from it, growing it.
 //!
 //! Every transaction of this process holds the resize gate (shared) while it
-//! is open; changing the map size takes it exclusively, because LMDB requires
-//! that no transaction of the process be active during a resize.
+//! is open; changing the map size takes it exclusively (see [`super::gate`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use heed::types::{Bytes, Unit};
@@ -14,6 +13,7 @@ use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, MdbError, RoT
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::store::Durability;
+use crate::store::gate::{Gate, SharedHold};
 
 /// Bytes to bytes: record key to envelope.
 pub(crate) type RecordsDb = Database<'static, Bytes, Bytes>;
@@ -28,7 +28,7 @@ pub(crate) struct Shared {
     pub clock: Arc<dyn Clock>,
     pub path: PathBuf,
     pub max_map_size: usize,
-    gate: RwLock<()>,
+    gate: Gate,
 }
 
 /// Options that shape how the environment is opened.
@@ -67,7 +67,7 @@ impl Shared {
             clock,
             path: path.to_owned(),
             max_map_size: opts.max_map_size,
-            gate: RwLock::new(()),
+            gate: Gate::default(),
         })
     }
 
@@ -80,12 +80,13 @@ impl Shared {
     }
 
     /// Holds the resize gate for the lifetime of a transaction.
-    pub fn gate(&self) -> RwLockReadGuard<'_, ()> {
-        self.gate.read().unwrap_or_else(PoisonError::into_inner)
+    pub fn gate(&self) -> SharedHold<'_> {
+        self.gate.shared()
     }
 
     /// Runs `f` in a short read transaction.
     pub fn read<R>(&self, f: impl FnOnce(&RoTxn<'_>) -> Result<R>) -> Result<R> {
+        let nested = self.gate.held_here();
         let gate = self.gate();
         match self.env.read_txn() {
             Ok(txn) => {
@@ -94,7 +95,9 @@ impl Shared {
                 drop(gate);
                 out
             }
-            Err(heed::Error::Mdb(MdbError::MapResized)) => {
+            // A read from inside a write job (its thread holds the gate for the
+            // batch) cannot wait for the exclusive hold: it fails instead.
+            Err(heed::Error::Mdb(MdbError::MapResized)) if !nested => {
                 drop(gate);
                 self.adopt_map_size()?;
                 let _gate = self.gate();
@@ -107,14 +110,14 @@ impl Shared {
 
     /// Adopts the map size another process grew the file to.
     pub fn adopt_map_size(&self) -> Result<()> {
-        let _exclusive = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+        let _exclusive = self.gate.exclusive();
         // SAFETY: the exclusive gate guarantees no transaction of this process is open.
         unsafe { self.env.resize(0) }.map_err(|e| self.lmdb(e))
     }
 
     /// Doubles the map (up to `max_map_size`), for a write that hit `MapFull`.
     pub fn grow(&self) -> Result<()> {
-        let _exclusive = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+        let _exclusive = self.gate.exclusive();
         let current = self.env.info().map_size;
         if current >= self.max_map_size {
             return Err(Error::StoreFull {

@@ -1,5 +1,6 @@
 //! The [`Store`]: a handle on one LMDB environment, its writer thread and its sweeper.
 
+mod gate;
 mod lmdb;
 mod paths;
 mod sweeper;
