@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 thread_local! {
-    /// The gate this thread holds shared, innermost first (its address; 0: none).
+    /// The innermost gate this thread holds shared (its address; 0: none).
     static HELD: Cell<usize> = const { Cell::new(0) };
 }
 
