@@ -38,6 +38,9 @@ pub struct RawHeader {
     pub updated_ms: u64,
     /// Expiry, ms since the epoch.
     pub expires_ms: Option<u64>,
+    /// The record's own time to live in ms (0: never), when a write chose
+    /// one over its type's; `None`: its type's.
+    pub ttl_ms: Option<u64>,
 }
 
 impl From<Header> for RawHeader {
@@ -47,6 +50,7 @@ impl From<Header> for RawHeader {
             created_ms: h.created_ms,
             updated_ms: h.updated_ms,
             expires_ms: h.expires_ms,
+            ttl_ms: h.ttl_ms,
         }
     }
 }
@@ -152,8 +156,8 @@ impl Store {
     }
 
     /// Stores `data` at `key`, keeping the stored envelope's version and
-    /// creation time (version 1 for a new key). `ttl`: `None` keeps no expiry,
-    /// `Some(d)` expires after `d`.
+    /// creation time (version 1 for a new key). `ttl`: `None` never expires,
+    /// `Some(d)` expires after `d`; later updates keep that choice.
     pub fn put_json_blocking(&self, key: &str, data: &Value, ttl: Option<Duration>) -> Result<()> {
         check_key(key)?;
         let key = key.to_owned();
@@ -170,6 +174,8 @@ impl Store {
                 created_ms: live.map_or(now, |h| h.created_ms),
                 updated_ms: now,
                 expires_ms: ttl.map(|d| now.saturating_add(duration_ms(d))),
+                // An explicit choice: later updates keep it.
+                ttl_ms: Some(ttl.map_or(0, |d| duration_ms(d).max(1))),
             };
             ctx.put(key.as_bytes(), old.as_ref(), &header, &data)
         }))
@@ -328,6 +334,7 @@ fn parse_import_line(line: &str, line_no: usize) -> Result<(String, Header, Vec<
         created_ms: num("c").ok_or_else(|| bad("envelope has no \"c\"".into()))?,
         updated_ms: num("u").ok_or_else(|| bad("envelope has no \"u\"".into()))?,
         expires_ms: num("e"),
+        ttl_ms: num("t"),
     };
     let data = env
         .get("d")

@@ -1,8 +1,9 @@
 //! The value envelope: what is stored around each value.
 //!
-//! Stored as JSON, `d` last: `{"v":1,"c":<created ms>,"u":<updated ms>,"e":<expires ms>,"d":<value>}`
-//! (`e` is absent when the record does not expire). Times are milliseconds
-//! since the Unix epoch.
+//! Stored as JSON, `d` last: `{"v":1,"c":<created ms>,"u":<updated ms>,"e":<expires ms>,"t":<ttl ms>,"d":<value>}`
+//! (`e` is absent when the record does not expire; `t` is the record's own
+//! time to live when a write chose one over its type's, `0` for never, and
+//! absent when the type's applies). Times are milliseconds since the Unix epoch.
 
 use std::io::Write as _;
 use std::time::SystemTime;
@@ -20,6 +21,10 @@ pub(crate) struct Header {
     pub created_ms: u64,
     pub updated_ms: u64,
     pub expires_ms: Option<u64>,
+    /// The record's own time to live in ms, chosen by the write that saved
+    /// it ([`Ttl::Never`](crate::Ttl::Never) is `0`); `None`: its type's.
+    /// Later updates re-arm it.
+    pub ttl_ms: Option<u64>,
 }
 
 impl Header {
@@ -66,6 +71,8 @@ struct Full<T> {
     u: u64,
     #[serde(default)]
     e: Option<u64>,
+    #[serde(default)]
+    t: Option<u64>,
     d: T,
 }
 
@@ -80,6 +87,9 @@ pub(crate) fn encode(header: &Header, data: &[u8]) -> Vec<u8> {
     );
     if let Some(e) = header.expires_ms {
         let _ = write!(out, ",\"e\":{e}");
+    }
+    if let Some(t) = header.ttl_ms {
+        let _ = write!(out, ",\"t\":{t}");
     }
     out.extend_from_slice(b",\"d\":");
     out.extend_from_slice(data);
@@ -153,12 +163,20 @@ pub(crate) fn split(bytes: &[u8]) -> Option<(Header, &[u8])> {
         }
         None => None,
     };
+    let ttl_ms = match rest.strip_prefix(b",\"t\":") {
+        Some(after) => {
+            rest = after;
+            Some(take_number(&mut rest)?)
+        }
+        None => None,
+    };
     let value = rest.strip_prefix(b",\"d\":")?.strip_suffix(b"}")?;
     let header = Header {
         version,
         created_ms,
         updated_ms,
         expires_ms,
+        ttl_ms,
     };
     Some((header, value))
 }
@@ -194,6 +212,7 @@ fn header_of<T>(full: &Full<T>) -> Header {
         created_ms: full.c,
         updated_ms: full.u,
         expires_ms: full.e,
+        ttl_ms: full.t,
     }
 }
 
@@ -208,6 +227,7 @@ mod tests {
             created_ms: 10,
             updated_ms: 20,
             expires_ms: Some(30),
+            ttl_ms: None,
         };
         let bytes = encode(&h, br#"{"a":1}"#);
         let (h2, v): (Header, serde_json::Value) = decode("k", "V", &bytes).unwrap();
@@ -222,6 +242,26 @@ mod tests {
     }
 
     #[test]
+    fn a_records_own_ttl_round_trips() {
+        for ttl_ms in [Some(0), Some(1), Some(3_600_000), None] {
+            let h = Header {
+                version: 1,
+                created_ms: 5,
+                updated_ms: 6,
+                expires_ms: Some(7),
+                ttl_ms,
+            };
+            let bytes = encode(&h, b"[1]");
+            assert!(
+                split(&bytes).is_some(),
+                "the written form takes the fast path"
+            );
+            assert_eq!(decode_header("k", &bytes).unwrap(), h);
+            assert_eq!(check("k", &bytes).unwrap(), h);
+        }
+    }
+
+    #[test]
     fn decode_errors_name_key_and_type() {
         let bytes = encode(
             &Header {
@@ -229,6 +269,7 @@ mod tests {
                 created_ms: 0,
                 updated_ms: 0,
                 expires_ms: None,
+                ttl_ms: None,
             },
             b"\"text\"",
         );
@@ -249,6 +290,7 @@ mod tests {
             created_ms: 1,
             updated_ms: 2,
             expires_ms: Some(40),
+            ttl_ms: None,
         };
         let canonical = encode(&h, br#"{"a":[1,2]}"#);
         assert!(split(&canonical).is_some());
@@ -281,6 +323,7 @@ mod tests {
                 created_ms: n,
                 updated_ms: n,
                 expires_ms: Some(n),
+                ttl_ms: None,
             };
             let bytes = encode(&h, b"1");
             assert_eq!(decode::<u8>("k", "V", &bytes).unwrap(), (h, 1), "{n}");

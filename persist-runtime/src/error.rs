@@ -200,6 +200,38 @@ pub enum Error {
     )]
     WriteInsideWrite,
 
+    /// A write could not start within the store's write timeout
+    /// ([`StoreBuilder::write_timeout`](crate::StoreBuilder::write_timeout)):
+    /// another process holds the store's write lock (a server on the same
+    /// store that is stopped, suspended or stuck), or earlier writes of this
+    /// process are still running. The write was not applied and never will be.
+    #[error(
+        "the store at {path} is busy: the write could not start within {} s because another \
+         process holds the store's write lock (a stopped or suspended server on the same store?) \
+         or earlier writes are still running; it was not applied, retry later",
+        waited.as_secs_f32()
+    )]
+    Busy {
+        /// Directory of the store.
+        path: PathBuf,
+        /// How long the write waited.
+        waited: std::time::Duration,
+    },
+
+    /// Every reader slot of the store is taken.
+    #[error(
+        "the store at {path} has no free reader slot (all {max_readers} are taken by concurrent \
+         reads of every process on it): lower the number of concurrent readers, or raise \
+         StoreBuilder::max_readers in every process (it applies when the store's lock.mdb is \
+         created: stop every process on the store and delete lock.mdb, never data.mdb)"
+    )]
+    ReadersFull {
+        /// Directory of the store.
+        path: PathBuf,
+        /// The number of slots.
+        max_readers: u32,
+    },
+
     /// The store's writer thread is gone (it panicked or the store is shutting down).
     #[error("the store's writer is no longer running: {0}")]
     WriterGone(String),

@@ -16,7 +16,14 @@ use crate::key::{self, RecordKey};
 use crate::spec::Persisted;
 use crate::store::{Store, WriteFn};
 
-/// How long a write lives, overriding the type's `ttl` for that write.
+/// How long a record lives, overriding its type's `ttl`.
+///
+/// A save chooses the record's expiry policy; every later write of the
+/// record that does not choose one (`update`, `update_or_insert` on a live
+/// record) keeps it, re-arming it from the time of that write: a record
+/// saved with `Never` never expires, one saved with `After(d)` expires `d`
+/// after its last write, one saved with `Default` follows its type's `ttl`.
+/// To change the policy, save the record again with another `Ttl`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Ttl {
     /// The type's `ttl` (none if it declares none).
@@ -37,6 +44,24 @@ impl Ttl {
             Ttl::After(d) => Some(d),
         };
         ttl.map(|d| now_ms.saturating_add(duration_ms(d)))
+    }
+
+    /// How the envelope remembers a write's choice (see `Header::ttl_ms`).
+    pub(crate) fn stored(self) -> Option<u64> {
+        match self {
+            Ttl::Default => None,
+            Ttl::Never => Some(0),
+            Ttl::After(d) => Some(duration_ms(d).max(1)),
+        }
+    }
+
+    /// The choice a record's envelope remembers.
+    pub(crate) fn of_stored(ttl_ms: Option<u64>) -> Self {
+        match ttl_ms {
+            None => Ttl::Default,
+            Some(0) => Ttl::Never,
+            Some(ms) => Ttl::After(Duration::from_millis(ms)),
+        }
     }
 }
 
@@ -161,6 +186,7 @@ pub(crate) fn next_header<T: Persisted>(old: Option<&Header>, now_ms: u64, ttl: 
         created_ms,
         updated_ms: now_ms,
         expires_ms: ttl.expires_ms::<T>(now_ms),
+        ttl_ms: ttl.stored(),
     }
 }
 
@@ -325,7 +351,11 @@ where
             });
         }
         let data = encode(&value)?;
-        let header = next_header::<T>(old.as_ref(), now, Ttl::Default);
+        // The record keeps its own expiry policy (a stale one does not).
+        let ttl = old
+            .filter(|h| !h.is_expired(now))
+            .map_or(Ttl::Default, |h| Ttl::of_stored(h.ttl_ms));
+        let header = next_header::<T>(old.as_ref(), now, ttl);
         ctx.put(key.as_bytes(), old.as_ref(), &header, &data)?;
         Ok(Some(Stored {
             value,

@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::store::Durability;
 use crate::store::gate::{Gate, SharedHold};
+use crate::store::write_lock::WriteLock;
 
 /// Bytes to bytes: record key to envelope.
 pub(crate) type RecordsDb = Database<'static, Bytes, Bytes>;
@@ -28,6 +29,8 @@ pub(crate) struct Shared {
     pub clock: Arc<dyn Clock>,
     pub path: PathBuf,
     pub max_map_size: usize,
+    /// Taken before every write transaction (see [`super::write_lock`]).
+    pub write_lock: WriteLock,
     gate: Gate,
 }
 
@@ -36,11 +39,15 @@ pub(crate) struct EnvOptions {
     pub map_size: usize,
     pub max_map_size: usize,
     pub durability: Durability,
+    pub max_readers: u32,
+    /// How long opening may wait for another process's write lock.
+    pub write_timeout: Duration,
 }
 
 impl Shared {
     /// Opens (creating if needed) the environment in the directory `path`.
     pub fn open(path: &Path, opts: &EnvOptions, clock: Arc<dyn Clock>) -> Result<Self> {
+        let write_lock = WriteLock::open(path)?;
         let env = open_env(path, opts)?;
         check_not_truncated(&env, path)?;
         let lmdb = |source| Error::Lmdb {
@@ -51,15 +58,15 @@ impl Shared {
         if stale > 0 {
             tracing::info!(path = %path.display(), stale, "cleared stale reader slots left by dead processes");
         }
-        let wtxn = env.write_txn().map_err(lmdb)?;
-        let (records, expiry) = env
-            .create_databases_and_commit(wtxn, |opener, wtxn| {
-                let records = opener.create_database::<Bytes, Bytes>(wtxn, Some("records"))?;
-                let expiry = opener.create_database::<Bytes, Unit>(wtxn, Some("expiry"))?;
-                Ok::<_, heed::Error>(CommitOrAbort::<_, ()>::Commit((records, expiry)))
-            })
-            .map_err(lmdb)?
-            .unwrap_commit();
+        let (records, expiry) = match open_databases(&env).map_err(lmdb)? {
+            Some(dbs) => dbs,
+            // A new store: created under the write lock (which another
+            // process may hold for a while: waited for with the timeout).
+            None => {
+                let _held = write_lock.acquire_within(path, opts.write_timeout)?;
+                create_databases(&env).map_err(lmdb)?
+            }
+        };
         Ok(Self {
             env,
             records,
@@ -67,15 +74,22 @@ impl Shared {
             clock,
             path: path.to_owned(),
             max_map_size: opts.max_map_size,
+            write_lock,
             gate: Gate::default(),
         })
     }
 
     /// Wraps a heed error with this store's path.
     pub fn lmdb(&self, source: heed::Error) -> Error {
-        Error::Lmdb {
-            path: self.path.clone(),
-            source,
+        match source {
+            heed::Error::Mdb(MdbError::ReadersFull) => Error::ReadersFull {
+                path: self.path.clone(),
+                max_readers: self.env.info().maximum_number_of_readers,
+            },
+            source => Error::Lmdb {
+                path: self.path.clone(),
+                source,
+            },
         }
     }
 
@@ -132,9 +146,41 @@ impl Shared {
     }
 }
 
+/// The store's databases, if they exist: opened in a read transaction, so
+/// that opening an existing store never waits for a writer.
+fn open_databases(env: &Env<WithoutTls>) -> heed::Result<Option<(RecordsDb, ExpiryDb)>> {
+    let rtxn = env.read_txn()?;
+    env.open_databases_and_commit(rtxn, |opener, rtxn| {
+        let records = opener.open_database::<Bytes, Bytes>(rtxn, Some("records"))?;
+        let expiry = opener.open_database::<Bytes, Unit>(rtxn, Some("expiry"))?;
+        Ok::<_, heed::Error>(match (records, expiry) {
+            (Some(records), Some(expiry)) => CommitOrAbort::Commit(Some((records, expiry))),
+            _ => CommitOrAbort::Abort(()),
+        })
+    })
+    .map(|opened| match opened {
+        CommitOrAbort::Commit(dbs) => dbs,
+        CommitOrAbort::Abort(()) => None,
+    })
+}
+
+/// Creates the store's databases (or opens those that exist).
+fn create_databases(env: &Env<WithoutTls>) -> heed::Result<(RecordsDb, ExpiryDb)> {
+    let wtxn = env.write_txn()?;
+    let created = env.create_databases_and_commit(wtxn, |opener, wtxn| {
+        let records = opener.create_database::<Bytes, Bytes>(wtxn, Some("records"))?;
+        let expiry = opener.create_database::<Bytes, Unit>(wtxn, Some("expiry"))?;
+        Ok::<_, heed::Error>(CommitOrAbort::<_, ()>::Commit((records, expiry)))
+    })?;
+    Ok(created.unwrap_commit())
+}
+
 fn open_env(path: &Path, opts: &EnvOptions) -> Result<Env<WithoutTls>> {
     let mut options = EnvOpenOptions::new().read_txn_without_tls();
-    options.map_size(round_to_page(opts.map_size)).max_dbs(4);
+    options
+        .map_size(round_to_page(opts.map_size))
+        .max_dbs(4)
+        .max_readers(opts.max_readers);
     let flags = match opts.durability {
         Durability::Full => EnvFlags::empty(),
         Durability::NoMetaSync => EnvFlags::NO_META_SYNC,

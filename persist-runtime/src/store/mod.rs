@@ -4,6 +4,7 @@ mod gate;
 mod lmdb;
 mod paths;
 mod sweeper;
+mod write_lock;
 mod write_ops;
 mod writer;
 
@@ -128,6 +129,8 @@ struct Inner {
     writer: Arc<Writer>,
     shared: Arc<Shared>,
     durability: Durability,
+    /// What the store was opened with, to check later opens against.
+    settings: Settings,
     /// Removed when the store closes (memory stores only). Declared last: dropped last.
     _temp: Option<tempfile::TempDir>,
 }
@@ -206,13 +209,15 @@ impl Store {
 
     /// Deletes every expired record now and returns how many there were.
     /// The background sweeper does the same periodically.
+    /// Each chunk of 10,000 records is its own transaction, so writers of
+    /// this and other processes are not held up for the whole sweep.
     pub fn sweep_expired_blocking(&self) -> Result<usize> {
-        self.inner.writer.write_blocking(sweeper::sweep_job())
+        sweeper::sweep_all(|job| self.inner.writer.write_blocking(job), || true)
     }
 
     /// Async version of [`Store::sweep_expired_blocking`].
     pub fn sweep_expired(&self) -> impl Future<Output = Result<usize>> + Send + use<'_> {
-        self.submit(Ok(sweeper::sweep_job()))
+        sweeper::sweep_all_async(&self.inner.writer)
     }
 
     /// How many records have expired but are not purged yet (they are never
@@ -230,6 +235,13 @@ impl Store {
                 .map_err(|e| shared.lmdb(e))?;
             Ok(iter.count())
         })
+    }
+
+    /// How many writes of this process wait for their turn (queued, not
+    /// yet running): a gauge for monitoring, and a hook for tests that need
+    /// writes to be batched together.
+    pub fn pending_writes(&self) -> usize {
+        self.inner.writer.queued()
     }
 
     pub(crate) fn shared(&self) -> &Shared {
@@ -281,6 +293,14 @@ impl Store {
 
 /// Options for opening a [`Store`].
 ///
+/// A store is opened once per directory and process; a later open of the
+/// same directory returns the same store. Settings given explicitly to that
+/// later open must match what the store runs with (durability, clock, sweep
+/// interval, maximum map size, write timeout, reader slots): a mismatch is an
+/// [`Error::Open`] naming the setting, never silently ignored. The initial
+/// [`map_size`](Self::map_size) is the one exception: the map of an open
+/// store is already as large as it is.
+///
 /// ```
 /// use std::time::Duration;
 /// use persist_runtime::{Durability, Store};
@@ -290,49 +310,59 @@ impl Store {
 ///     .durability(Durability::NoMetaSync)
 ///     .map_size(16 << 20)
 ///     .sweep_interval(Some(Duration::from_secs(300)))
+///     .write_timeout(Duration::from_secs(5))
 ///     .memory()?;
 /// # drop(store); Ok(()) }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct StoreBuilder {
-    map_size: usize,
-    max_map_size: usize,
+    map_size: Option<usize>,
+    max_map_size: Option<usize>,
     /// `None`: `MCP_PERSIST_DURABILITY`, else full.
     durability: Option<Durability>,
-    clock: Arc<dyn Clock>,
-    sweep_interval: Option<Duration>,
+    clock: Option<Arc<dyn Clock>>,
+    sweep_interval: Option<Option<Duration>>,
+    write_timeout: Option<Duration>,
+    max_readers: Option<u32>,
 }
 
-impl Default for StoreBuilder {
-    fn default() -> Self {
-        Self::new()
-    }
+/// The settings a store runs with.
+#[derive(Clone)]
+struct Settings {
+    max_map_size: usize,
+    clock: Arc<dyn Clock>,
+    sweep_interval: Option<Duration>,
+    write_timeout: Duration,
+    max_readers: u32,
 }
+
+const DEFAULT_MAP_SIZE: usize = 64 << 20;
+const DEFAULT_MAX_MAP_SIZE: usize = 1 << 40;
+const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// LMDB's default is 126 slots for every process and thread on the store; a
+/// read holds one for its few microseconds. 1022 fills the 64 KiB lock file.
+const DEFAULT_MAX_READERS: u32 = 1022;
 
 impl StoreBuilder {
     /// Defaults: 64 MiB initial map (grows by doubling), 1 TiB ceiling, full
     /// durability (unless `MCP_PERSIST_DURABILITY` says otherwise), the system
-    /// clock, a sweep of expired records every minute.
+    /// clock, a sweep of expired records every minute, a write timeout of 30
+    /// seconds, 1022 reader slots.
     pub fn new() -> Self {
-        Self {
-            map_size: 64 << 20,
-            max_map_size: 1 << 40,
-            durability: None,
-            clock: Arc::new(SystemClock),
-            sweep_interval: Some(Duration::from_secs(60)),
-        }
+        Self::default()
     }
 
     /// Initial size of the memory map in bytes. The map grows by itself when
     /// full; on Linux and macOS the file is sparse, so a large map costs no disk.
     pub fn map_size(mut self, bytes: usize) -> Self {
-        self.map_size = bytes;
+        self.map_size = Some(bytes);
         self
     }
 
     /// The most the map may grow to; writes beyond it fail with [`Error::StoreFull`].
     pub fn max_map_size(mut self, bytes: usize) -> Self {
-        self.max_map_size = bytes;
+        self.max_map_size = Some(bytes);
         self
     }
 
@@ -344,15 +374,36 @@ impl StoreBuilder {
     }
 
     /// The clock used for timestamps and expiry (tests use [`ManualClock`](crate::ManualClock)).
+    /// A store already open in this process cannot take another clock.
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
+        self.clock = Some(Arc::new(clock));
         self
     }
 
     /// How often expired records are purged in the background; `None` turns
     /// the background sweep off (expired records are still never returned).
     pub fn sweep_interval(mut self, interval: Option<Duration>) -> Self {
-        self.sweep_interval = interval;
+        self.sweep_interval = Some(interval);
+        self
+    }
+
+    /// How long a write may wait to start: for the write lock another
+    /// process holds (a server on the same store that is stopped, suspended
+    /// in a debugger or stuck), or behind this process's earlier writes. A
+    /// write that cannot start in time fails with [`Error::Busy`] and is
+    /// never applied later. Opening waits as long at most. Default: 30 s.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = Some(timeout);
+        self
+    }
+
+    /// Reader slots shared by every process and thread reading the store at
+    /// the same moment (each read holds one for its duration). Default 1022.
+    /// It takes effect when the store's `lock.mdb` is created (the first
+    /// open after every process closed it may recreate it); past it, reads
+    /// fail with [`Error::ReadersFull`].
+    pub fn max_readers(mut self, slots: u32) -> Self {
+        self.max_readers = Some(slots.max(1));
         self
     }
 
@@ -372,6 +423,7 @@ impl StoreBuilder {
         })?;
         let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(inner) = open.get(&canonical).and_then(Weak::upgrade) {
+            self.check_matches(&inner, &canonical)?;
             tracing::debug!(path = %canonical.display(), "store already open in this process; sharing it");
             return Ok(Store { inner });
         }
@@ -379,6 +431,62 @@ impl StoreBuilder {
         open.retain(|_, weak| weak.strong_count() > 0);
         open.insert(canonical, Arc::downgrade(&store.inner));
         Ok(store)
+    }
+
+    /// Refuses to share an open store with an open that asks for other settings.
+    fn check_matches(&self, inner: &Inner, path: &Path) -> Result<()> {
+        let running = &inner.settings;
+        let show = |d: Option<Duration>| d.map_or("off".to_owned(), |d| format!("{d:?}"));
+        let differs = |setting, has: String, asked: Option<String>| {
+            asked
+                .filter(|asked| *asked != has)
+                .map(|asked| (setting, has, asked))
+        };
+        let conflict = [
+            differs(
+                "durability",
+                inner.durability.to_string(),
+                self.durability.map(|d| d.to_string()),
+            ),
+            // Clocks cannot be compared: a running store keeps its own.
+            self.clock
+                .as_ref()
+                .map(|_| ("clock", "its own clock".into(), "another clock".into())),
+            differs(
+                "sweep_interval",
+                show(running.sweep_interval),
+                self.sweep_interval.map(show),
+            ),
+            differs(
+                "max_map_size",
+                running.max_map_size.to_string(),
+                self.max_map_size.map(|m| m.to_string()),
+            ),
+            differs(
+                "write_timeout",
+                show(Some(running.write_timeout)),
+                self.write_timeout.map(|t| show(Some(t))),
+            ),
+            differs(
+                "max_readers",
+                running.max_readers.to_string(),
+                self.max_readers.map(|r| r.to_string()),
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .next();
+        match conflict {
+            None => Ok(()),
+            Some((setting, has, asked)) => Err(Error::Open {
+                path: path.to_owned(),
+                reason: format!(
+                    "the store is already open in this process with {setting} {has}, and this \
+                     open asks for {asked}; open it once and clone the Store (clones share \
+                     it), or open it with the same {setting}"
+                ),
+            }),
+        }
     }
 
     /// Opens an ephemeral store (see [`Store::memory`]). Durability is
@@ -413,14 +521,30 @@ impl StoreBuilder {
                 None => Durability::Full,
             },
         };
-        let opts = EnvOptions {
-            map_size: self.map_size.min(self.max_map_size),
-            max_map_size: self.max_map_size,
-            durability,
+        let settings = Settings {
+            max_map_size: self.max_map_size.unwrap_or(DEFAULT_MAX_MAP_SIZE),
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            sweep_interval: self.sweep_interval.unwrap_or(Some(DEFAULT_SWEEP_INTERVAL)),
+            write_timeout: self.write_timeout.unwrap_or(DEFAULT_WRITE_TIMEOUT),
+            max_readers: self.max_readers.unwrap_or(DEFAULT_MAX_READERS),
         };
-        let shared = Arc::new(Shared::open(path, &opts, self.clock)?);
-        let writer = Arc::new(Writer::start(Arc::clone(&shared), durability)?);
-        let sweeper = match self.sweep_interval {
+        let opts = EnvOptions {
+            map_size: self
+                .map_size
+                .unwrap_or(DEFAULT_MAP_SIZE)
+                .min(settings.max_map_size),
+            max_map_size: settings.max_map_size,
+            durability,
+            max_readers: settings.max_readers,
+            write_timeout: settings.write_timeout,
+        };
+        let shared = Arc::new(Shared::open(path, &opts, Arc::clone(&settings.clock))?);
+        let writer = Arc::new(Writer::start(
+            Arc::clone(&shared),
+            durability,
+            settings.write_timeout,
+        )?);
+        let sweeper = match settings.sweep_interval {
             Some(every) => Some(Sweeper::start(Arc::clone(&writer), every, path)?),
             None => None,
         };
@@ -430,6 +554,7 @@ impl StoreBuilder {
                 writer,
                 shared,
                 durability,
+                settings,
                 _temp: temp,
             }),
         })

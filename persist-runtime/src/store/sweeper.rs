@@ -6,13 +6,13 @@
 
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::write_ops::index_key;
-use super::writer::{WriteFn, Writer};
+use super::writer::{SHUTDOWN_WAIT, WriteFn, Writer, leading_here};
 use crate::envelope;
 use crate::error::{Error, Result};
 
@@ -62,35 +62,58 @@ fn sweep_chunk_job() -> WriteFn<usize> {
     })
 }
 
-/// A job that purges everything expired, chunk by chunk inside one job.
-pub(crate) fn sweep_job() -> WriteFn<usize> {
-    let mut chunk = sweep_chunk_job();
-    Box::new(move |ctx| {
-        let mut total = 0;
-        loop {
-            let n = chunk(ctx)?;
-            total += n;
-            if n < SWEEP_CHUNK {
-                return Ok(total);
-            }
+/// Purges everything expired, one transaction per chunk of [`SWEEP_CHUNK`]
+/// records (other writers, of this process and of others, get the write
+/// lock between two chunks). `write` runs one job; `keep_going` is asked
+/// between chunks. Returns how many records were purged.
+pub(crate) fn sweep_all(
+    mut write: impl FnMut(WriteFn<usize>) -> Result<usize>,
+    mut keep_going: impl FnMut() -> bool,
+) -> Result<usize> {
+    let mut total = 0;
+    loop {
+        let n = write(sweep_chunk_job())?;
+        total += n;
+        if n < SWEEP_CHUNK || !keep_going() {
+            return Ok(total);
         }
-    })
+    }
+}
+
+/// Async version of [`sweep_all`].
+pub(crate) async fn sweep_all_async(writer: &Writer) -> Result<usize> {
+    let mut total = 0;
+    loop {
+        let n = writer.write(sweep_chunk_job()).await?;
+        total += n;
+        if n < SWEEP_CHUNK {
+            return Ok(total);
+        }
+    }
 }
 
 /// The background thread that sweeps every `interval`.
 pub(crate) struct Sweeper {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    /// Told when the thread ends.
+    ended: Mutex<Receiver<()>>,
 }
 
 impl Sweeper {
     pub fn start(writer: Arc<Writer>, interval: Duration, path: &Path) -> Result<Self> {
         let (stop, stopped) = channel::<()>();
+        let (end, ended) = channel::<()>();
         let thread = std::thread::Builder::new()
             .name("mcp-persist-sweeper".into())
             .spawn(move || {
+                let _end = end; // dropped when the thread ends, however
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-                    match writer.write_blocking(sweep_job()) {
+                    let swept = sweep_all(
+                        |job| writer.write_blocking(job),
+                        || matches!(stopped.try_recv(), Err(TryRecvError::Empty)),
+                    );
+                    match swept {
                         Ok(0) => {}
                         Ok(n) => tracing::debug!(purged = n, "swept expired records"),
                         Err(err) => {
@@ -106,6 +129,7 @@ impl Sweeper {
         Ok(Self {
             stop: Some(stop),
             thread: Some(thread),
+            ended: Mutex::new(ended),
         })
     }
 }
@@ -113,10 +137,27 @@ impl Sweeper {
 impl Drop for Sweeper {
     fn drop(&mut self) {
         drop(self.stop.take());
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            tracing::error!("the mcp-persist sweeper thread panicked");
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        // A sweep waits for whoever leads the store's writes: never wait for
+        // the sweeper from a leading thread (the last handle dropped by a
+        // job's closure) or from the sweeper itself. It stops by itself.
+        if thread.thread().id() == std::thread::current().id() || leading_here() {
+            return;
+        }
+        let ended = self.ended.lock().unwrap_or_else(PoisonError::into_inner);
+        match ended.recv_timeout(SHUTDOWN_WAIT) {
+            Err(RecvTimeoutError::Timeout) => {
+                tracing::warn!(
+                    "the sweeper is still running after {SHUTDOWN_WAIT:?}; closing without it"
+                );
+            }
+            _ => {
+                if thread.join().is_err() {
+                    tracing::error!("the mcp-persist sweeper thread panicked");
+                }
+            }
         }
     }
 }

@@ -16,9 +16,11 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use heed::{MdbError, RwTxn};
 
@@ -44,8 +46,26 @@ pub(crate) struct WriteCtx<'a, 'e> {
 /// (after the map grew), so it must not consume what it needs.
 pub(crate) type WriteFn<R> = Box<dyn FnMut(&mut WriteCtx<'_, '_>) -> Result<R> + Send>;
 
+/// Where a job stands between its caller and the leader. A job is claimed
+/// (`STARTED`) only once its transaction holds the write lock; a caller that
+/// waited too long gives it up (`ABANDONED`) first, and the leader then drops
+/// it unrun: a write that timed out is never applied later.
+const PENDING: u8 = 0;
+const STARTED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+type Claim = Arc<AtomicU8>;
+
 trait Job: Send {
     fn run(&mut self, ctx: &mut WriteCtx<'_, '_>) -> Result<()>;
+    /// Claims the job for a transaction that holds the write lock; `false`
+    /// if its caller gave it up (drop it unrun). A job claimed once stays so.
+    fn claim(&self) -> bool;
+    /// Gives the job up before it started: `true` if it was still pending.
+    fn abandon(&self) -> bool;
+    /// When the job must have started.
+    fn deadline(&self) -> Instant;
+    /// Its batch was committed.
     fn succeed(self: Box<Self>);
     fn fail(self: Box<Self>, err: Error);
 }
@@ -58,17 +78,11 @@ enum Reply<R> {
     Detached(&'static str),
 }
 
-struct TypedJob<R> {
-    f: WriteFn<R>,
-    out: Option<R>,
-    reply: Reply<R>,
-}
-
-impl<R: Send> TypedJob<R> {
+impl<R> Reply<R> {
     fn send(self, result: Result<R>) {
-        // A caller that stopped waiting (a dropped future) is not an error:
-        // the write happened, and nobody is left to tell.
-        match self.reply {
+        // A caller that stopped waiting (a dropped future, a timed-out
+        // caller) is not an error: nobody is left to tell.
+        match self {
             Reply::Blocking(tx) => drop(tx.send(result)),
             Reply::Async(tx) => drop(tx.send(result)),
             Reply::Detached(what) => {
@@ -80,23 +94,102 @@ impl<R: Send> TypedJob<R> {
     }
 }
 
+struct TypedJob<R> {
+    f: Option<WriteFn<R>>,
+    out: Option<R>,
+    reply: Option<Reply<R>>,
+    /// What the caller is told; set by `succeed`/`fail`, sent when dropped.
+    answer: Option<Result<R>>,
+    claim: Claim,
+    deadline: Instant,
+}
+
+impl<R: Send> TypedJob<R> {
+    fn new(f: WriteFn<R>, reply: Reply<R>, claim: Claim, deadline: Instant) -> Box<Self> {
+        Box::new(Self {
+            f: Some(f),
+            out: None,
+            reply: Some(reply),
+            answer: None,
+            claim,
+            deadline,
+        })
+    }
+}
+
+impl<R> Drop for TypedJob<R> {
+    /// Answers the caller, whatever way the job ends (answered, failed, or
+    /// dropped by a panic of the leader). The job's closure is dropped first,
+    /// so that what it captured (a `Store` handle among them) is gone when the
+    /// caller hears back; a panic in that drop, or in the drop of an answer
+    /// nobody took, is contained: it neither kills the leading thread nor
+    /// changes the answer.
+    fn drop(&mut self) {
+        let f = self.f.take();
+        contain("dropping a write's closure", move || drop(f));
+        let Some(reply) = self.reply.take() else {
+            return;
+        };
+        let answer = self.answer.take().unwrap_or_else(|| {
+            Err(Error::WriterGone(
+                "the write was interrupted by a panic before its commit; nothing was written"
+                    .into(),
+            ))
+        });
+        contain("answering a write", move || reply.send(answer));
+    }
+}
+
 impl<R: Send> Job for TypedJob<R> {
     fn run(&mut self, ctx: &mut WriteCtx<'_, '_>) -> Result<()> {
-        self.out = Some((self.f)(ctx)?);
+        let f = self
+            .f
+            .as_mut()
+            .ok_or_else(|| Error::WriterGone("a job ran after its closure was dropped".into()))?;
+        self.out = Some(f(ctx)?);
         Ok(())
     }
 
-    fn succeed(mut self: Box<Self>) {
-        match self.out.take() {
-            Some(out) => self.send(Ok(out)),
-            None => self.send(Err(Error::WriterGone(
-                "a job finished without a result".into(),
-            ))),
+    fn claim(&self) -> bool {
+        match self
+            .claim
+            .compare_exchange(PENDING, STARTED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => true,
+            Err(state) => state == STARTED,
         }
     }
 
-    fn fail(self: Box<Self>, err: Error) {
-        self.send(Err(err));
+    fn abandon(&self) -> bool {
+        self.claim
+            .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    fn succeed(mut self: Box<Self>) {
+        self.answer = Some(
+            self.out
+                .take()
+                .ok_or_else(|| Error::WriterGone("a job finished without a result".into())),
+        );
+    }
+
+    fn fail(mut self: Box<Self>, err: Error) {
+        self.answer = Some(Err(err));
+    }
+}
+
+/// Runs `f`, containing a panic (logged, itself contained).
+fn contain(what: &'static str, f: impl FnOnce()) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
+        let message = panic_message(&*panic);
+        drop(catch_unwind(|| {
+            tracing::error!(panic = %message, "a panic while {what} was contained");
+        }));
     }
 }
 
@@ -107,6 +200,9 @@ struct Queue {
     leading: bool,
     /// The store is closing: the writer thread drains `jobs` and stops.
     closed: bool,
+    /// The writer thread has stopped (closed, or killed by a panic that
+    /// escaped every guard): callers lead their own batches.
+    writer_stopped: bool,
 }
 
 /// What callers and the writer thread share.
@@ -114,6 +210,8 @@ struct Lanes {
     queue: Mutex<Queue>,
     /// Wakes the writer thread: jobs wait and nobody leads, or closing.
     wake: Condvar,
+    /// Signalled when the writer thread stops.
+    stopped: Condvar,
 }
 
 impl Lanes {
@@ -130,6 +228,12 @@ thread_local! {
     static LEADING: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Whether this thread is running write jobs (of any store): it must not
+/// wait for a writer or a sweeper to stop, which may wait for it.
+pub(crate) fn leading_here() -> bool {
+    LEADING.get()
+}
+
 /// Releases the lead when dropped (even on a panic), waking the writer
 /// thread if jobs are left.
 struct Lead<'a> {
@@ -143,7 +247,7 @@ impl<'a> Lead<'a> {
         Self { lanes }
     }
 
-    /// The next batch, or `None` (and the lead released) when nothing waits.
+    /// The next batch, or `None` when nothing waits.
     fn next_batch(&self) -> Option<Vec<Box<dyn Job>>> {
         let mut queue = self.lanes.lock();
         if queue.jobs.is_empty() {
@@ -152,6 +256,11 @@ impl<'a> Lead<'a> {
         let n = queue.jobs.len().min(MAX_BATCH);
         Some(queue.jobs.drain(..n).collect())
     }
+
+    /// Whether nobody would lead the jobs this lead leaves behind.
+    fn writer_stopped(&self) -> bool {
+        self.lanes.lock().writer_stopped
+    }
 }
 
 impl Drop for Lead<'_> {
@@ -159,50 +268,72 @@ impl Drop for Lead<'_> {
         LEADING.set(false);
         let mut queue = self.lanes.lock();
         queue.leading = false;
+        if queue.writer_stopped {
+            // Only reached when a panic cut a lead short: nobody is left to
+            // run what waits, so it fails now rather than never.
+            let left: Vec<_> = queue.jobs.drain(..).collect();
+            drop(queue);
+            for job in left {
+                job.fail(Error::WriterGone(
+                    "the store's writer thread has stopped".into(),
+                ));
+            }
+            return;
+        }
         if !queue.jobs.is_empty() || queue.closed {
-            self.lanes.wake.notify_one();
+            self.lanes.wake.notify_all();
         }
     }
 }
 
 /// The write path of one store; dropping it drains the queue and stops the
-/// writer thread.
+/// writer thread (waiting at most [`SHUTDOWN_WAIT`] for it).
 pub(crate) struct Writer {
     shared: Arc<Shared>,
     lanes: Arc<Lanes>,
     /// Async callers lead themselves (the store does not fsync).
     async_inline: bool,
+    /// How long a write may wait to start.
+    timeout: Duration,
     thread: Option<JoinHandle<()>>,
 }
 
+/// How long closing a store waits for its writer thread before abandoning
+/// it (a thread stuck behind another process's write lock).
+pub(crate) const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
+
 impl Writer {
-    pub fn start(shared: Arc<Shared>, durability: Durability) -> Result<Self> {
+    pub fn start(shared: Arc<Shared>, durability: Durability, timeout: Duration) -> Result<Self> {
         let lanes = Arc::new(Lanes {
             queue: Mutex::new(Queue {
                 jobs: VecDeque::new(),
                 leading: false,
                 closed: false,
+                writer_stopped: false,
             }),
             wake: Condvar::new(),
+            stopped: Condvar::new(),
         });
         let path = shared.path.clone();
         let thread = {
             let (shared, lanes) = (Arc::clone(&shared), Arc::clone(&lanes));
             std::thread::Builder::new()
                 .name(WRITER_THREAD.into())
-                .spawn(move || writer_thread(&shared, &lanes))
+                .spawn(move || writer_thread(&shared, &lanes, timeout))
                 .map_err(|source| Error::Io { path, source })?
         };
         Ok(Self {
             shared,
             lanes,
             async_inline: durability == Durability::NoSync,
+            timeout,
             thread: Some(thread),
         })
     }
 
     /// Queues `job`. Returns the lead if nobody leads and `lead` says this
-    /// caller takes it; else wakes the writer thread if nobody leads.
+    /// caller takes it (or the writer thread has stopped: then the caller
+    /// leads in any case); else wakes the writer thread if nobody leads.
     fn push(&self, job: Box<dyn Job>, lead: bool) -> Result<Option<Lead<'_>>> {
         if LEADING.get() {
             return Err(Error::WriteInsideWrite);
@@ -215,36 +346,45 @@ impl Writer {
         if queue.leading {
             return Ok(None);
         }
-        if lead {
+        if lead || queue.writer_stopped {
             queue.leading = true;
             drop(queue);
             return Ok(Some(Lead::taken(&self.lanes)));
         }
-        self.lanes.wake.notify_one();
+        self.lanes.wake.notify_all();
         Ok(None)
     }
 
     /// Runs batches until `done` says the caller's write is answered (or
-    /// nothing is left), then gives the lead up.
+    /// nothing is left), then gives the lead up. With the writer thread
+    /// stopped, it runs everything queued: nobody else would.
     fn lead_until(&self, lead: Lead<'_>, mut done: impl FnMut() -> bool) {
         while let Some(batch) = lead.next_batch() {
-            execute(&self.shared, batch);
-            if done() {
+            execute(&self.shared, batch, self.timeout);
+            if done() && !lead.writer_stopped() {
                 break;
             }
         }
         drop(lead);
     }
 
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.timeout
+    }
+
+    /// How many writes wait for a batch (not the ones running).
+    pub fn queued(&self) -> usize {
+        self.lanes.lock().jobs.len()
+    }
+
     /// Runs `f` and waits, blocking, for the commit. Leads on this thread
-    /// if no batch is running.
+    /// if no batch is running. A write that cannot start within the store's
+    /// write timeout fails with [`Error::Busy`] and is never applied.
     pub fn write_blocking<R: Send + 'static>(&self, f: WriteFn<R>) -> Result<R> {
         let (tx, rx) = sync_channel(1);
-        let job = Box::new(TypedJob {
-            f,
-            out: None,
-            reply: Reply::Blocking(tx),
-        });
+        let claim = Claim::default();
+        let deadline = self.deadline();
+        let job = TypedJob::new(f, Reply::Blocking(tx), Arc::clone(&claim), deadline);
         let mut answer = None;
         if let Some(lead) = self.push(job, true)? {
             self.lead_until(lead, || {
@@ -252,36 +392,50 @@ impl Writer {
                 answer.is_some()
             });
         }
-        match answer {
-            Some(answer) => answer,
-            None => rx
-                .recv()
-                .map_err(|_| Error::WriterGone("the writer dropped a write".into()))?,
+        if let Some(answer) = answer {
+            return answer;
+        }
+        let gone = || Error::WriterGone("the writer dropped a write".into());
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(wait) {
+            Ok(answer) => answer,
+            Err(RecvTimeoutError::Disconnected) => Err(gone()),
+            Err(RecvTimeoutError::Timeout) => {
+                let gave_up = claim
+                    .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+                if gave_up {
+                    Err(Error::Busy {
+                        path: self.shared.path.clone(),
+                        waited: self.timeout,
+                    })
+                } else {
+                    // It started: its transaction holds the lock, the answer comes.
+                    rx.recv().map_err(|_| gone())?
+                }
+            }
         }
     }
 
     /// Queues `f` without waiting for it; a failure is logged as `what`.
     pub fn write_detached(&self, what: &'static str, f: WriteFn<()>) {
-        let job = Box::new(TypedJob {
-            f,
-            out: None,
-            reply: Reply::Detached(what),
-        });
-        if let Err(err) = self.push(job, false) {
-            tracing::warn!(%err, "{what} could not be queued");
+        let job = TypedJob::new(f, Reply::Detached(what), Claim::default(), self.deadline());
+        match self.push(job, false) {
+            Ok(None) => {}
+            // The writer thread stopped: leading here would make a read wait
+            // for a commit. The work is redone on the next read.
+            Ok(Some(lead)) => self.lead_until(lead, || true),
+            Err(err) => tracing::warn!(%err, "{what} could not be queued"),
         }
     }
 
     /// Runs `f`; the future resolves after the commit. The writer thread
     /// leads unless the store does not fsync. Dropping the future does not
-    /// cancel a write already queued.
+    /// cancel a write already queued. A write that cannot start within the
+    /// store's write timeout fails with [`Error::Busy`] and is never applied.
     pub async fn write<R: Send + 'static>(&self, f: WriteFn<R>) -> Result<R> {
         let (tx, mut rx) = tokio::sync::oneshot::channel();
-        let job = Box::new(TypedJob {
-            f,
-            out: None,
-            reply: Reply::Async(tx),
-        });
+        let job = TypedJob::new(f, Reply::Async(tx), Claim::default(), self.deadline());
         if let Some(lead) = self.push(job, self.async_inline)? {
             let mut answer = None;
             self.lead_until(lead, || {
@@ -299,64 +453,150 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        self.lanes.lock().closed = true;
-        self.lanes.wake.notify_one();
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
+        let mut queue = self.lanes.lock();
+        queue.closed = true;
+        self.lanes.wake.notify_all();
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        // Never wait for the writer thread from a thread it may wait for:
+        // itself (the last handle dropped by a job's closure), or a thread
+        // leading a batch. It stops by itself once the queue is drained.
+        if thread.thread().id() == std::thread::current().id() || LEADING.get() {
+            return;
+        }
+        let (queue, wait) = self
+            .lanes
+            .stopped
+            .wait_timeout_while(queue, SHUTDOWN_WAIT, |q| !q.writer_stopped)
+            .unwrap_or_else(PoisonError::into_inner);
+        drop(queue);
+        if wait.timed_out() {
+            tracing::warn!(
+                path = %self.shared.path.display(),
+                "the store's writer is still waiting for the write lock after {SHUTDOWN_WAIT:?}; \
+                 closing without it (its queued writes fail with Busy once they time out)"
+            );
+        } else if thread.join().is_err() {
             tracing::error!("the mcp-persist writer thread panicked");
         }
     }
 }
 
-/// Leads whenever jobs wait and nobody else leads; stops once the store is
-/// closing and every queued job is done.
-fn writer_thread(shared: &Shared, lanes: &Lanes) {
-    loop {
-        let mut queue = lanes.lock();
-        while (queue.jobs.is_empty() || queue.leading) && !queue.closed {
-            queue = lanes
-                .wake
-                .wait(queue)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        if queue.jobs.is_empty() && !queue.leading {
-            return; // closed, and nothing left
-        }
-        if queue.leading {
-            // Closing while another thread leads: wait for it to finish.
-            drop(lanes.wake.wait(queue));
-            continue;
-        }
-        queue.leading = true;
+/// Marks the writer thread stopped when it ends, however it ends, and fails
+/// what nobody will lead.
+struct Stopped<'a>(&'a Lanes);
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        let mut queue = self.0.lock();
+        queue.writer_stopped = true;
+        let left: Vec<_> = if queue.leading {
+            Vec::new() // the leader runs everything left (see `lead_until`)
+        } else {
+            queue.jobs.drain(..).collect()
+        };
+        self.0.stopped.notify_all();
         drop(queue);
-        let lead = Lead::taken(lanes);
-        while let Some(batch) = lead.next_batch() {
-            execute(shared, batch);
+        for job in left {
+            job.fail(Error::WriterGone(
+                "the store's writer thread has stopped".into(),
+            ));
         }
     }
 }
 
+/// Leads whenever jobs wait and nobody else leads; stops once the store is
+/// closing and every queued job is done. A panic that escapes a batch (one
+/// outside every job's guard) is contained: the thread goes on.
+fn writer_thread(shared: &Shared, lanes: &Lanes, timeout: Duration) {
+    let _stopped = Stopped(lanes);
+    loop {
+        let turn = catch_unwind(AssertUnwindSafe(|| writer_turn(shared, lanes, timeout)));
+        match turn {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(panic) => {
+                let message = panic_message(&*panic);
+                contain("logging a writer panic", || {
+                    tracing::error!(panic = %message, "a panic escaped a write batch; the writer goes on");
+                });
+            }
+        }
+    }
+}
+
+/// Waits for work and leads it; `false` once closed with nothing left.
+fn writer_turn(shared: &Shared, lanes: &Lanes, timeout: Duration) -> bool {
+    let mut queue = lanes.lock();
+    while (queue.jobs.is_empty() || queue.leading) && !queue.closed {
+        queue = lanes
+            .wake
+            .wait(queue)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+    if queue.jobs.is_empty() && !queue.leading {
+        return false; // closed, and nothing left
+    }
+    if queue.leading {
+        // Closing while another thread leads: wait for it to finish.
+        drop(lanes.wake.wait(queue));
+        return true;
+    }
+    queue.leading = true;
+    drop(queue);
+    let lead = Lead::taken(lanes);
+    while let Some(batch) = lead.next_batch() {
+        execute(shared, batch, timeout);
+    }
+    true
+}
+
 /// Why an attempt at a batch must be tried again.
 enum Retry {
-    MapFull,
+    /// The map is full; `culprit` is the job whose write hit it, if known
+    /// (a commit can hit it too).
+    MapFull {
+        culprit: Option<usize>,
+    },
     MapResized,
 }
 
-fn execute(shared: &Shared, mut batch: Vec<Box<dyn Job>>) {
+fn execute(shared: &Shared, mut batch: Vec<Box<dyn Job>>, timeout: Duration) {
     loop {
-        let outcome = attempt(shared, &mut batch);
+        let outcome = attempt(shared, &mut batch, timeout);
         let recovery = match outcome {
             Ok(Ok(())) => {
                 batch.into_iter().for_each(|job| job.succeed());
                 return;
             }
-            Ok(Err(Retry::MapFull)) => shared.grow(),
             Ok(Err(Retry::MapResized)) => shared.adopt_map_size(),
+            Ok(Err(Retry::MapFull { culprit })) => match shared.grow() {
+                Ok(()) => Ok(()),
+                // The map cannot grow: the write that does not fit fails
+                // alone, the rest of the batch is tried again.
+                Err(full) => match culprit {
+                    Some(i) => {
+                        batch.remove(i).fail(full);
+                        Ok(())
+                    }
+                    None if batch.len() > 1 => {
+                        // The commit hit the ceiling: find out who, one at a time.
+                        for job in batch {
+                            execute(shared, vec![job], timeout);
+                        }
+                        return;
+                    }
+                    None => Err(full),
+                },
+            },
             Err(err) => Err(err),
         };
         if let Err(err) = recovery {
             fail_all(shared, batch, err);
+            return;
+        }
+        if batch.is_empty() {
             return;
         }
     }
@@ -375,30 +615,65 @@ fn fail_all(shared: &Shared, batch: Vec<Box<dyn Job>>, err: Error) {
     }
 }
 
-fn classify(err: heed::Error, shared: &Shared) -> Result<Retry> {
+fn classify(err: heed::Error, shared: &Shared, culprit: Option<usize>) -> Result<Retry> {
     match err {
-        heed::Error::Mdb(MdbError::MapFull) => Ok(Retry::MapFull),
+        heed::Error::Mdb(MdbError::MapFull) => Ok(Retry::MapFull { culprit }),
         heed::Error::Mdb(MdbError::MapResized) => Ok(Retry::MapResized),
         other => Err(shared.lmdb(other)),
     }
 }
 
-/// One try at a batch. `Ok(Err(_))`: retry after recovery; `Err`: the whole batch failed.
-fn attempt(shared: &Shared, batch: &mut Vec<Box<dyn Job>>) -> Result<Result<(), Retry>> {
+/// Fails with [`Error::Busy`] every job of `batch` past its deadline that
+/// had not started; `true` if none is left.
+fn drop_timed_out(shared: &Shared, batch: &mut Vec<Box<dyn Job>>, timeout: Duration) -> bool {
+    let now = Instant::now();
+    let mut i = 0;
+    while i < batch.len() {
+        if batch[i].deadline() <= now && batch[i].abandon() {
+            batch.remove(i).fail(Error::Busy {
+                path: shared.path.clone(),
+                waited: timeout,
+            });
+        } else {
+            i += 1;
+        }
+    }
+    batch.is_empty()
+}
+
+/// One try at a batch. `Ok(Err(_))`: retry after recovery; `Err`: the whole
+/// batch failed. Jobs that fail alone, and jobs given up by their callers,
+/// leave the batch.
+fn attempt(
+    shared: &Shared,
+    batch: &mut Vec<Box<dyn Job>>,
+    timeout: Duration,
+) -> Result<Result<(), Retry>> {
     // LMDB requires a write transaction to end on the thread that began it
     // (heed issue #339): it lives and dies inside this call, on the leader.
     debug_assert!(LEADING.get());
+    // The write lock of every process first, waited for with a deadline
+    // (LMDB's own mutex has none); jobs that time out waiting leave.
+    let Some(_lock) = shared
+        .write_lock
+        .acquire(|_| drop_timed_out(shared, batch, timeout))?
+    else {
+        return Ok(Ok(()));
+    };
     let _gate = shared.gate();
     let mut wtxn = match shared.env.write_txn() {
         Ok(txn) => txn,
-        Err(e) => return classify(e, shared).map(Err),
+        Err(e) => return classify(e, shared, None).map(Err),
     };
+    // Claim the jobs: from here a job no longer times out; one whose caller
+    // gave up is dropped unrun.
+    batch.retain(|job| job.claim());
     let now_ms = shared.clock.now_ms();
     let mut i = 0;
     while i < batch.len() {
         let mut nested = match shared.env.nested_write_txn(&mut wtxn) {
             Ok(txn) => txn,
-            Err(e) => return classify(e, shared).map(Err),
+            Err(e) => return classify(e, shared, None).map(Err),
         };
         let mut ctx = WriteCtx {
             txn: &mut nested,
@@ -411,9 +686,9 @@ fn attempt(shared: &Shared, batch: &mut Vec<Box<dyn Job>>) -> Result<Result<(), 
         match result {
             Ok(()) => match nested.commit() {
                 Ok(()) => i += 1,
-                Err(e) => return classify(e, shared).map(Err),
+                Err(e) => return classify(e, shared, Some(i)).map(Err),
             },
-            Err(err) if err.is_map_full() => return Ok(Err(Retry::MapFull)),
+            Err(err) if err.is_map_full() => return Ok(Err(Retry::MapFull { culprit: Some(i) })),
             Err(err) => {
                 nested.abort();
                 batch.remove(i).fail(err);
@@ -426,7 +701,7 @@ fn attempt(shared: &Shared, batch: &mut Vec<Box<dyn Job>>) -> Result<Result<(), 
     }
     match wtxn.commit() {
         Ok(()) => Ok(Ok(())),
-        Err(e) => classify(e, shared).map(Err),
+        Err(e) => classify(e, shared, None).map(Err),
     }
 }
 
