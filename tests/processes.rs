@@ -44,6 +44,22 @@ fn child_role() {
         println!("EXPLICIT {}", explicit.durability());
         return;
     }
+    if role == "lock-holder" {
+        // Takes the store's write lock and keeps it (the parent stops us).
+        let store = Store::builder().sweep_interval(None).open_at(&dir).unwrap();
+        let initial = Counter {
+            name: "holder".into(),
+            n: 0,
+        };
+        Counter::update_or_insert_blocking(&store, &initial, |c| {
+            println!("HOLDING");
+            std::io::stdout().flush().unwrap();
+            std::thread::sleep(std::time::Duration::from_secs(120));
+            c.n += 1;
+        })
+        .unwrap();
+        return;
+    }
     let store = small_map_store(Path::new(&dir));
     match role.as_str() {
         "ack-writer" => {
@@ -298,5 +314,149 @@ fn a_tiny_map_grows_to_hold_over_200_mb() {
     assert_eq!(
         Blob::load(&store, 209).unwrap().map(|b| b.data.len()),
         Some(1 << 20)
+    );
+}
+
+/// Issue 11, item 13: a server on the same store stopped (SIGSTOP) while it
+/// holds the write lock used to hang every write of the others and their
+/// shutdown, forever. A write now fails with `Error::Busy` once the write
+/// timeout has passed and is never applied later; closing the store leaves
+/// within a second even with a write stuck behind the lock; once the holder
+/// dies, writes go through again.
+#[test]
+fn a_stopped_peer_holding_the_write_lock_times_writes_out() {
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    // The store exists before the holder takes its lock.
+    drop(
+        Store::builder()
+            .sweep_interval(None)
+            .open_at(dir.path())
+            .unwrap(),
+    );
+    let mut holder = child("lock-holder", dir.path(), 0);
+    let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
+    assert!(
+        lines.any(|l| l.is_ok_and(|l| l.contains("HOLDING"))),
+        "the holder never took the lock"
+    );
+    let pid = holder.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = dir.path().to_owned();
+    std::thread::spawn(move || {
+        let timeout = Duration::from_millis(500);
+        // Opening an existing store does not need the write lock.
+        let store = Store::builder()
+            .sweep_interval(None)
+            .write_timeout(timeout)
+            .open_at(&path)
+            .unwrap();
+        let started = Instant::now();
+        let blocking = progress("busy-blocking", 1).save_blocking(&store);
+        let waited = started.elapsed();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let not_async = rt.block_on(progress("busy-async", 1).save(&store));
+        let waited_async = started.elapsed();
+        drop(store);
+
+        // A store with the default 30 s timeout and a write stuck behind
+        // the lock (its caller gave up): closing does not wait for it.
+        let store = Store::builder()
+            .sweep_interval(None)
+            .open_at(&path)
+            .unwrap();
+        let gave_up = rt.block_on(async {
+            tokio::time::timeout(
+                Duration::from_millis(100),
+                progress("queued", 1).save(&store),
+            )
+            .await
+        });
+        let started = Instant::now();
+        drop(store);
+        let closing = started.elapsed();
+        let _ = tx.send((
+            blocking,
+            waited,
+            not_async,
+            waited_async,
+            gave_up.is_err(),
+            closing,
+        ));
+    });
+    let outcome = rx.recv_timeout(Duration::from_secs(20));
+    let resume = |signal: &str| {
+        let _ = Command::new("kill").args([signal, &pid]).status();
+    };
+    let Ok((blocking, waited, not_async, waited_async, gave_up, closing)) = outcome else {
+        resume("-KILL");
+        panic!("a write or a close hung behind the stopped peer");
+    };
+    assert!(
+        matches!(blocking, Err(mcp_persist::Error::Busy { .. })),
+        "{blocking:?}"
+    );
+    assert!(
+        matches!(not_async, Err(mcp_persist::Error::Busy { .. })),
+        "{not_async:?}"
+    );
+    let message = blocking.unwrap_err().to_string();
+    assert!(message.contains("write lock"), "{message}");
+    for waited in [waited, waited_async] {
+        assert!(
+            waited >= Duration::from_millis(450) && waited < Duration::from_secs(5),
+            "waited {waited:?} for a 500 ms timeout"
+        );
+    }
+    assert!(
+        gave_up,
+        "the queued write answered although the lock is held"
+    );
+    assert!(
+        closing < Duration::from_millis(1500),
+        "closing took {closing:?}"
+    );
+
+    // A dead holder frees the lock at once: writes go through again, the
+    // queued write (not timed out) lands, the timed-out ones never do.
+    resume("-KILL");
+    let _ = holder.wait();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let store = loop {
+        match Store::builder().sweep_interval(None).open_at(dir.path()) {
+            Ok(store) => break store,
+            // The abandoned writer of the closed store still has it open.
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(err) => panic!("the store never closed: {err}"),
+        }
+    };
+    progress("after", 2).save_blocking(&store).unwrap();
+    assert_eq!(
+        Progress::load(&store, "after").unwrap().map(|p| p.page),
+        Some(2)
+    );
+    assert_eq!(
+        Progress::load(&store, "queued").unwrap().map(|p| p.page),
+        Some(1)
+    );
+    assert_eq!(Progress::load(&store, "busy-blocking").unwrap(), None);
+    assert_eq!(Progress::load(&store, "busy-async").unwrap(), None);
+    assert_eq!(
+        Counter::load(&store, "holder").unwrap(),
+        None,
+        "the holder's write was not committed"
     );
 }

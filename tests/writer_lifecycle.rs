@@ -448,3 +448,42 @@ fn an_update_keeps_the_expiry_policy_of_the_record() {
     let meta = Temp::load_with_meta(&store, 1).unwrap().unwrap().meta;
     assert_eq!(meta.expires_at, Some(t0 + Duration::from_secs(630 + 60)));
 }
+
+/// Issue 11, item 11: what every update accessor now documents, shown: the
+/// closure runs again when the write is retried after the map grew, each
+/// time on the stored value (never on its own earlier result).
+#[test]
+fn an_update_closure_may_run_again_on_the_same_stored_value() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::builder()
+        .map_size(64 * 1024)
+        .sweep_interval(None)
+        .open_at(dir.path())
+        .unwrap();
+    Blob {
+        id: 9,
+        data: "a".into(),
+    }
+    .save_blocking(&store)
+    .unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    let updated = Blob::update_blocking(&store, 9, move |b| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        b.data.push_str(&"y".repeat(1 << 20));
+    })
+    .unwrap()
+    .unwrap();
+    assert!(
+        runs.load(Ordering::SeqCst) >= 2,
+        "the map had to grow: a retry"
+    );
+    assert_eq!(
+        updated.data.len(),
+        1 + (1 << 20),
+        "each run starts from the stored value"
+    );
+    assert_eq!(Blob::load(&store, 9).unwrap(), Some(updated));
+}

@@ -253,9 +253,13 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
     let update_doc = format!(
         "Atomically applies `f` to {which} and stores the result (one write transaction: no \
          lost updates between threads or processes). Returns the new value, or `None` if there \
-         is no record (nothing is written). `f` runs on the store's writer thread and may run \
-         more than once if the write is retried: keep it quick and free of side effects."
+         is no record (nothing is written)."
     );
+    // Said on every accessor that takes an update closure (issue 11, item 11).
+    let closure_doc = "`f` may run more than once for one call (the write is tried again after \
+         the store's map grew) and runs while the store's writes wait for it: keep it quick and \
+         free of side effects, and make it compute the same change from the same value. The \
+         record keeps its own expiry policy, re-armed from this write (see `Ttl`).";
     let delete_doc = format!("Deletes {which}. Returns whether a live record was deleted.");
     let mut out = quote! {
         #[doc = #load_doc]
@@ -299,6 +303,8 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
         }
 
         #[doc = #update_doc]
+        ///
+        #[doc = #closure_doc]
         #vis fn update<'s, #async_bounds F>(#store: &'s #st, #async_params f: F)
             -> impl #fut<Output = #r<::core::option::Option<Self>>> + Send + use<'s, #(#generics,)* F>
         where
@@ -308,6 +314,8 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
         }
 
         /// Blocking version of `update`.
+        ///
+        #[doc = #closure_doc]
         #vis fn update_blocking<F>(#store: &#st, #sync_params f: F) -> #r<::core::option::Option<Self>>
         where
             F: FnMut(&mut Self) + Send + 'static,
@@ -317,6 +325,8 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
 
         /// Like `update`, but starts from `initial` when no record is stored at
         /// `initial`'s key; `f` is applied in both cases. Returns the stored value.
+        ///
+        #[doc = #closure_doc]
         #vis fn update_or_insert<'s, F>(#store: &'s #st, initial: &Self, f: F)
             -> impl #fut<Output = #r<Self>> + Send + use<'s, F>
         where
@@ -326,6 +336,8 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
         }
 
         /// Blocking version of `update_or_insert`.
+        ///
+        #[doc = #closure_doc]
         #vis fn update_or_insert_blocking<F>(#store: &#st, initial: &Self, f: F) -> #r<Self>
         where
             F: FnMut(&mut Self) + Send + 'static,
@@ -357,6 +369,8 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
 
             /// Like `update`, starting from the type's default when no record
             /// is stored. Returns the stored value.
+            ///
+            #[doc = #closure_doc]
             #vis fn update_or_default<'s, F>(#store: &'s #st, f: F)
                 -> impl #fut<Output = #r<Self>> + Send + use<'s, F>
             where
@@ -367,6 +381,8 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
             }
 
             /// Blocking version of `update_or_default`.
+            ///
+            #[doc = #closure_doc]
             #vis fn update_or_default_blocking<F>(#store: &#st, f: F) -> #r<Self>
             where
                 F: FnMut(&mut Self) + Send + 'static,

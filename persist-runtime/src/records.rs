@@ -394,8 +394,10 @@ where
 /// Atomically applies `f` to the live record at `params` and stores the
 /// result (read, modify and write in one write transaction: no update is
 /// lost between threads or processes). Returns the new value, or `None` (and
-/// writes nothing) if there is no live record. `f` runs on the writer
-/// thread, may run more than once if the write is retried, and must be quick.
+/// writes nothing) if there is no live record. `f` runs while the store's
+/// writes wait for it and may run more than once for one call (the write is
+/// tried again after the map grew): keep it quick and free of side effects.
+/// The record keeps its own expiry policy (see [`Ttl`]).
 pub fn update<'s, T, F>(
     store: &'s Store,
     params: &[&dyn Display],

@@ -7,13 +7,23 @@
 //! already holds the gate of the same store. Taking it again would deadlock as
 //! soon as another thread waits for the exclusive hold (`std`'s `RwLock` makes
 //! new readers wait behind a waiting writer), so a nested hold takes nothing.
+//! Holds of several stores nest too (a read of store B inside an update of
+//! store A, then a read of A again): every gate the thread holds counts, not
+//! only the innermost.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 thread_local! {
     /// The innermost gate this thread holds shared (its address; 0: none).
     static HELD: Cell<usize> = const { Cell::new(0) };
+    /// The gates held further out, innermost last (only used when holds of
+    /// different stores nest, so the common path never touches it).
+    static OUTER: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+fn held_further_out(id: usize) -> bool {
+    OUTER.with_borrow(|outer| outer.contains(&id))
 }
 
 /// A resize gate (one per store).
@@ -35,9 +45,10 @@ impl Gate {
         std::ptr::from_ref(self) as usize
     }
 
-    /// Whether this thread holds this gate shared.
+    /// Whether this thread holds this gate shared (at any depth).
     pub fn held_here(&self) -> bool {
-        HELD.get() == self.id()
+        let held = HELD.get();
+        held == self.id() || (held != 0 && held_further_out(self.id()))
     }
 
     /// Holds the gate shared (for the lifetime of a transaction). Re-entrant
@@ -45,10 +56,13 @@ impl Gate {
     #[inline]
     pub fn shared(&self) -> SharedHold<'_> {
         let outer = HELD.get();
-        if outer == self.id() {
+        if outer == self.id() || (outer != 0 && held_further_out(self.id())) {
             return SharedHold { guard: None, outer };
         }
         let guard = self.lock.read().unwrap_or_else(PoisonError::into_inner);
+        if outer != 0 {
+            OUTER.with_borrow_mut(|stack| stack.push(outer));
+        }
         HELD.set(self.id());
         SharedHold {
             guard: Some(guard),
@@ -67,6 +81,9 @@ impl Gate {
 impl Drop for SharedHold<'_> {
     fn drop(&mut self) {
         if self.guard.take().is_some() {
+            if self.outer != 0 {
+                OUTER.with_borrow_mut(|stack| stack.pop());
+            }
             HELD.set(self.outer);
         }
     }
@@ -96,6 +113,25 @@ mod tests {
         drop(outer);
         assert!(!gate.held_here());
         assert!(exclusive_possible(&gate));
+    }
+
+    /// Issue 11, item 10: only the innermost gate was remembered, so A -> B
+    /// -> A took A's lock a second time (a deadlock with a waiting resize).
+    #[test]
+    fn a_gate_held_further_out_is_not_taken_again() {
+        let (a, b) = (Gate::default(), Gate::default());
+        let hold_a = a.shared();
+        let hold_b = b.shared();
+        let again_a = a.shared();
+        assert!(again_a.guard.is_none(), "A was taken again under B");
+        assert!(a.held_here() && b.held_here());
+        drop(again_a);
+        drop(hold_b);
+        assert!(a.held_here() && !b.held_here());
+        assert!(exclusive_possible(&b));
+        drop(hold_a);
+        assert!(!a.held_here());
+        assert!(exclusive_possible(&a));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use heed::RoTxn;
 use super::lmdb::Shared;
 use super::writer::WriteCtx;
 use crate::envelope::{self, Header};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The expiry index key of a record.
 pub(crate) fn index_key(expires_ms: u64, key: &[u8]) -> Vec<u8> {
@@ -43,14 +43,16 @@ impl WriteCtx<'_, '_> {
 
     /// The header at `key` for a write that replaces or deletes the record.
     /// A broken envelope does not block an explicit overwrite or delete (that
-    /// is how a bad record gets fixed), but it is logged, never silent.
+    /// is how a bad record gets fixed), but it is logged, never silent. Any
+    /// other error (LMDB's) fails the write.
     pub fn header_to_replace(&self, key: &str) -> Result<Option<Header>> {
         match self.header(key) {
             Ok(header) => Ok(header),
-            Err(err) => {
+            Err(err @ Error::Decode { .. }) => {
                 tracing::warn!(%err, "replacing a record whose envelope does not decode");
                 Ok(None)
             }
+            Err(err) => Err(err),
         }
     }
 
@@ -129,5 +131,71 @@ impl WriteCtx<'_, '_> {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::store::Durability;
+    use crate::store::lmdb::EnvOptions;
+
+    pub(crate) fn test_shared(dir: &std::path::Path, max_readers: u32) -> Shared {
+        let opts = EnvOptions {
+            map_size: 1 << 20,
+            max_map_size: 1 << 20,
+            durability: Durability::NoSync,
+            max_readers,
+            write_timeout: Duration::from_secs(1),
+        };
+        Shared::open(dir, &opts, Arc::new(SystemClock)).unwrap()
+    }
+
+    /// Issue 11, item 8: every error used to be taken for a broken envelope.
+    #[test]
+    fn only_a_broken_envelope_is_tolerated_by_an_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = test_shared(dir.path(), 16);
+        let mut wtxn = shared.env.write_txn().unwrap();
+        shared
+            .records
+            .put(&mut wtxn, b"ns:bad", b"garbage")
+            .unwrap();
+        let ctx = WriteCtx {
+            txn: &mut wtxn,
+            shared: &shared,
+            now_ms: 0,
+        };
+        assert!(matches!(ctx.header_to_replace("ns:bad"), Ok(None)));
+        // A key LMDB refuses (an empty one): its error must fail the write, not pass for "no record".
+        let refused = ctx.header_to_replace("");
+        assert!(matches!(refused, Err(Error::Lmdb { .. })), "{refused:?}");
+    }
+
+    /// Issue 11, item 9: reader slots are set, and running out of them is an
+    /// error that says what to do.
+    #[test]
+    fn running_out_of_reader_slots_says_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = test_shared(dir.path(), 1);
+        assert_eq!(shared.env.info().maximum_number_of_readers, 1);
+        let nested = shared.read(|_| shared.read(|_| Ok(())));
+        let err = nested.unwrap_err();
+        assert!(
+            matches!(err, Error::ReadersFull { max_readers: 1, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("max_readers"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let default = crate::Store::open_at(dir.path()).unwrap();
+        assert_eq!(
+            default.shared().env.info().maximum_number_of_readers,
+            1022,
+            "LMDB's default of 126 slots is too few for a busy server"
+        );
     }
 }
