@@ -279,7 +279,19 @@ impl Store {
                 .copy_to_path(&target, heed::CompactionOption::Enabled)
                 .map(drop)
                 .map_err(|e| shared.lmdb(e))
-        })
+        })?;
+        // Owner-only, like the store (inside a directory only its user reaches).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).map_err(
+                |source| Error::Io {
+                    path: target.clone(),
+                    source,
+                },
+            )?;
+        }
+        Ok(())
     }
 
     /// Per-namespace counts, sizes, and expired records not yet purged.

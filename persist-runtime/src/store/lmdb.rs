@@ -48,6 +48,8 @@ impl Shared {
     /// Opens (creating if needed) the environment in the directory `path`.
     pub fn open(path: &Path, opts: &EnvOptions, clock: Arc<dyn Clock>) -> Result<Self> {
         let write_lock = WriteLock::open(path)?;
+        #[cfg(target_os = "linux")]
+        allocate_lock_file(path, opts.max_readers)?;
         let env = open_env(path, opts)?;
         check_not_truncated(&env, path)?;
         let lmdb = |source| Error::Lmdb {
@@ -144,6 +146,57 @@ impl Shared {
         // SAFETY: the exclusive gate guarantees no transaction of this process is open.
         unsafe { self.env.resize(next) }.map_err(|e| self.lmdb(e))
     }
+}
+
+/// Creates `lock.mdb` with its blocks allocated, if it does not exist yet.
+#[cfg(target_os = "linux")]
+///
+/// LMDB sizes a new lock file with `ftruncate` and writes it through a memory
+/// map: on a full disk the first write finds no block behind the page and the
+/// process dies of SIGBUS. Written here first with ordinary writes, a full
+/// disk is an error (ENOSPC) instead. The file is filled aside and linked
+/// into place, so a process opening the store at the same moment never sees
+/// a half-written lock file (LMDB initialises it, all zeros, either way).
+fn allocate_lock_file(dir: &Path, max_readers: u32) -> Result<()> {
+    use std::io::Write as _;
+
+    let lock = dir.join("lock.mdb");
+    if std::fs::symlink_metadata(&lock).is_ok() {
+        return Ok(());
+    }
+    // LMDB's table on Linux: a header of three cache lines (64 bytes each;
+    // the last holds the first reader slot), then a cache line per further
+    // reader slot. A file of exactly that size is used as it is.
+    let size = u64::from(max_readers) * 64 + 128;
+    let aside = dir.join(format!("lock.mdb.{}.new", std::process::id()));
+    let io = |source| Error::Open {
+        path: dir.to_owned(),
+        reason: format!("cannot create lock.mdb: {source}"),
+    };
+    let written = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&aside)?;
+        let zeros = vec![0u8; 64 * 1024];
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            file.write_all(&zeros[..n])?;
+            left -= n as u64;
+        }
+        file.sync_all()?;
+        match std::fs::hard_link(&aside, &lock) {
+            // Another process made it first: theirs is used.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            // A file system without hard links: moved into place instead.
+            Err(_) if std::fs::symlink_metadata(&lock).is_err() => std::fs::rename(&aside, &lock),
+            other => other,
+        }
+    })();
+    let _ = std::fs::remove_file(&aside);
+    written.map_err(io)
 }
 
 /// The store's databases, if they exist: opened in a read transaction, so

@@ -416,6 +416,7 @@ impl StoreBuilder {
     /// Opens the store in directory `path` (see [`Store::open_at`]).
     pub fn open_at(self, path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref();
+        let dir_existed = path.exists();
         paths::create_private_dir(path)?;
         let canonical = path.canonicalize().map_err(|source| Error::Io {
             path: path.to_owned(),
@@ -427,7 +428,18 @@ impl StoreBuilder {
             tracing::debug!(path = %canonical.display(), "store already open in this process; sharing it");
             return Ok(Store { inner });
         }
-        let store = self.start(&canonical, None)?;
+        paths::check_private(&canonical)?;
+        let new_store = !canonical.join("data.mdb").exists();
+        let store = match self.start(&canonical, None) {
+            Ok(store) => store,
+            Err(err) => {
+                if new_store {
+                    // Leave nothing half-made behind (a full disk, say).
+                    paths::remove_new_store(&canonical, !dir_existed);
+                }
+                return Err(err);
+            }
+        };
         open.retain(|_, weak| weak.strong_count() > 0);
         open.insert(canonical, Arc::downgrade(&store.inner));
         Ok(store)
