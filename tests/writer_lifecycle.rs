@@ -79,6 +79,30 @@ fn within<R: Send + 'static>(limit: Duration, f: impl FnOnce() -> R + Send + 'st
         .unwrap_or_else(|_| panic!("did not finish within {limit:?}: a hang"))
 }
 
+/// A blocking update of the counter `name` that leads the store's writes
+/// until the returned sender is signalled: writes made meanwhile queue up.
+#[allow(clippy::type_complexity)]
+fn hold_the_lead(
+    store: &Store,
+    name: &'static str,
+) -> (
+    std::thread::JoinHandle<mcp_persist::Result<Option<Counter>>>,
+    std::sync::mpsc::Sender<()>,
+) {
+    let (entered_tx, entered) = channel();
+    let (go_tx, go) = channel::<()>();
+    let store = store.clone();
+    let leader = std::thread::spawn(move || {
+        Counter::update_blocking(&store, name, move |c| {
+            let _ = entered_tx.send(());
+            let _ = go.recv_timeout(Duration::from_secs(10));
+            c.n += 1;
+        })
+    });
+    entered.recv().unwrap();
+    (leader, go_tx)
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -111,20 +135,7 @@ fn the_last_handle_dropped_by_a_closure_on_the_writer_thread() {
         counter("a", 0).save_blocking(&store).unwrap();
 
         // A blocking write holds the lead while the async one is queued.
-        let (entered_tx, entered) = channel();
-        let (go_tx, go) = channel::<()>();
-        let leader = {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                Counter::update_blocking(&store, "a", move |c| {
-                    let _ = entered_tx.send(());
-                    let _ = go.recv_timeout(Duration::from_secs(10));
-                    c.n += 1;
-                })
-                .unwrap()
-            })
-        };
-        entered.recv().unwrap();
+        let (leader, go_tx) = hold_the_lead(&store, "a");
 
         let (release_tx, release) = channel();
         let captured = (
@@ -148,7 +159,7 @@ fn the_last_handle_dropped_by_a_closure_on_the_writer_thread() {
         );
         drop(store); // the queued closure now holds the last handle
         go_tx.send(()).unwrap();
-        assert_eq!(leader.join().unwrap().map(|c| c.n), Some(1));
+        assert_eq!(leader.join().unwrap().unwrap().map(|c| c.n), Some(1));
         // The closure's drop (on the writer thread) may go on: it drops the
         // last handle while a sweep waits for the writer.
         release_tx.send(()).unwrap();
@@ -252,19 +263,7 @@ fn a_write_too_big_for_the_map_fails_alone_in_its_batch() {
         .open_at(dir.path())
         .unwrap();
     counter("gate", 0).save_blocking(&store).unwrap();
-    let (entered_tx, entered) = channel();
-    let (go_tx, go) = channel::<()>();
-    let leader = {
-        let store = store.clone();
-        std::thread::spawn(move || {
-            Counter::update_blocking(&store, "gate", move |c| {
-                let _ = entered_tx.send(());
-                let _ = go.recv_timeout(Duration::from_secs(10));
-                c.n += 1;
-            })
-        })
-    };
-    entered.recv().unwrap();
+    let (leader, go_tx) = hold_the_lead(&store, "gate");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -56,6 +56,13 @@ const ABANDONED: u8 = 2;
 
 type Claim = Arc<AtomicU8>;
 
+/// PENDING -> `to`; `false` if the job was no longer pending.
+fn settle(claim: &AtomicU8, to: u8) -> bool {
+    claim
+        .compare_exchange(PENDING, to, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}
+
 trait Job: Send {
     fn run(&mut self, ctx: &mut WriteCtx<'_, '_>) -> Result<()>;
     /// Claims the job for a transaction that holds the write lock; `false`
@@ -151,19 +158,11 @@ impl<R: Send> Job for TypedJob<R> {
     }
 
     fn claim(&self) -> bool {
-        match self
-            .claim
-            .compare_exchange(PENDING, STARTED, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => true,
-            Err(state) => state == STARTED,
-        }
+        settle(&self.claim, STARTED) || self.claim.load(Ordering::Acquire) == STARTED
     }
 
     fn abandon(&self) -> bool {
-        self.claim
-            .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        settle(&self.claim, ABANDONED)
     }
 
     fn deadline(&self) -> Instant {
@@ -401,10 +400,7 @@ impl Writer {
             Ok(answer) => answer,
             Err(RecvTimeoutError::Disconnected) => Err(gone()),
             Err(RecvTimeoutError::Timeout) => {
-                let gave_up = claim
-                    .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok();
-                if gave_up {
+                if settle(&claim, ABANDONED) {
                     Err(Error::Busy {
                         path: self.shared.path.clone(),
                         waited: self.timeout,
