@@ -246,19 +246,15 @@ impl<'a> Lead<'a> {
         Self { lanes }
     }
 
-    /// The next batch, or `None` when nothing waits.
-    fn next_batch(&self) -> Option<Vec<Box<dyn Job>>> {
+    /// The next batch, or `None` when nothing waits; with it, whether the
+    /// writer thread has stopped (nobody would lead what this lead leaves).
+    fn next_batch(&self) -> Option<(Vec<Box<dyn Job>>, bool)> {
         let mut queue = self.lanes.lock();
         if queue.jobs.is_empty() {
             return None;
         }
         let n = queue.jobs.len().min(MAX_BATCH);
-        Some(queue.jobs.drain(..n).collect())
-    }
-
-    /// Whether nobody would lead the jobs this lead leaves behind.
-    fn writer_stopped(&self) -> bool {
-        self.lanes.lock().writer_stopped
+        Some((queue.jobs.drain(..n).collect(), queue.writer_stopped))
     }
 }
 
@@ -358,9 +354,9 @@ impl Writer {
     /// nothing is left), then gives the lead up. With the writer thread
     /// stopped, it runs everything queued: nobody else would.
     fn lead_until(&self, lead: Lead<'_>, mut done: impl FnMut() -> bool) {
-        while let Some(batch) = lead.next_batch() {
+        while let Some((batch, writer_stopped)) = lead.next_batch() {
             execute(&self.shared, batch, self.timeout);
-            if done() && !lead.writer_stopped() {
+            if done() && !writer_stopped {
                 break;
             }
         }
@@ -542,7 +538,7 @@ fn writer_turn(shared: &Shared, lanes: &Lanes, timeout: Duration) -> bool {
     queue.leading = true;
     drop(queue);
     let lead = Lead::taken(lanes);
-    while let Some(batch) = lead.next_batch() {
+    while let Some((batch, _)) = lead.next_batch() {
         execute(shared, batch, timeout);
     }
     true
