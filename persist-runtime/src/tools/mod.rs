@@ -9,6 +9,7 @@ mod handlers;
 mod schema;
 mod serve;
 mod server;
+mod stdio;
 
 pub use serve::serve_stdio;
 pub use server::ToolServer;

@@ -1,24 +1,38 @@
 //! Serving over stdio until the client goes away or the process is told to stop.
 
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use rmcp::{ServerHandler, ServiceExt};
 
+use super::stdio::StdioTransport;
 use crate::error::{Error, Result};
 
 /// Serves `server` over stdin/stdout until stdin closes (the client quit) or
 /// the process gets SIGTERM or Ctrl-C, then returns, within a second.
 ///
-/// The signal handlers are installed before anything else, so a stop that
-/// arrives during the handshake is honoured too. Uses rmcp's non-blocking
-/// pipe transport, so no read of stdin is left pending when it returns (a
-/// pending blocking read would keep the process alive after `main` returns).
-/// Log to stderr: stdout is the protocol.
+/// Whatever stdin is (a pipe, a socket, a file, a terminal), it is read on a
+/// thread of its own that nothing waits for, so the process can always exit
+/// when `main` returns. The signal handlers are installed before anything
+/// else, so a stop that arrives during the handshake is honoured too.
+///
+/// Every line that is not a message the server can take gets a JSON-RPC
+/// error answer instead of silence (which would leave the client waiting for
+/// its own timeout): not JSON (invalid UTF-8, `NaN`, `1e999`) is `-32700`;
+/// JSON that is not a request, nesting deeper than 512 levels, or a line over
+/// 16 MiB (the lines after it are read as usual) is `-32600`; params that do
+/// not fit a known method (`tools/call` with `arguments` an array) are
+/// `-32602`. Each carries the request's `id` when it can still be read.
+///
+/// Log to stderr: stdout is the protocol ([`init_logging`](super::init_logging)
+/// sets that up). Started by hand in a terminal, it says on stderr what it
+/// is and how to connect a client to it.
 ///
 /// Before serving, it checks that every tool generated in this process is
 /// served by `server`, and refuses to start otherwise: a server whose
 /// `ServerHandler` impl has `#[tool_handler]` without
-/// `router = self.tool_router` would silently drop the generated tools.
+/// `router = self.tool_router` would silently drop the generated tools. A
+/// server that reports rmcp's default name ("rmcp") gets a warning.
 pub async fn serve_stdio<S: ServerHandler>(server: S) -> Result<()> {
     let missing = super::unserved(|name| server.get_tool(name).is_some());
     if !missing.is_empty() {
@@ -30,9 +44,35 @@ pub async fn serve_stdio<S: ServerHandler>(server: S) -> Result<()> {
         )));
     }
     let mut stop = Shutdown::listen();
+    let info = server.get_info();
+    let name = &info.server_info.name;
+    if name == "rmcp" {
+        tracing::warn!(
+            "this server tells clients its name is \"rmcp\" (rmcp's default): give it its own, \
+             e.g. #[tool_handler(router = self.tool_router, name = \"my-server\", version = \"1.0.0\")]"
+        );
+    }
+    let (transport, output) = StdioTransport::spawn(std::io::stdin(), std::io::stdout())?;
+    if std::io::stdin().is_terminal() {
+        say_hello(name);
+    }
     tracing::info!("serving MCP over stdio");
+    let served = serve(server, transport, &mut stop).await;
+    output.finish(FLUSH_WAIT).await;
+    served
+}
+
+/// How long stopping waits for the service, then for stdout to take the last answers.
+const SERVICE_WAIT: Duration = Duration::from_millis(500);
+const FLUSH_WAIT: Duration = Duration::from_millis(300);
+
+async fn serve<S: ServerHandler>(
+    server: S,
+    transport: StdioTransport,
+    stop: &mut Shutdown,
+) -> Result<()> {
     let running = tokio::select! {
-        running = server.serve(rmcp::transport::stdio_pipes()) => match running {
+        running = server.serve(transport) => match running {
             Ok(running) => running,
             Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => {
                 tracing::info!("the client closed stdin before connecting; shutting down");
@@ -56,18 +96,32 @@ pub async fn serve_stdio<S: ServerHandler>(server: S) -> Result<()> {
         signal = stop.wait() => {
             tracing::info!(signal, "shutting down");
             token.cancel();
-            if tokio::time::timeout(Duration::from_millis(500), waiting).await.is_err() {
-                tracing::warn!("the MCP service did not stop within 500 ms; leaving anyway");
+            if tokio::time::timeout(SERVICE_WAIT, waiting).await.is_err() {
+                tracing::warn!("the MCP service did not stop within {SERVICE_WAIT:?}; leaving anyway");
             }
         }
     }
     Ok(())
 }
 
-/// SIGTERM and Ctrl-C, listened for from creation on.
+/// One line on stderr for a person who started the server in a terminal.
+fn say_hello(name: &str) {
+    let program = std::env::args().next().unwrap_or_else(|| name.to_owned());
+    // Written straight to stderr (logging may be off); a failed write is no reason to stop.
+    let _ = writeln!(
+        std::io::stderr(),
+        "{name} is an MCP server: it speaks JSON-RPC on stdin/stdout and is meant to be started \
+         by an MCP client. To try it: npx @modelcontextprotocol/inspector {program}  (Ctrl-C stops it)"
+    );
+}
+
+/// SIGTERM and Ctrl-C (SIGINT), listened for from creation on: a signal that
+/// arrives before the first wait is kept, not fatal.
 struct Shutdown {
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
 }
 
 impl Shutdown {
@@ -75,10 +129,15 @@ impl Shutdown {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let term = signal(SignalKind::terminate())
-                .inspect_err(|err| tracing::warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops the server"))
-                .ok();
-            Self { term }
+            let listen = |kind, name: &str| {
+                signal(kind)
+                    .inspect_err(|err| tracing::warn!(%err, "cannot listen for {name}"))
+                    .ok()
+            };
+            Self {
+                term: listen(SignalKind::terminate(), "SIGTERM"),
+                int: listen(SignalKind::interrupt(), "SIGINT"),
+            }
         }
         #[cfg(not(unix))]
         Self {}
@@ -86,13 +145,22 @@ impl Shutdown {
 
     async fn wait(&mut self) -> &'static str {
         #[cfg(unix)]
-        if let Some(term) = &mut self.term {
-            return tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-            };
+        {
+            async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => _ = signal.recv().await,
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = next(&mut self.term) => "SIGTERM",
+                () = next(&mut self.int) => "SIGINT",
+            }
         }
-        let _ = tokio::signal::ctrl_c().await;
-        "SIGINT"
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
     }
 }
