@@ -6,10 +6,14 @@
 //! user's server type implements nothing of ours; routers merge with `+`.
 
 mod handlers;
+mod logging;
 mod schema;
 mod serve;
 mod server;
 
+#[cfg(feature = "logging")]
+pub use logging::init_logging;
+pub use logging::{LogGuard, exit_code};
 pub use serve::serve_stdio;
 pub use server::ToolServer;
 
