@@ -223,7 +223,9 @@ pub fn init_logging() -> LogGuard {
 
     let inert = LogGuard { queue: None };
     if tracing::dispatcher::has_been_set() {
-        tracing::warn!("init_logging: a global tracing subscriber is already installed; keeping it");
+        tracing::warn!(
+            "init_logging: a global tracing subscriber is already installed; keeping it"
+        );
         return inert;
     }
     let (filter, rejected) = env_filter(std::env::var_os("RUST_LOG"));
@@ -243,7 +245,9 @@ pub fn init_logging() -> LogGuard {
         .log_internal_errors(false);
     let subscriber = tracing_subscriber::registry().with(filter).with(layer);
     if tracing::subscriber::set_global_default(subscriber).is_err() {
-        tracing::warn!("init_logging: a global tracing subscriber is already installed; keeping it");
+        tracing::warn!(
+            "init_logging: a global tracing subscriber is already installed; keeping it"
+        );
         return inert;
     }
     let _ = QUEUE.set(Arc::clone(&queue));
@@ -257,9 +261,7 @@ pub fn init_logging() -> LogGuard {
 /// were ignored. Parses directive by directive: the filter's own lossy
 /// parser reports rejects with `eprintln!`.
 #[cfg(feature = "logging")]
-fn env_filter(
-    var: Option<std::ffi::OsString>,
-) -> (tracing_subscriber::EnvFilter, Vec<String>) {
+fn env_filter(var: Option<std::ffi::OsString>) -> (tracing_subscriber::EnvFilter, Vec<String>) {
     use tracing_subscriber::filter::Directive;
 
     let mut rejected = Vec::new();
@@ -290,10 +292,8 @@ fn env_filter(
     for (_, directive) in directives {
         filter = filter.add_directive(directive);
     }
-    if !names_rmcp {
-        if let Ok(quiet) = "rmcp=warn".parse::<Directive>() {
-            filter = filter.add_directive(quiet);
-        }
+    if !names_rmcp && let Ok(quiet) = "rmcp=warn".parse::<Directive>() {
+        filter = filter.add_directive(quiet);
     }
     (filter, rejected)
 }
@@ -375,7 +375,10 @@ mod tests {
         std::thread::spawn(move || writer.write_forever(&mut Broken));
         queue.push(b"a\n", false);
         queue.push(b"b\n", false);
-        assert!(queue.flush(Duration::from_secs(10)), "the writer thread stopped");
+        assert!(
+            queue.flush(Duration::from_secs(10)),
+            "the writer thread stopped"
+        );
         assert_eq!(queue.lock().dropped, 2);
     }
 
