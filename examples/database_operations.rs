@@ -10,7 +10,9 @@
 //! generated ones (`get_preferences`, `set_preferences`, `update_preferences`,
 //! `delete_preferences`, `recent_search_record`, `clear_search_record`).
 
-use mcp_persist::tools::serve_stdio;
+use std::process::ExitCode;
+
+use mcp_persist::tools::{exit_code, init_logging, serve_stdio};
 use mcp_persist::{Store, persisted};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -149,10 +151,12 @@ impl DatabaseOperations {
 impl ServerHandler for DatabaseOperations {}
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), mcp_persist::Error> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .init();
+async fn main() -> ExitCode {
+    let _log = init_logging();
+    exit_code(run().await)
+}
+
+async fn run() -> Result<(), mcp_persist::Error> {
     let store = Store::open("database-operations")?;
     tracing::info!(path = %store.path().display(), "store opened");
     match CurrentDatabase::load(&store)? {

@@ -8,7 +8,9 @@
 //! Tools: get_note, set_note, update_note, delete_note, list_note,
 //! get_preferences, set_preferences, update_preferences, delete_preferences.
 
-use mcp_persist::tools::{ToolServer, serve_stdio};
+use std::process::ExitCode;
+
+use mcp_persist::tools::{ToolServer, exit_code, init_logging, serve_stdio};
 use mcp_persist::{Store, persisted};
 
 /// A note the assistant keeps for the user, by title.
@@ -31,11 +33,13 @@ struct Preferences {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), mcp_persist::Error> {
-    // stdout is the protocol: log to stderr.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .init();
+async fn main() -> ExitCode {
+    // stdout is the protocol: log to stderr (RUST_LOG filters), never blocking.
+    let _log = init_logging();
+    exit_code(run().await)
+}
+
+async fn run() -> Result<(), mcp_persist::Error> {
     let store = Store::open("mcp-persist-quickstart")?;
     tracing::info!(path = %store.path().display(), "store opened");
     let tools = Note::tools(&store) + Preferences::tools(&store);

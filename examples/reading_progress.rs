@@ -7,7 +7,9 @@
 //! Tools: get_progress, set_progress, update_progress, delete_progress,
 //! list_progress, get_library_stats, set_library_stats, list_library_stats.
 
-use mcp_persist::tools::{ToolServer, serve_stdio};
+use std::process::ExitCode;
+
+use mcp_persist::tools::{ToolServer, exit_code, init_logging, serve_stdio};
 use mcp_persist::{Store, persisted};
 
 /// Where the reader is in one book.
@@ -33,10 +35,12 @@ struct LibraryStats {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), mcp_persist::Error> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .init();
+async fn main() -> ExitCode {
+    let _log = init_logging();
+    exit_code(run().await)
+}
+
+async fn run() -> Result<(), mcp_persist::Error> {
     let store = Store::open("reading-progress")?;
     tracing::info!(
         path = %store.path().display(),

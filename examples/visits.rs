@@ -8,8 +8,11 @@
 //! Data lives in the platform data directory of the app `mcp-persist-visits`
 //! (or under `$MCP_PERSIST_DIR`).
 
+use std::io::Write;
+use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use mcp_persist::tools::exit_code;
 use mcp_persist::{Store, persisted};
 
 /// How often this program ran.
@@ -27,9 +30,14 @@ struct Invocation {
     args: Vec<String>,
 }
 
-fn main() -> Result<(), mcp_persist::Error> {
+fn main() -> ExitCode {
+    exit_code(run())
+}
+
+fn run() -> Result<(), mcp_persist::Error> {
     let store = Store::open("mcp-persist-visits")?;
-    eprintln!("store: {}", store.path().display());
+    // A closed stderr is no reason to fail: ignore the write's result.
+    let _ = writeln!(std::io::stderr(), "store: {}", store.path().display());
 
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

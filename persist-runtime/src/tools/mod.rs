@@ -6,11 +6,15 @@
 //! user's server type implements nothing of ours; routers merge with `+`.
 
 mod handlers;
+mod logging;
 mod schema;
 mod serve;
 mod server;
 mod stdio;
 
+#[cfg(feature = "logging")]
+pub use logging::init_logging;
+pub use logging::{LogGuard, exit_code};
 pub use serve::serve_stdio;
 pub use server::ToolServer;
 
