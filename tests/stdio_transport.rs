@@ -6,14 +6,16 @@
 mod mcp;
 
 use std::io::{BufRead, BufReader, Read, Write};
+
+use mcp::Raw;
 use std::os::unix::net::UnixStream;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-/// How long a test waits for one answer before it fails (never forever).
+/// How long a test waits for the server to say something before it fails.
 const ANSWER_WAIT: Duration = Duration::from_secs(20);
 /// How fast the server must be gone after EOF or a signal.
 const EXIT_WAIT: Duration = Duration::from_secs(1);
@@ -67,74 +69,6 @@ fn signal(child: &Child, name: &str) {
     assert!(status.success());
 }
 
-/// A client speaking raw lines to a server on pipes.
-struct Raw {
-    child: Child,
-    stdin: ChildStdin,
-    answers: mpsc::Receiver<Value>,
-}
-
-impl Raw {
-    fn start(data: &std::path::Path) -> Self {
-        let mut child = start(data, Stdio::piped(), Stdio::piped());
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, answers) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                let value = serde_json::from_str(&line).unwrap_or_else(|e| {
-                    panic!("the server wrote a line that is not JSON ({e}): {line}")
-                });
-                if tx.send(value).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut raw = Self {
-            child,
-            stdin,
-            answers,
-        };
-        let init = raw.ask(
-            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "0"}}}),
-        );
-        assert_eq!(
-            init["result"]["serverInfo"]["name"],
-            "mcp-persist-quickstart"
-        );
-        raw.send_line(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
-        raw
-    }
-
-    fn send_line(&mut self, line: &[u8]) {
-        self.stdin.write_all(line).expect("write a line");
-        self.stdin.write_all(b"\n").expect("write a line end");
-        self.stdin.flush().expect("flush");
-    }
-
-    fn answer(&self) -> Value {
-        self.answers
-            .recv_timeout(ANSWER_WAIT)
-            .expect("no answer: the server left the line unanswered")
-    }
-
-    fn ask(&mut self, message: Value) -> Value {
-        self.send_line(message.to_string().as_bytes());
-        self.answer()
-    }
-
-    fn call(&mut self, id: u64, tool: &str, arguments: &str) -> Value {
-        let line = format!(
-            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{arguments}}}}}"#
-        );
-        self.send_line(line.as_bytes());
-        self.answer()
-    }
-}
-
 fn assert_error(answer: &Value, code: i64, id: Value, needle: &str) {
     assert_eq!(answer["error"]["code"], code, "{answer}");
     assert_eq!(
@@ -149,7 +83,8 @@ fn assert_error(answer: &Value, code: i64, id: Value, needle: &str) {
 #[test]
 fn every_line_that_is_not_a_message_gets_an_answer() {
     let data = tempfile::tempdir().unwrap();
-    let mut raw = Raw::start(data.path());
+    let mut raw = Raw::connect(start(data.path(), Stdio::piped(), Stdio::piped()));
+    assert_eq!(raw.server_info["name"], "mcp-persist-quickstart");
     let saved = raw.call(1, "set_note", r#"{"title":"kept","text":"as it was"}"#);
     assert_eq!(saved["result"]["isError"], false, "{saved}");
 

@@ -138,3 +138,82 @@ pub fn assert_refused(result: &CallToolResult, needles: &[&str]) {
         );
     }
 }
+
+/// A client speaking raw JSON-RPC lines to a server on pipes, to send what a
+/// well-behaved client never would.
+pub struct Raw {
+    pub child: std::process::Child,
+    pub stdin: std::process::ChildStdin,
+    answers: std::sync::mpsc::Receiver<Value>,
+    /// What the server said about itself in the handshake.
+    pub server_info: Value,
+}
+
+impl Raw {
+    /// How long one answer may take before the test fails (never forever).
+    const ANSWER_WAIT: Duration = Duration::from_secs(20);
+
+    /// Takes over `child` (stdin and stdout piped) and does the `initialize` handshake.
+    pub fn connect(mut child: std::process::Child) -> Self {
+        use std::io::BufRead;
+        let stdin = child.stdin.take().expect("stdin piped");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (tx, answers) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                let value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                    panic!("the server wrote a line that is not JSON ({e}): {line}")
+                });
+                if tx.send(value).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut raw = Self {
+            child,
+            stdin,
+            answers,
+            server_info: Value::Null,
+        };
+        let init = raw.ask(
+            serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                       "clientInfo": {"name": "raw", "version": "0"}}}),
+        );
+        raw.server_info = init["result"]["serverInfo"].clone();
+        assert!(raw.server_info.is_object(), "no server info in {init}");
+        raw.send_line(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        raw
+    }
+
+    /// Writes one line.
+    pub fn send_line(&mut self, line: &[u8]) {
+        use std::io::Write;
+        self.stdin.write_all(line).expect("write a line");
+        self.stdin.write_all(b"\n").expect("write a line end");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// The next line the server writes, as JSON.
+    pub fn answer(&self) -> Value {
+        self.answers
+            .recv_timeout(Self::ANSWER_WAIT)
+            .expect("no answer: the server left the line unanswered")
+    }
+
+    /// Sends a message and returns the next answer.
+    pub fn ask(&mut self, message: Value) -> Value {
+        self.send_line(message.to_string().as_bytes());
+        self.answer()
+    }
+
+    /// Calls `tool` with `arguments` written as given (any JSON, or not JSON).
+    pub fn call(&mut self, id: u64, tool: &str, arguments: &str) -> Value {
+        let line = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{arguments}}}}}"#
+        );
+        self.send_line(line.as_bytes());
+        self.answer()
+    }
+}
