@@ -186,7 +186,11 @@ async fn bad_input_is_a_readable_error_and_changes_nothing() {
         (
             "set_note",
             json!({"title": "t", "text": "x".repeat(2 << 20)}),
-            vec!["bytes", "limit"],
+            // The field at fault by name, its size as JSON (quotes included).
+            vec![
+                "`text` is 2,097,154 bytes",
+                "the limit for the whole call is 1,048,576 bytes",
+            ],
         ),
         (
             "get_note",

@@ -81,14 +81,59 @@ pub(crate) async fn call<T: Persisted>(
 }
 
 fn check_size(ctx: &Ctx, args: &JsonObject) -> Result<(), Refusal> {
-    let size = serde_json::to_vec(args).map_or(usize::MAX, |v| v.len());
-    if size > ctx.config.max_value_bytes {
-        return Err(Refusal(format!(
-            "the arguments are {size} bytes, over the limit of {} bytes; nothing was stored",
-            ctx.config.max_value_bytes
-        )));
+    let limit = ctx.config.max_value_bytes;
+    let size = json_len(args);
+    if size <= limit {
+        return Ok(());
     }
-    Ok(())
+    Err(Refusal(format!(
+        "{}; the limit for the whole call is {} bytes (these arguments are {} as JSON); \
+         nothing was stored",
+        largest_fields(args, size, limit),
+        grouped(limit),
+        grouped(size),
+    )))
+}
+
+/// The length of `value` as JSON (what the size limit counts).
+fn json_len(value: &impl serde::Serialize) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
+}
+
+/// The largest fields, as many (up to three) as it takes to get the call
+/// under `limit`: "`note` is 2,097,154 bytes".
+fn largest_fields(args: &JsonObject, size: usize, limit: usize) -> String {
+    let mut fields: Vec<(&str, usize)> = args
+        .iter()
+        .map(|(k, v)| (k.as_str(), json_len(v)))
+        .collect();
+    fields.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut named = Vec::new();
+    let mut left = size;
+    for (name, len) in fields.into_iter().take(3) {
+        named.push(format!("`{name}` is {} bytes", grouped(len)));
+        left = left.saturating_sub(len);
+        if left <= limit {
+            break;
+        }
+    }
+    if named.is_empty() {
+        return "the arguments are too large".to_owned();
+    }
+    named.join(", ")
+}
+
+/// `n` with thousands separators: 1048576 -> "1,048,576".
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Rejects fields that are not in `allowed`: the model should learn it misspelled one.
@@ -352,4 +397,38 @@ async fn clear<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
         format!("cleared {cleared} items"),
         json!({"cleared": cleared}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouped_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(1_048_576), "1,048,576");
+        assert_eq!(grouped(12_345_678_901), "12,345,678,901");
+    }
+
+    #[test]
+    fn names_as_many_fields_as_it_takes() {
+        let args = |fields: &[(&str, usize)]| -> JsonObject {
+            fields
+                .iter()
+                .map(|(k, n)| ((*k).to_owned(), json!("x".repeat(*n))))
+                .collect()
+        };
+        let one = args(&[("title", 3), ("note", 2000)]);
+        assert_eq!(
+            largest_fields(&one, json_len(&one), 1000),
+            "`note` is 2,002 bytes"
+        );
+        let two = args(&[("a", 600), ("b", 700), ("c", 10)]);
+        assert_eq!(
+            largest_fields(&two, json_len(&two), 500),
+            "`b` is 702 bytes, `a` is 602 bytes"
+        );
+    }
 }

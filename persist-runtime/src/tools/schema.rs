@@ -23,6 +23,7 @@ pub(crate) struct RecordSchema {
 impl RecordSchema {
     pub fn of<T: JsonSchema>() -> Self {
         let mut root = serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null);
+        portable(&mut root);
         let obj = root.as_object_mut();
         let (defs, properties, required) = match obj {
             Some(obj) => {
@@ -114,5 +115,165 @@ impl RecordSchema {
             schema.insert("$defs".into(), defs.clone());
         }
         Arc::new(schema)
+    }
+}
+
+/// The formats of JSON Schema 2020-12 (the MCP schema dialect), section 7.3
+/// of its validation vocabulary. Validators warn on any other (the
+/// TypeScript SDK: `unknown format "uint32"`).
+const STANDARD_FORMATS: &[&str] = &[
+    "date-time",
+    "date",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uuid",
+    "uri-template",
+    "json-pointer",
+    "relative-json-pointer",
+    "regex",
+];
+
+/// Keywords whose value is a subschema.
+const SUBSCHEMA: &[&str] = &[
+    "items",
+    "additionalItems",
+    "additionalProperties",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "contains",
+    "propertyNames",
+    "not",
+    "if",
+    "then",
+    "else",
+];
+
+/// Keywords whose value is an array of subschemas.
+const SUBSCHEMA_ARRAYS: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems", "items"];
+
+/// Keywords whose value maps names to subschemas.
+const SUBSCHEMA_MAPS: &[&str] = &[
+    "properties",
+    "patternProperties",
+    "dependentSchemas",
+    "$defs",
+    "definitions",
+];
+
+/// Makes schemars' schema one that clients validate without warnings:
+/// removes every `format` that JSON Schema 2020-12 does not define
+/// (schemars' `uint32`, `int64`, `double`, `ip`, ...) from `schema` and all
+/// its subschemas, `$defs` included. The range a bounded integer format
+/// stood for is kept as `minimum`/`maximum` (schemars gives `u32` only
+/// `minimum: 0`, `i32` neither); 64-bit bounds are left out, as JSON numbers
+/// beyond 2^53 are not exact in most clients. Values (`default`, `const`,
+/// `enum`, `examples`) are not touched.
+pub(crate) fn portable(schema: &mut Value) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    let format = obj.get("format").and_then(Value::as_str).map(str::to_owned);
+    if let Some(format) = format
+        && !STANDARD_FORMATS.contains(&format.as_str())
+    {
+        obj.remove("format");
+        if let Some((min, max)) = integer_range(&format) {
+            obj.entry("minimum").or_insert(json!(min));
+            obj.entry("maximum").or_insert(json!(max));
+        }
+    }
+    for (keyword, value) in obj.iter_mut() {
+        let keyword = keyword.as_str();
+        if SUBSCHEMA.contains(&keyword) && value.is_object() {
+            portable(value);
+        } else if SUBSCHEMA_ARRAYS.contains(&keyword)
+            && let Value::Array(items) = value
+        {
+            items.iter_mut().for_each(portable);
+        } else if SUBSCHEMA_MAPS.contains(&keyword)
+            && let Value::Object(map) = value
+        {
+            map.values_mut().for_each(portable);
+        }
+    }
+}
+
+/// The range of schemars' bounded integer formats up to 32 bits.
+fn integer_range(format: &str) -> Option<(i64, i64)> {
+    Some(match format {
+        "int8" => (i8::MIN.into(), i8::MAX.into()),
+        "int16" => (i16::MIN.into(), i16::MAX.into()),
+        "int32" => (i32::MIN.into(), i32::MAX.into()),
+        "uint8" => (0, u8::MAX.into()),
+        "uint16" => (0, u16::MAX.into()),
+        "uint32" => (0, u32::MAX.into()),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_numeric_formats_everywhere_and_keeps_ranges() {
+        let mut schema = json!({
+            "type": "object",
+            "properties": {
+                "page": {"type": "integer", "format": "uint32", "minimum": 0},
+                "delta": {"type": "integer", "format": "int32"},
+                "small": {"type": "integer", "format": "uint8", "minimum": 0, "maximum": 255},
+                "big": {"type": "integer", "format": "uint64", "minimum": 0},
+                "ratio": {"type": ["number", "null"], "format": "double"},
+                "when": {"type": "string", "format": "date-time"},
+                "tags": {"type": "array", "items": {"type": "integer", "format": "int64"}},
+                "either": {"anyOf": [{"$ref": "#/$defs/Inner"}, {"type": "null"}]},
+                "format": {"type": "string", "default": "uint32"},
+            },
+            "$defs": {
+                "Inner": {
+                    "type": "object",
+                    "properties": {"n": {"type": "integer", "format": "uint16"}},
+                    "additionalProperties": {"type": "number", "format": "float"},
+                },
+            },
+            "default": {"format": "uint32"},
+        });
+        portable(&mut schema);
+        assert_eq!(
+            schema,
+            json!({
+                "type": "object",
+                "properties": {
+                    "page": {"type": "integer", "minimum": 0, "maximum": 4_294_967_295_u32},
+                    "delta": {"type": "integer", "minimum": -2_147_483_648_i32, "maximum": 2_147_483_647},
+                    "small": {"type": "integer", "minimum": 0, "maximum": 255},
+                    "big": {"type": "integer", "minimum": 0},
+                    "ratio": {"type": ["number", "null"]},
+                    "when": {"type": "string", "format": "date-time"},
+                    "tags": {"type": "array", "items": {"type": "integer"}},
+                    "either": {"anyOf": [{"$ref": "#/$defs/Inner"}, {"type": "null"}]},
+                    "format": {"type": "string", "default": "uint32"},
+                },
+                "$defs": {
+                    "Inner": {
+                        "type": "object",
+                        "properties": {"n": {"type": "integer", "minimum": 0, "maximum": 65535}},
+                        "additionalProperties": {"type": "number"},
+                    },
+                },
+                "default": {"format": "uint32"},
+            })
+        );
     }
 }
