@@ -198,9 +198,8 @@ async fn stderr_never_read() {
     for attempt in 0..50 {
         server.flood(1, &format!("after-drain {attempt}")).await;
         let deadline = std::time::Instant::now() + Duration::from_millis(200);
-        while let Some(line) = lines
-            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-            .ok()
+        while let Ok(line) =
+            lines.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
         {
             seen.push(line);
         }
