@@ -17,4 +17,4 @@ cargo build --release --quiet --example database_operations
 COMPARE_RUST_SERVER="$PWD/target/release/examples/database_operations" \
 COMPARE_PYTHON="$venv/bin/python" \
 COMPARE_PYTHON_SERVER="$PWD/bench/fastmcp_server.py" \
-    cargo bench --quiet --bench compare
+    cargo bench --quiet -p mcp-persist-benches --bench compare

@@ -3,7 +3,7 @@
 //! example. Prints p50/p99 of the pair besides criterion's estimates.
 //!
 //! ```text
-//! cargo bench --bench mcp -- --quick
+//! cargo bench -p mcp-persist-benches --bench mcp -- --quick
 //! ```
 
 use std::time::{Duration, Instant};
@@ -136,9 +136,17 @@ fn mcp(c: &mut Criterion) {
     let data = tempfile::tempdir().unwrap();
     let client = rt.block_on(async {
         let mut cmd = tokio::process::Command::new(env!("CARGO"));
-        cmd.args(["run", "-q", "--release", "--example", "quickstart"])
-            .env("MCP_PERSIST_DIR", data.path())
-            .env("RUST_LOG", "warn");
+        cmd.args([
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "mcp-persist",
+            "--example",
+            "quickstart",
+        ])
+        .env("MCP_PERSIST_DIR", data.path())
+        .env("RUST_LOG", "warn");
         let (transport, _) = rmcp::transport::TokioChildProcess::builder(cmd)
             .stderr(std::process::Stdio::null())
             .spawn()

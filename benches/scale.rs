@@ -2,7 +2,7 @@
 //! records under a prefix, and the data file before and after TTL expiry.
 //!
 //! ```text
-//! cargo bench --bench scale -- --quick
+//! cargo bench -p mcp-persist-benches --bench scale -- --quick
 //! ```
 //! Under `cargo test` (no `--bench` argument) it runs with tiny sizes.
 

@@ -3,7 +3,7 @@
 //! in the same run as ours.
 //!
 //! ```text
-//! cargo bench --bench sqlite_peer -- --quick
+//! cargo bench -p mcp-persist-benches --bench sqlite_peer -- --quick
 //! ```
 
 use std::hint::black_box;

@@ -2,8 +2,8 @@
 //! raw heed (LMDB) with serde_json, doing the same work by hand.
 //!
 //! ```text
-//! cargo bench --bench store              # full
-//! cargo bench --bench store -- --quick   # a few minutes on 2 cores
+//! cargo bench -p mcp-persist-benches --bench store              # full
+//! cargo bench -p mcp-persist-benches --bench store -- --quick   # a few minutes on 2 cores
 //! ```
 //! See BENCHMARKS.md for the figures and what they mean.
 
