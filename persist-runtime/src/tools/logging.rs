@@ -258,11 +258,15 @@ pub fn init_logging() -> LogGuard {
 }
 
 /// The filter for `RUST_LOG` (see [`init_logging`]), and why directives
-/// were ignored. Parses directive by directive: the filter's own lossy
-/// parser reports rejects with `eprintln!`.
+/// were ignored. `RUST_LOG` is read as `level` and `target=level` directives,
+/// comma-separated (a `target` alone means all its levels), with
+/// [`Targets`](tracing_subscriber::filter::Targets): no regex engine in every
+/// server's build for span and field filters a stdio server has no use for.
 #[cfg(feature = "logging")]
-fn env_filter(var: Option<std::ffi::OsString>) -> (tracing_subscriber::EnvFilter, Vec<String>) {
-    use tracing_subscriber::filter::Directive;
+fn env_filter(
+    var: Option<std::ffi::OsString>,
+) -> (tracing_subscriber::filter::Targets, Vec<String>) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
 
     let mut rejected = Vec::new();
     let spec = match var {
@@ -275,26 +279,39 @@ fn env_filter(var: Option<std::ffi::OsString>) -> (tracing_subscriber::EnvFilter
             String::new()
         }),
     };
-    let mut directives = Vec::new();
+    let mut default = None;
+    let mut targets: Vec<(String, LevelFilter)> = Vec::new();
     for part in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        match part.parse::<Directive>() {
-            Ok(directive) => directives.push((part, directive)),
-            Err(err) => rejected.push(format!("ignoring `{part}`: {err}")),
+        let (target, level) = match part.split_once('=') {
+            Some((target, level)) => (Some(target.trim()), level.trim().parse::<LevelFilter>()),
+            None => match part.parse::<LevelFilter>() {
+                Ok(level) => (None, Ok(level)),
+                Err(_) => (Some(part), Ok(LevelFilter::TRACE)),
+            },
+        };
+        let valid_target = |t: &str| {
+            !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '_' | ':' | '-' | '.'))
+        };
+        match (target, level) {
+            (_, Err(err)) => rejected.push(format!("ignoring `{part}`: {err}")),
+            (Some(target), Ok(_)) if !valid_target(target) => rejected.push(format!(
+                "ignoring `{part}`: only `level`, `target` and `target=level` directives are read"
+            )),
+            (Some(target), Ok(level)) => targets.push((target.to_owned(), level)),
+            (None, Ok(level)) => default = Some(level),
         }
     }
-    let names_rmcp = directives
+    if !targets
         .iter()
-        .any(|(part, _)| part.trim_start_matches('[').starts_with("rmcp"));
-    let mut filter = tracing_subscriber::EnvFilter::default();
-    if directives.is_empty() {
-        filter = filter.add_directive(tracing::Level::INFO.into());
+        .any(|(target, _)| target == "rmcp" || target.starts_with("rmcp::"))
+    {
+        targets.push(("rmcp".to_owned(), LevelFilter::WARN));
     }
-    for (_, directive) in directives {
-        filter = filter.add_directive(directive);
-    }
-    if !names_rmcp && let Ok(quiet) = "rmcp=warn".parse::<Directive>() {
-        filter = filter.add_directive(quiet);
-    }
+    let filter = Targets::new()
+        .with_targets(targets)
+        .with_default(default.unwrap_or(LevelFilter::INFO));
     (filter, rejected)
 }
 
@@ -385,15 +402,38 @@ mod tests {
     #[cfg(feature = "logging")]
     #[test]
     fn rust_log_directives() {
+        use tracing_subscriber::filter::LevelFilter;
+        let level = |filter: &tracing_subscriber::filter::Targets, target: &str| {
+            [
+                LevelFilter::TRACE,
+                LevelFilter::DEBUG,
+                LevelFilter::INFO,
+                LevelFilter::WARN,
+                LevelFilter::ERROR,
+            ]
+            .into_iter()
+            .find(|level| {
+                level
+                    .into_level()
+                    .is_some_and(|level| filter.would_enable(target, &level))
+            })
+            .unwrap_or(LevelFilter::OFF)
+        };
         let (filter, rejected) = env_filter(None);
-        assert_eq!(filter.to_string(), "rmcp=warn,info");
+        assert_eq!(
+            (level(&filter, "app"), level(&filter, "rmcp::service")),
+            (LevelFilter::INFO, LevelFilter::WARN)
+        );
         assert!(rejected.is_empty());
-        let (filter, rejected) = env_filter(Some("debug,rmcp=trace".into()));
-        assert_eq!(filter.to_string(), "rmcp=trace,debug");
+        let (filter, rejected) = env_filter(Some("debug,rmcp=trace,my_app::db".into()));
+        assert_eq!(level(&filter, "app"), LevelFilter::DEBUG);
+        assert_eq!(level(&filter, "rmcp"), LevelFilter::TRACE);
+        assert_eq!(level(&filter, "my_app::db::pool"), LevelFilter::TRACE);
         assert!(rejected.is_empty());
-        let (filter, rejected) = env_filter(Some("warn,a=b=c".into()));
-        assert_eq!(filter.to_string(), "rmcp=warn,warn");
-        assert_eq!(rejected.len(), 1, "{rejected:?}");
+        let (filter, rejected) = env_filter(Some("warn,a=b=c,[span]=debug".into()));
+        assert_eq!(level(&filter, "app"), LevelFilter::WARN);
+        assert_eq!(rejected.len(), 2, "{rejected:?}");
         assert!(rejected[0].contains("a=b=c"), "{rejected:?}");
+        assert!(rejected[1].contains("[span]"), "{rejected:?}");
     }
 }
