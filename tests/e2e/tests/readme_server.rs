@@ -5,7 +5,6 @@
 
 mod mcp;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,8 @@ fn block<'a>(readme: &'a str, lang: &str, needle: &str) -> &'a str {
 
 #[test]
 fn the_readme_server_builds_from_its_dependency_block_and_serves() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = mcp::root().canonicalize().expect("the workspace root");
+    let root = root.as_path();
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
     let deps = block(&readme, "toml", "[dependencies]");
     let server = block(&readme, "rust", "#[tool_handler(router = self.tool_router");

@@ -13,6 +13,11 @@ use rmcp::service::{ClientLifecycleMode, RoleClient, RunningService, serve_clien
 use rmcp::transport::TokioChildProcess;
 use serde_json::Value;
 
+/// The workspace's root: the facade package, whose examples these tests run.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 /// Path of example `name`, built now by cargo (once per test binary), so the
 /// tests always run the current source. `cargo test` builds examples only
 /// as test harnesses, not as the servers they are.
@@ -24,7 +29,7 @@ pub fn example(name: &str) -> PathBuf {
         return path.clone();
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let manifest = root().join("Cargo.toml");
     let mut child = Command::new(cargo)
         .args([
             "build",
