@@ -165,7 +165,21 @@ fn bad_keys_are_clear_errors_and_write_nothing() {
     assert!(err.to_string().contains("`book_id`"), "{err}");
     let long = "é".repeat(400);
     let err = progress(&long, 1).save_blocking(&store).unwrap_err();
-    assert!(matches!(err, Error::KeyTooLong { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::KeyTooLong {
+                field: Some("book_id"),
+                value_len: 800,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("field `book_id` is 800 bytes"),
+        "{err}"
+    );
     assert!(Progress::list(&store).unwrap().is_empty());
     // Reads render keys on the stack: the same errors, the same lengths.
     let err = Progress::load(&store, "").unwrap_err();
@@ -180,7 +194,23 @@ fn bad_keys_are_clear_errors_and_write_nothing() {
     let save_err = progress(&slashes, 1).save_blocking(&store).unwrap_err();
     let load_err = Progress::load(&store, &slashes).unwrap_err();
     assert_eq!(save_err.to_string(), load_err.to_string());
-    assert!(matches!(load_err, Error::KeyTooLong { .. }), "{load_err}");
+    assert!(
+        matches!(
+            load_err,
+            Error::KeyTooLong {
+                value_len: 155,
+                escaped_len: 465,
+                ..
+            }
+        ),
+        "{load_err}"
+    );
+    assert!(
+        load_err
+            .to_string()
+            .contains("465 bytes once escaped (155 bytes as given"),
+        "{load_err}"
+    );
     // The longest key that fits is stored and read back.
     let prefix_len = mcp_persist::Persisted::record_key(&progress("x", 1))
         .unwrap()
