@@ -2,7 +2,7 @@
 //! (the `mcp-persist` command line): raw records, export/import, backup,
 //! statistics and checks. Typed code uses `records` and `list` instead.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -228,22 +228,24 @@ impl Store {
     /// is written; an error names the line (and column). With `dry_run`,
     /// reports what would change and writes nothing.
     pub fn import_jsonl(&self, input: &mut dyn BufRead, dry_run: bool) -> Result<ImportReport> {
-        let mut records: Vec<(String, Header, Vec<u8>)> = Vec::new();
-        for (i, line) in input.lines().enumerate() {
-            let line_no = i + 1;
-            let line = line.map_err(|source| Error::Io {
-                path: "import".into(),
-                source,
-            })?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            records.push(parse_import_line(&line, line_no)?);
-        }
+        self.import(ImportBatch::parse(input)?, dry_run)
+    }
+
+    /// Writes the records of `batch`, all or nothing in one write transaction.
+    /// With `dry_run`, reports what would change and writes nothing. A key
+    /// given twice counts as the store would see it: added, then replaced
+    /// (or unchanged).
+    pub fn import(&self, batch: ImportBatch, dry_run: bool) -> Result<ImportReport> {
+        let records = batch.records;
         self.write_blocking(Box::new(move |ctx| {
             let mut report = ImportReport::default();
+            // What this import wrote (or would write) so far, for keys given twice.
+            let mut written: HashMap<&str, Vec<u8>> = HashMap::new();
             for (key, header, data) in &records {
-                let old_bytes = ctx.get(key.as_bytes())?.map(<[u8]>::to_vec);
+                let old_bytes = match written.get(key.as_str()) {
+                    Some(bytes) => Some(bytes.clone()),
+                    None => ctx.get(key.as_bytes())?.map(<[u8]>::to_vec),
+                };
                 let new_bytes = envelope::encode(header, data);
                 match old_bytes {
                     None => report.added += 1,
@@ -257,6 +259,7 @@ impl Store {
                     let old = ctx.header_to_replace(key)?;
                     ctx.put(key.as_bytes(), old.as_ref(), header, data)?;
                 }
+                written.insert(key, new_bytes);
             }
             Ok(report)
         }))
@@ -320,6 +323,60 @@ impl Store {
             .into_iter()
             .filter_map(|r| r.header.err().map(|why| (r.key, why)))
             .collect())
+    }
+}
+
+/// The lines of an import file, every one checked, ready to be written by
+/// [`Store::import`]. Parsing first means a bad file is refused before any
+/// store is opened (or created).
+#[derive(Debug, Clone, Default)]
+pub struct ImportBatch {
+    records: Vec<(String, Header, Vec<u8>)>,
+}
+
+impl ImportBatch {
+    /// Reads and checks JSON lines as written by [`Store::export_jsonl`]
+    /// (blank lines are skipped). An error names the line (and column).
+    pub fn parse(input: &mut dyn BufRead) -> Result<Self> {
+        let mut records = Vec::new();
+        for (i, line) in input.lines().enumerate() {
+            let line_no = i + 1;
+            let line = line.map_err(|source| Error::Io {
+                path: "import".into(),
+                source,
+            })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            records.push(parse_import_line(&line, line_no)?);
+        }
+        Ok(Self { records })
+    }
+
+    /// The number of records (lines that are not blank).
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether there is no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// What importing into an empty store would do (a dry run where there
+    /// is no store yet).
+    pub fn report_on_empty(&self) -> ImportReport {
+        let mut report = ImportReport::default();
+        let mut written: HashMap<&str, Vec<u8>> = HashMap::new();
+        for (key, header, data) in &self.records {
+            let new_bytes = envelope::encode(header, data);
+            match written.insert(key, new_bytes.clone()) {
+                None => report.added += 1,
+                Some(old) if old == new_bytes => report.unchanged += 1,
+                Some(_) => report.replaced += 1,
+            }
+        }
+        report
     }
 }
 
