@@ -280,3 +280,34 @@ async fn async_accessors() {
         .unwrap();
     assert_eq!(Progress::load(&store, "c").unwrap().unwrap().page, 3);
 }
+
+/// A float that JSON cannot hold (NaN, infinite) used to be stored as `null`:
+/// a record that no longer decoded. Found by the `tool_call` fuzz target.
+#[test]
+fn a_float_json_cannot_hold_is_refused_and_writes_nothing() {
+    #[mcp_persist::persisted(key = "gauge/{name}")]
+    struct Gauge {
+        name: String,
+        level: f32,
+    }
+    let (_dir, store, _clock) = disk_store();
+    for level in [f32::INFINITY, f32::NAN] {
+        let err = Gauge {
+            name: "g".into(),
+            level,
+        }
+        .save_blocking(&store)
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::Encode { .. }) && err.to_string().contains("NaN or infinite"),
+            "{err}"
+        );
+    }
+    assert!(Gauge::list(&store).unwrap().is_empty());
+    let fine = Gauge {
+        name: "g".into(),
+        level: 0.5,
+    };
+    fine.save_blocking(&store).unwrap();
+    assert_eq!(Gauge::load(&store, "g").unwrap().unwrap().level, 0.5);
+}

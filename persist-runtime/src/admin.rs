@@ -416,3 +416,48 @@ fn parse_import_line(line: &str, line_no: usize) -> Result<(String, Header, Vec<
 pub fn format_ms(ms: u64) -> String {
     humantime::format_rfc3339_millis(to_system_time(ms)).to_string()
 }
+
+/// The envelope codec, reachable for the fuzz targets in `fuzz/` and their
+/// regression tests (`tests/fuzz_seeds.rs`), which live outside this crate.
+/// Not public API: it may change in any release.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::RawHeader;
+    use crate::envelope::{self, Header};
+    use crate::error::Result;
+
+    fn header(raw: RawHeader) -> Header {
+        Header {
+            version: raw.version,
+            created_ms: raw.created_ms,
+            updated_ms: raw.updated_ms,
+            expires_ms: raw.expires_ms,
+            ttl_ms: raw.ttl_ms,
+        }
+    }
+
+    /// `envelope::encode`.
+    pub fn encode(raw: RawHeader, data: &[u8]) -> Vec<u8> {
+        envelope::encode(&header(raw), data)
+    }
+
+    /// `envelope::split`: the header and value bytes of the exact written form.
+    pub fn split(bytes: &[u8]) -> Option<(RawHeader, &[u8])> {
+        envelope::split(bytes).map(|(h, value)| (h.into(), value))
+    }
+
+    /// `envelope::decode_header`.
+    pub fn decode_header(bytes: &[u8]) -> Result<RawHeader> {
+        envelope::decode_header("fuzz", bytes).map(Into::into)
+    }
+
+    /// `envelope::check`.
+    pub fn check(bytes: &[u8]) -> Result<RawHeader> {
+        envelope::check("fuzz", bytes).map(Into::into)
+    }
+
+    /// `envelope::decode` as a JSON value.
+    pub fn decode_value(bytes: &[u8]) -> Result<(RawHeader, serde_json::Value)> {
+        envelope::decode::<serde_json::Value>("fuzz", "Value", bytes).map(|(h, v)| (h.into(), v))
+    }
+}
