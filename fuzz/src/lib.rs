@@ -104,7 +104,7 @@ pub fn envelope(data: &[u8]) {
         expires_ms: (head[32] & 1 == 1).then(|| num(20)),
         ttl_ms: (head[32] & 2 == 2).then(|| num(24) >> (head[33] & 63)),
     };
-    let value: Value = serde_json::from_slice(rest).unwrap_or_else(|_| json!(null));
+    let value: Value = serde_json::from_slice(rest).unwrap_or(Value::Null);
     let data = serde_json::to_vec(&value).expect("a Value encodes");
     let bytes = envelope::encode(header, &data);
     assert_eq!(
