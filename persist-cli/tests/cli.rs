@@ -550,3 +550,29 @@ fn export_onto_a_full_disk_leaves_the_old_file_intact() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "old content\n");
     assert_eq!(names_in(mnt.path()), before, "a temp file was left");
 }
+
+/// Invalid UTF-8 inside a value's string: the header reads fine (the value
+/// is skipped unchecked), no typed read can decode it. `check` used to say
+/// nothing; found by the `envelope` fuzz target.
+#[test]
+fn check_reports_a_value_with_invalid_utf8() {
+    let (dir, store) = seeded();
+    drop(store);
+    write_garbage(
+        dir.path(),
+        "odd:utf8",
+        b"{\"v\":1,\"c\":2,\"u\":3,\"d\":{\"m\xbd\":1}}",
+    );
+    let out = cli(dir.path(), &["--json", "check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report.as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(report[0]["key"], json!("odd:utf8"));
+    assert!(
+        report[0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("unicode"),
+        "{report}"
+    );
+}
