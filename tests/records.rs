@@ -311,3 +311,29 @@ fn a_float_json_cannot_hold_is_refused_and_writes_nothing() {
     fine.save_blocking(&store).unwrap();
     assert_eq!(Gauge::load(&store, "g").unwrap().unwrap().level, 0.5);
 }
+
+/// serde_json's default float parser may read a number back one ULP off;
+/// the workspace enables `float_roundtrip`. Found by the `envelope` fuzz target.
+#[test]
+fn a_float_reads_back_exactly() {
+    #[mcp_persist::persisted(key = "reading/{name}")]
+    struct Reading {
+        name: String,
+        value: f64,
+    }
+    let (_dir, store, _clock) = disk_store();
+    for value in [99999.66666666667_f64, 0.1, 1e-300, f64::MAX, 2.0_f64.sqrt()] {
+        Reading {
+            name: "r".into(),
+            value,
+        }
+        .save_blocking(&store)
+        .unwrap();
+        let back = Reading::load(&store, "r").unwrap().unwrap().value;
+        assert_eq!(
+            back.to_bits(),
+            value.to_bits(),
+            "{value} read back as {back}"
+        );
+    }
+}
