@@ -165,7 +165,21 @@ fn bad_keys_are_clear_errors_and_write_nothing() {
     assert!(err.to_string().contains("`book_id`"), "{err}");
     let long = "é".repeat(400);
     let err = progress(&long, 1).save_blocking(&store).unwrap_err();
-    assert!(matches!(err, Error::KeyTooLong { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::KeyTooLong {
+                field: Some("book_id"),
+                value_len: 800,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("field `book_id` is 800 bytes"),
+        "{err}"
+    );
     assert!(Progress::list(&store).unwrap().is_empty());
     // Reads render keys on the stack: the same errors, the same lengths.
     let err = Progress::load(&store, "").unwrap_err();
@@ -180,7 +194,23 @@ fn bad_keys_are_clear_errors_and_write_nothing() {
     let save_err = progress(&slashes, 1).save_blocking(&store).unwrap_err();
     let load_err = Progress::load(&store, &slashes).unwrap_err();
     assert_eq!(save_err.to_string(), load_err.to_string());
-    assert!(matches!(load_err, Error::KeyTooLong { .. }), "{load_err}");
+    assert!(
+        matches!(
+            load_err,
+            Error::KeyTooLong {
+                value_len: 155,
+                escaped_len: 465,
+                ..
+            }
+        ),
+        "{load_err}"
+    );
+    assert!(
+        load_err
+            .to_string()
+            .contains("465 bytes once escaped (155 bytes as given"),
+        "{load_err}"
+    );
     // The longest key that fits is stored and read back.
     let prefix_len = mcp_persist::Persisted::record_key(&progress("x", 1))
         .unwrap()
@@ -249,4 +279,61 @@ async fn async_accessors() {
         .unwrap()
         .unwrap();
     assert_eq!(Progress::load(&store, "c").unwrap().unwrap().page, 3);
+}
+
+/// A float that JSON cannot hold (NaN, infinite) used to be stored as `null`:
+/// a record that no longer decoded. Found by the `tool_call` fuzz target.
+#[test]
+fn a_float_json_cannot_hold_is_refused_and_writes_nothing() {
+    #[mcp_persist::persisted(key = "gauge/{name}")]
+    struct Gauge {
+        name: String,
+        level: f32,
+    }
+    let (_dir, store, _clock) = disk_store();
+    for level in [f32::INFINITY, f32::NAN] {
+        let err = Gauge {
+            name: "g".into(),
+            level,
+        }
+        .save_blocking(&store)
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::Encode { .. }) && err.to_string().contains("NaN or infinite"),
+            "{err}"
+        );
+    }
+    assert!(Gauge::list(&store).unwrap().is_empty());
+    let fine = Gauge {
+        name: "g".into(),
+        level: 0.5,
+    };
+    fine.save_blocking(&store).unwrap();
+    assert_eq!(Gauge::load(&store, "g").unwrap().unwrap().level, 0.5);
+}
+
+/// serde_json's default float parser may read a number back one ULP off;
+/// the workspace enables `float_roundtrip`. Found by the `envelope` fuzz target.
+#[test]
+fn a_float_reads_back_exactly() {
+    #[mcp_persist::persisted(key = "reading/{name}")]
+    struct Reading {
+        name: String,
+        value: f64,
+    }
+    let (_dir, store, _clock) = disk_store();
+    for value in [99999.66666666667_f64, 0.1, 1e-300, f64::MAX, 2.0_f64.sqrt()] {
+        Reading {
+            name: "r".into(),
+            value,
+        }
+        .save_blocking(&store)
+        .unwrap();
+        let back = Reading::load(&store, "r").unwrap().unwrap().value;
+        assert_eq!(
+            back.to_bits(),
+            value.to_bits(),
+            "{value} read back as {back}"
+        );
+    }
 }

@@ -5,12 +5,14 @@
 
 mod output;
 
-use std::io::{BufReader, IsTerminal, Read};
-use std::path::PathBuf;
+use std::ffi::{OsStr, OsString};
+use std::io::{BufReader, BufWriter, IsTerminal, Read};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use persist_runtime::admin::ImportBatch;
 use persist_runtime::{DIR_ENV_VAR, Error, Store, resolve_dir};
 use serde_json::{Value, json};
 
@@ -78,6 +80,10 @@ enum Command {
     /// Purge expired records now and print how many.
     Sweep,
     /// Write every record as JSON Lines (to FILE, or stdout).
+    ///
+    /// FILE is replaced only once the export is complete and on disk: it is
+    /// written to a temporary file next to it (owner-only), synced, then
+    /// renamed over FILE. On failure FILE is left as it was.
     Export {
         /// Output file; stdout when absent.
         file: Option<PathBuf>,
@@ -86,9 +92,12 @@ enum Command {
     Import {
         /// The file to import (`-` for stdin).
         file: PathBuf,
-        /// Report what would change; write nothing.
+        /// Report what would change; write nothing (and create no store).
         #[arg(long)]
         dry_run: bool,
+        /// Create the store if there is none yet (moving a store to a new machine).
+        #[arg(long)]
+        create: bool,
     },
     /// Hot, compacted copy of the store into an empty directory.
     Backup {
@@ -156,13 +165,28 @@ fn locate(select: &Select) -> Result<(PathBuf, String), Failure> {
 /// Opens an existing store; never creates one.
 fn open(select: &Select) -> Result<Store, Failure> {
     let (dir, how) = locate(select)?;
-    if !dir.join("data.mdb").is_file() {
-        return Err(fail(
-            1,
-            format!("no store at {} (resolved from {how})", dir.display()),
-        ));
+    if !has_store(&dir) {
+        return Err(no_store(&dir, &how, ""));
     }
-    Ok(Store::builder().sweep_interval(None).open_at(&dir)?)
+    open_at(&dir)
+}
+
+/// Whether `dir` holds a store.
+fn has_store(dir: &Path) -> bool {
+    dir.join("data.mdb").is_file()
+}
+
+/// Opens (or creates) the store in `dir`, without a background sweeper.
+fn open_at(dir: &Path) -> Result<Store, Failure> {
+    Ok(Store::builder().sweep_interval(None).open_at(dir)?)
+}
+
+/// "No store at DIR", with how DIR was found and `hint`.
+fn no_store(dir: &Path, how: &str, hint: &str) -> Failure {
+    fail(
+        1,
+        format!("no store at {} (resolved from {how}){hint}", dir.display()),
+    )
 }
 
 fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
@@ -273,25 +297,52 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             let store = open(&cli.select)?;
             let mut progress = progress_reporter("exported");
             let n = match &file {
-                Some(path) => {
-                    let f = std::fs::File::create(path)
-                        .map_err(|e| fail(2, format!("cannot create {}: {e}", path.display())))?;
-                    store.export_jsonl(&mut std::io::BufWriter::new(f), &mut progress)?
-                }
+                Some(path) => export_to_file(&store, path, &mut progress)?,
                 None => store.export_jsonl(&mut std::io::stdout().lock(), &mut progress)?,
             };
             if file.is_some() || std::io::stderr().is_terminal() {
                 eprintln!("exported {n} records");
             }
         }
-        Command::Import { file, dry_run } => {
-            let store = open(&cli.select)?;
-            let report = if file.as_os_str() == "-" {
-                store.import_jsonl(&mut std::io::stdin().lock(), dry_run)?
+        Command::Import {
+            file,
+            dry_run,
+            create,
+        } => {
+            let (dir, how) = locate(&cli.select)?;
+            let exists = has_store(&dir);
+            if !exists && !create {
+                return Err(no_store(
+                    &dir,
+                    &how,
+                    "; to create one and import into it, add --create",
+                ));
+            }
+            // The whole file is read and checked before any store is created.
+            let batch = if file.as_os_str() == "-" {
+                ImportBatch::parse(&mut std::io::stdin().lock())?
             } else {
                 let f = std::fs::File::open(&file)
                     .map_err(|e| fail(2, format!("cannot open {}: {e}", file.display())))?;
-                store.import_jsonl(&mut BufReader::new(f), dry_run)?
+                ImportBatch::parse(&mut BufReader::new(f))?
+            };
+            let report = if exists {
+                open_at(&dir)?.import(batch, dry_run)?
+            } else if dry_run {
+                eprintln!("would create a new store at {}", dir.display());
+                batch.report_on_empty()
+            } else {
+                let store = open_at(&dir)?;
+                eprintln!("created a new store at {}", dir.display());
+                store.import(batch, false).map_err(|err| {
+                    fail(
+                        2,
+                        format!(
+                            "{err} (the store just created at {} holds nothing)",
+                            dir.display()
+                        ),
+                    )
+                })?
             };
             let verb = if dry_run { "would add" } else { "added" };
             out.done(
@@ -351,6 +402,88 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Writes the export to a temporary file next to `path` (owner-only from
+/// creation), syncs it and renames it over `path`. On any failure the
+/// temporary file is removed and `path` is left as it was.
+fn export_to_file(
+    store: &Store,
+    path: &Path,
+    progress: &mut dyn FnMut(usize),
+) -> Result<usize, Failure> {
+    let existed = path.exists();
+    let unchanged = if existed {
+        format!("{} is unchanged", path.display())
+    } else {
+        format!("{} was not created", path.display())
+    };
+    let failed = |what: &str, err: &dyn std::fmt::Display| {
+        fail(
+            2,
+            format!(
+                "cannot export to {}: {what}: {err}; {unchanged}",
+                path.display()
+            ),
+        )
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| failed("not a file name", &"it ends in `..` or `/`"))?;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let (temp, file) = create_temp(dir, name).map_err(|e| failed("cannot create a file", &e))?;
+    let written = (|| -> Result<usize, Failure> {
+        let mut out = BufWriter::new(file);
+        let n = store
+            .export_jsonl(&mut out, progress)
+            .map_err(|e| match e {
+                Error::Io { source, .. } => failed("cannot write", &source),
+                other => Failure::from(other),
+            })?;
+        let file = out
+            .into_inner()
+            .map_err(|e| failed("cannot write", &e.into_error()))?;
+        file.sync_all().map_err(|e| failed("cannot sync", &e))?;
+        drop(file);
+        std::fs::rename(&temp, path).map_err(|e| failed("cannot replace it", &e))?;
+        Ok(n)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    let n = written?;
+    // The rename is durable once the directory is synced.
+    #[cfg(unix)]
+    if let Err(err) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+        eprintln!("mcp-persist: warning: cannot sync {}: {err}", dir.display());
+    }
+    Ok(n)
+}
+
+/// Creates a new, owner-only file `.NAME.PID-N.tmp` in `dir`.
+fn create_temp(dir: &Path, name: &OsStr) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut n = 0u32;
+    loop {
+        let mut temp_name = OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(".{}-{n}.tmp", std::process::id()));
+        let temp = dir.join(temp_name);
+        match options.open(&temp) {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn now_ms() -> u64 {

@@ -353,3 +353,226 @@ fn works_while_another_process_writes() {
     let keys = json_of(&cli(dir.path(), &["--json", "keys", "progress:"]));
     assert_eq!(keys.as_array().unwrap().len(), 302);
 }
+
+#[test]
+fn import_creates_a_store_only_when_asked() {
+    let (dir, _store) = seeded();
+    let export = ok(&cli(dir.path(), &["export"]));
+    let base = tempfile::tempdir().unwrap();
+    let file = base.path().join("dump.jsonl");
+    std::fs::write(&file, &export).unwrap();
+    let file = file.to_str().unwrap();
+    let target = base.path().join("moved");
+
+    // Without --create: the error says how to create one, and nothing is made.
+    let out = cli(&target, &["import", file]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no store at") && err.contains("--create"),
+        "{err}"
+    );
+    assert!(!target.exists());
+
+    // A dry run never creates, even with --create; it reports every record as added.
+    let out = cli(
+        &target,
+        &["--json", "import", "--dry-run", "--create", file],
+    );
+    assert_eq!(json_of(&out)["added"], json!(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("would create a new store at"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!target.exists(), "a dry run created something");
+    let out = cli(&target, &["import", "--dry-run", file]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--create"));
+
+    // A broken file is refused before a store is created.
+    let broken = base.path().join("broken.jsonl");
+    std::fs::write(&broken, format!("{export}{{\"key\": 1}}\n")).unwrap();
+    let out = cli(&target, &["import", "--create", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 4"));
+    assert!(!target.exists(), "a refused import created a store");
+
+    // With --create: the store is made, said so, and holds the export.
+    let out = cli(&target, &["--json", "import", "--create", file]);
+    assert_eq!(json_of(&out)["added"], json!(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("created a new store at {}", target.display())),
+        "{err}"
+    );
+    assert_eq!(ok(&cli(&target, &["export"])), export);
+    let store = Store::open_at(&target).unwrap();
+    assert_eq!(Progress::load(&store, "dune").unwrap().unwrap().page, 42);
+    drop(store);
+
+    // On an existing store --create changes nothing about how import works.
+    let out = cli(&target, &["--json", "import", "--create", file]);
+    assert_eq!(json_of(&out)["unchanged"], json!(3));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("created"));
+}
+
+#[test]
+fn a_key_given_twice_in_an_import_is_counted_as_the_store_sees_it() {
+    let (dir, _store) = seeded();
+    let export = ok(&cli(dir.path(), &["export"]));
+    let first = export.lines().next().unwrap();
+    let changed = first.replace("\"page\":42", "\"page\":43");
+    assert_ne!(first, changed);
+    let file = dir.path().join("twice.jsonl");
+    std::fs::write(&file, format!("{first}\n{changed}\n{changed}\n")).unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let target = target.path().join("t");
+    let file = file.to_str().unwrap();
+    let expected = json!({"dry_run": true, "added": 1, "replaced": 1, "unchanged": 1});
+    let dry = json_of(&cli(
+        &target,
+        &["--json", "import", "--dry-run", "--create", file],
+    ));
+    assert_eq!(dry, expected, "no store yet");
+    ok(&cli(&target, &["import", "--create", "/dev/null"]));
+    let dry = json_of(&cli(&target, &["--json", "import", "--dry-run", file]));
+    assert_eq!(dry, expected, "an empty store");
+    let done = json_of(&cli(&target, &["--json", "import", file]));
+    assert_eq!(done["replaced"], json!(1));
+    let value: Value =
+        serde_json::from_str(&ok(&cli(&target, &["get", "progress:progress/dune"]))).unwrap();
+    assert_eq!(value["page"], json!(43));
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[cfg(unix)]
+#[test]
+fn export_replaces_the_file_whole_and_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, _store) = seeded();
+    let expected = ok(&cli(dir.path(), &["export"]));
+    let out_dir = tempfile::tempdir().unwrap();
+    let file = out_dir.path().join("dump.jsonl");
+    std::fs::write(&file, "old content\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    ok(&cli(dir.path(), &["export", file.to_str().unwrap()]));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), expected);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "export file mode {mode:o}");
+    assert_eq!(
+        names_in(out_dir.path()),
+        ["dump.jsonl"],
+        "a temp file was left"
+    );
+
+    // A new file, named relative to the working directory.
+    let out = Command::new(env!("CARGO_BIN_EXE_mcp-persist"))
+        .arg("--dir")
+        .arg(dir.path())
+        .args(["export", "new.jsonl"])
+        .current_dir(out_dir.path())
+        .output()
+        .unwrap();
+    ok(&out);
+    let new = out_dir.path().join("new.jsonl");
+    assert_eq!(std::fs::read_to_string(&new).unwrap(), expected);
+    let mode = std::fs::metadata(&new).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "export file mode {mode:o}");
+
+    // Onto a directory: refused, nothing left behind.
+    let sub = out_dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let out = cli(dir.path(), &["export", sub.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        names_in(out_dir.path()),
+        ["dump.jsonl", "new.jsonl", "sub"],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A full disk used to leave an empty or partial FILE behind. Needs root to
+/// mount a small tmpfs; skipped (with a printed reason) otherwise.
+#[cfg(target_os = "linux")]
+#[test]
+fn export_onto_a_full_disk_leaves_the_old_file_intact() {
+    let mnt = tempfile::tempdir().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(mnt.path())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        println!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.path());
+
+    let (dir, store) = seeded();
+    // About 120 KB of records: more than the whole tmpfs.
+    for i in 0..300 {
+        Progress {
+            book_id: format!("{i:04}-{}", "x".repeat(400)),
+            page: i,
+        }
+        .save_blocking(&store)
+        .unwrap();
+    }
+    let file = mnt.path().join("dump.jsonl");
+    std::fs::write(&file, "old content\n").unwrap();
+    let before = names_in(mnt.path());
+
+    let out = cli(dir.path(), &["export", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("No space left on device") && err.contains("is unchanged"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "old content\n");
+    assert_eq!(names_in(mnt.path()), before, "a temp file was left");
+}
+
+/// Invalid UTF-8 inside a value's string: the header reads fine (the value
+/// is skipped unchecked), no typed read can decode it. `check` used to say
+/// nothing; found by the `envelope` fuzz target.
+#[test]
+fn check_reports_a_value_with_invalid_utf8() {
+    let (dir, store) = seeded();
+    drop(store);
+    write_garbage(
+        dir.path(),
+        "odd:utf8",
+        b"{\"v\":1,\"c\":2,\"u\":3,\"d\":{\"m\xbd\":1}}",
+    );
+    let out = cli(dir.path(), &["--json", "check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report.as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(report[0]["key"], json!("odd:utf8"));
+    assert!(
+        report[0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("unicode"),
+        "{report}"
+    );
+}

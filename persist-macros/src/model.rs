@@ -228,6 +228,18 @@ fn parse_template(
                 );
             }
         }
+        // `%` starts the escapes of values: as the first character after a
+        // value it would make the value's end ambiguous (`{a}%{b}` renders
+        // a = "x", b = "25%" and a = "x%", b = "25" to the same key). Found
+        // by the `key` fuzz target.
+        if text[close + 1..].starts_with('%') {
+            errors.spanned(
+                key,
+                "a placeholder in `key` cannot be followed by `%`: it starts the escapes \
+                 in key values, so the value's end would be ambiguous; put another \
+                 character first, e.g. `{a}/%{b}`",
+            );
+        }
         previous_end = Some(close + 1);
         at = close + 1;
     }
@@ -306,7 +318,30 @@ pub fn snake_case(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::snake_case;
+    use super::{Errors, parse_template, snake_case};
+
+    /// The errors of key template `key` on a struct with fields a and b.
+    fn template_errors(key: &str) -> Option<String> {
+        let fields: Vec<(syn::Ident, syn::Type)> = ["a", "b"]
+            .iter()
+            .map(|f| (quote::format_ident!("{f}"), syn::parse_quote!(String)))
+            .collect();
+        let lit = syn::LitStr::new(key, proc_macro2::Span::call_site());
+        let mut errors = Errors::default();
+        parse_template(&lit, &fields, &mut errors);
+        errors.into_compile_errors().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_percent_right_after_a_placeholder_is_refused() {
+        for bad in ["{a}%{b}", "{a}%", "x/{a}%2F{b}"] {
+            let err = template_errors(bad).unwrap_or_default();
+            assert!(err.contains("cannot be followed by `%`"), "{bad}: {err}");
+        }
+        for good in ["{a}/%{b}", "%{a}", "p%/{a}-{b}", "{a}"] {
+            assert_eq!(template_errors(good), None, "{good}");
+        }
+    }
 
     #[test]
     fn snake_cases() {

@@ -62,14 +62,27 @@ pub enum Error {
         param: &'static str,
     },
 
-    /// The key, once built, is longer than the store accepts.
+    /// The key, once built, is longer than the store accepts. Names the key
+    /// field whose value made it too long (the longest one, once escaped) and
+    /// how many bytes are left for that field.
     #[error(
-        "key for {type_name} is {len} bytes long, over the limit of {max} bytes: {key_start}..."
+        "key of {type_name} too long: {}(limit {max} bytes for the whole stored key); \
+         the key starts with {key_start:?}",
+        key_too_long_detail(.field, *.value_len, *.escaped_len, *.len, *.max)
     )]
     KeyTooLong {
         /// The Rust type whose key was being built.
         type_name: &'static str,
-        /// Length of the full key in bytes.
+        /// The key field with the longest value (escaped), `None` when the
+        /// key has no field (a singleton, a list's item keys): then the
+        /// namespace and template alone are too long.
+        field: Option<&'static str>,
+        /// Bytes of that field's value as given (0 without a field).
+        value_len: usize,
+        /// Bytes of that field's value once escaped, as stored in the key
+        /// (0 without a field).
+        escaped_len: usize,
+        /// Length of the full key in bytes (namespace included).
         len: usize,
         /// The limit in bytes.
         max: usize,
@@ -301,6 +314,36 @@ impl Error {
             }
         )
     }
+}
+
+/// The middle of the [`Error::KeyTooLong`] message: what is too long and
+/// how many bytes are left for the field.
+fn key_too_long_detail(
+    field: &Option<&'static str>,
+    value_len: usize,
+    escaped_len: usize,
+    len: usize,
+    max: usize,
+) -> String {
+    let Some(field) = field else {
+        return format!(
+            "the namespace and key template alone make {len} bytes, with no field to shorten \
+             (list items add 17 bytes); shorten the namespace or the key template "
+        );
+    };
+    let size = if escaped_len == value_len {
+        format!("{value_len} bytes")
+    } else {
+        format!(
+            "{escaped_len} bytes once escaped ({value_len} bytes as given; `%`, `/`, control \
+             characters and the characters that end the value are stored as %XX, 3 bytes per byte)"
+        )
+    };
+    let left = max.saturating_sub(len.saturating_sub(escaped_len));
+    format!(
+        "field `{field}` is {size}; with the namespace and the rest of the key, {left} bytes \
+         are left for it "
+    )
 }
 
 /// The result type of the runtime.

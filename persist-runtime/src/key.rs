@@ -37,17 +37,24 @@ impl RecordKey {
         let mut out = String::with_capacity(spec.namespace.len() + spec.key.len() + 16);
         // Writing to a String cannot fail: the key is complete (`true`).
         render_into(spec, escapes, params, &mut out)?;
-        Self::checked(spec, out)
+        if out.len() > MAX_KEY_LEN {
+            return Err(too_long(spec, escapes, params, &out));
+        }
+        Ok(Self(out))
     }
 
-    /// Wraps an already rendered key after checking its length.
+    /// Wraps an already rendered key after checking its length. For keys
+    /// with no field in them (a list's item keys): the error names none.
     pub(crate) fn checked(spec: &RecordSpec, key: String) -> Result<Self> {
         if key.len() > MAX_KEY_LEN {
             return Err(Error::KeyTooLong {
                 type_name: spec.type_name,
+                field: None,
+                value_len: 0,
+                escaped_len: 0,
                 len: key.len(),
                 max: MAX_KEY_LEN,
-                key_start: key.chars().take(60).collect(),
+                key_start: key_start(&key),
             });
         }
         Ok(Self(key))
@@ -67,6 +74,49 @@ impl RecordKey {
 impl Display for RecordKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// The first characters of a key, for error messages.
+fn key_start(key: &str) -> String {
+    key.chars().take(60).collect()
+}
+
+/// The error for `key` (rendered from `params`) being too long: it names the
+/// field whose value takes the most bytes once escaped (the first of equals).
+/// Only on the error path, so the values are rendered again to measure them.
+fn too_long(spec: &RecordSpec, escapes: &Escapes, params: &[&dyn Display], key: &str) -> Error {
+    let mut longest: Option<(&'static str, usize, usize)> = None;
+    let placeholders = Template(spec.key).parts().filter_map(|part| match part {
+        Part::Placeholder(name) => Some(name),
+        Part::Literal(_) => None,
+    });
+    for ((value, field), name) in params
+        .iter()
+        .zip(spec.key_params.iter().copied())
+        .zip(placeholders)
+    {
+        let raw = value.to_string();
+        let mut escaped = String::with_capacity(raw.len());
+        // Writing to a String cannot fail.
+        let _ = escapes.escape_into(&raw, &mut escaped);
+        if longest.is_none_or(|(_, _, len)| escaped.len() > len) {
+            let field = if field.is_empty() { name } else { field };
+            longest = Some((field, raw.len(), escaped.len()));
+        }
+    }
+    let (field, value_len, escaped_len) = match longest {
+        Some((field, raw, escaped)) => (Some(field), raw, escaped),
+        None => (None, 0, 0),
+    };
+    Error::KeyTooLong {
+        type_name: spec.type_name,
+        field,
+        value_len,
+        escaped_len,
+        len: key.len(),
+        max: MAX_KEY_LEN,
+        key_start: key_start(key),
     }
 }
 
@@ -419,9 +469,164 @@ mod tests {
         assert!(err.to_string().contains("`id`"), "{err}");
         let long = "x".repeat(600);
         let err = RecordKey::render(&s, &[&long]).unwrap_err();
-        assert!(matches!(err, Error::KeyTooLong { .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::KeyTooLong {
+                    field: Some("id"),
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = RecordKey::render(&s, &[]).unwrap_err();
         assert!(matches!(err, Error::KeyArity { .. }), "{err}");
+    }
+
+    /// The bytes the message says are left for the field, read back from it.
+    fn left_in(message: &str) -> usize {
+        let (before, _) = message
+            .split_once(" bytes are left for it")
+            .unwrap_or_else(|| panic!("no 'left for it' in {message}"));
+        before
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count before 'left for it' in {message}"))
+    }
+
+    #[test]
+    fn too_long_names_the_field_and_what_is_left_for_it() {
+        let s = RecordSpec {
+            type_name: "Note",
+            namespace: "note",
+            ..spec("notes/{title}", &["title"])
+        };
+        let err = RecordKey::render(&s, &[&"x".repeat(600)]).unwrap_err();
+        let message = err.to_string();
+        // "note:notes/" takes 11 bytes: 469 are left.
+        assert!(
+            message.starts_with(
+                "key of Note too long: field `title` is 600 bytes; with the namespace and the \
+                 rest of the key, 469 bytes are left for it (limit 480 bytes for the whole \
+                 stored key); the key starts with \"note:notes/xxx"
+            ),
+            "{message}"
+        );
+        assert!(
+            matches!(
+                err,
+                Error::KeyTooLong {
+                    field: Some("title"),
+                    value_len: 600,
+                    escaped_len: 600,
+                    len: 611,
+                    max: 480,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // The figure is exact: that many bytes fit, one more does not.
+        assert!(RecordKey::render(&s, &[&"x".repeat(469)]).is_ok());
+        let err = RecordKey::render(&s, &[&"x".repeat(470)]).unwrap_err();
+        assert_eq!(left_in(&err.to_string()), 469, "{err}");
+    }
+
+    #[test]
+    fn too_long_after_escaping_says_the_escaped_size() {
+        let s = spec("p/{id}", &["id"]);
+        // 200 bytes as given, each `/` stored as `%2F`.
+        let err = RecordKey::render(&s, &[&"/".repeat(200)]).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("field `id` is 600 bytes once escaped (200 bytes as given;"),
+            "{message}"
+        );
+        assert_eq!(left_in(&message), 480 - "t:p/".len(), "{message}");
+        // A value that fits before escaping but not after.
+        let fits_raw = "/".repeat(160);
+        assert!(4 + fits_raw.len() <= MAX_KEY_LEN);
+        let err = RecordKey::render(&s, &[&fits_raw]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::KeyTooLong {
+                    value_len: 160,
+                    escaped_len: 480,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn too_long_with_several_fields_names_the_longest_and_counts_the_others() {
+        let s = spec("{a}-{b}/{c}", &["a", "b", "c"]);
+        let a = "x".repeat(10);
+        let b = "y".repeat(500);
+        let err = RecordKey::render(&s, &[&a, &b, &"z"]).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("field `b` is 500 bytes"), "{message}");
+        // "t:" + a + "-" + "/" + c = 2 + 10 + 1 + 1 + 1.
+        assert_eq!(left_in(&message), 480 - 15, "{message}");
+        let fits = "y".repeat(465);
+        assert!(RecordKey::render(&s, &[&a, &fits, &"z"]).is_ok());
+        // The escaped size decides: 100 `-` in `a` (300 bytes) outweigh 250 plain bytes in `b`.
+        let err = RecordKey::render(&s, &[&"-".repeat(100), &"y".repeat(250), &"z"]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::KeyTooLong {
+                    field: Some("a"),
+                    value_len: 100,
+                    escaped_len: 300,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // Equal sizes: the first field is named.
+        let err = RecordKey::render(&s, &[&"y".repeat(300), &"y".repeat(300), &"z"]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::KeyTooLong {
+                    field: Some("a"),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // Reads render on the stack first: the same error.
+        let long = "q".repeat(STACK_KEY_LEN * 4);
+        let stack_err = {
+            let mut out = StackKey::new();
+            let escapes = Escapes::of(s.key);
+            assert!(!render_into(&s, &escapes, &[&long, &"b", &"c"], &mut out).unwrap());
+            RecordKey::render_with(&s, &escapes, &[&long, &"b", &"c"]).unwrap_err()
+        };
+        assert_eq!(
+            stack_err.to_string(),
+            RecordKey::render(&s, &[&long, &"b", &"c"])
+                .unwrap_err()
+                .to_string()
+        );
+    }
+
+    #[test]
+    fn too_long_without_a_field_says_the_template_is() {
+        let s = spec("log", &[]);
+        let key = format!("t:{}/{:016x}", "l".repeat(470), u64::MAX);
+        let err = RecordKey::checked(&s, key).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(err, Error::KeyTooLong { field: None, .. })
+                && message.contains("namespace and key template alone make 489 bytes")
+                && message.contains("limit 480 bytes"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -29,10 +29,7 @@ fn max_len<T: Persisted>() -> Option<usize> {
 }
 
 fn push_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<Header>> {
-    let data = serde_json::to_vec(value).map_err(|e| Error::Encode {
-        type_name: T::SPEC.type_name,
-        reason: e.to_string(),
-    })?;
+    let data = crate::records::encode(value)?;
     let prefix = item_prefix::<T>();
     // The longest item key, checked once up front.
     RecordKey::checked(&T::SPEC, format!("{prefix}{:016x}", u64::MAX))?;

@@ -168,11 +168,26 @@ pub(crate) fn write_back_if_migrated<T: Persisted>(store: &Store, key: &str, hea
     );
 }
 
-fn encode<T: Persisted>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| Error::Encode {
+/// Encodes a value to store. JSON has no NaN or infinity: serde_json writes
+/// them as `null`, which would store a record that no longer decodes (an f32
+/// field given 1e39 through a tool, say; found by the `tool_call` fuzz
+/// target). So an encoding with a `null` in it is decoded once more, and
+/// refused if it does not read back.
+pub(crate) fn encode<T: Persisted>(value: &T) -> Result<Vec<u8>> {
+    let refuse = |reason: String| Error::Encode {
         type_name: T::SPEC.type_name,
-        reason: e.to_string(),
-    })
+        reason,
+    };
+    let data = serde_json::to_vec(value).map_err(|e| refuse(e.to_string()))?;
+    if data.windows(4).any(|w| w == b"null")
+        && let Err(e) = serde_json::from_slice::<T>(&data)
+    {
+        return Err(refuse(format!(
+            "it would not read back ({e}): a float that is NaN or infinite (out of range) \
+             becomes null in JSON"
+        )));
+    }
+    Ok(data)
 }
 
 /// The header of a new write of `T` replacing `old` (whose creation time it keeps

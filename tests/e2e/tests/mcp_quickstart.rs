@@ -181,7 +181,7 @@ async fn bad_input_is_a_readable_error_and_changes_nothing() {
         (
             "set_note",
             json!({"title": "x".repeat(600), "text": "x"}),
-            vec!["over the limit"],
+            vec!["field `title` is 600 bytes", "469 bytes are left for it"],
         ),
         (
             "set_note",
