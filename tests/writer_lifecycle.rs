@@ -316,7 +316,7 @@ struct Temp {
 }
 
 /// Issue 11, item 7: a sweep was one transaction over every expired record,
-/// holding the write lock of every process to the end. Each chunk of 10,000
+/// holding the write lock of every process to the end. Each chunk of 1,000
 /// is its own transaction now: a write made after the first chunk landed
 /// commits while most of the sweep is still to come.
 #[test]

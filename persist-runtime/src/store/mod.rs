@@ -209,7 +209,7 @@ impl Store {
 
     /// Deletes every expired record now and returns how many there were.
     /// The background sweeper does the same periodically.
-    /// Each chunk of 10,000 records is its own transaction, so writers of
+    /// Each chunk of 1,000 records is its own transaction, so writers of
     /// this and other processes are not held up for the whole sweep.
     pub fn sweep_expired_blocking(&self) -> Result<usize> {
         sweeper::sweep_all(|job| self.inner.writer.write_blocking(job), || true)

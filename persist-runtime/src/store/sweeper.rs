@@ -17,8 +17,11 @@ use crate::envelope;
 use crate::error::{Error, Result};
 
 /// The most records one sweep job deletes (one transaction); a sweep runs as
-/// many jobs as needed.
-const SWEEP_CHUNK: usize = 10_000;
+/// many jobs as needed. A write that arrives during a sweep waits for at most
+/// about one chunk: with 1,000 the worst durable save during a sweep of 1M
+/// expired records measured 9 ms (p99 7 ms), against 74 ms (p99 59 ms) with
+/// 10,000, for a sweep 4% longer (`benches/sweep.rs`).
+const SWEEP_CHUNK: usize = 1_000;
 
 /// A job deleting up to [`SWEEP_CHUNK`] expired records; returns how many.
 fn sweep_chunk_job() -> WriteFn<usize> {
