@@ -6,7 +6,7 @@
 mod mcp;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -99,16 +99,6 @@ fn the_readme_server_builds_from_its_dependency_block_and_serves() {
     );
 
     drop(raw.stdin);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let status = loop {
-        if let Some(status) = raw.child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not exit at stdin EOF"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = mcp::exits_within(&mut raw.child, Duration::from_secs(2), "stdin EOF");
     assert!(status.success(), "{status}");
 }

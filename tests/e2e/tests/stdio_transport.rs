@@ -6,12 +6,12 @@
 mod mcp;
 
 use std::io::{BufRead, BufReader, Read, Write};
-
-use mcp::Raw;
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use mcp::{Raw, exits_within, signal, start};
 
 use serde_json::{Value, json};
 
@@ -19,55 +19,6 @@ use serde_json::{Value, json};
 const ANSWER_WAIT: Duration = Duration::from_secs(20);
 /// How fast the server must be gone after EOF or a signal.
 const EXIT_WAIT: Duration = Duration::from_secs(1);
-
-/// The quickstart server with its store under `data`, stdin and stdout as
-/// given, started: its signal handlers are installed once it says it serves.
-fn start(data: &std::path::Path, stdin: Stdio, stdout: Stdio) -> Child {
-    let mut child = Command::new(mcp::example("quickstart"))
-        .env("MCP_PERSIST_DIR", data)
-        .env("RUST_LOG", "info")
-        .stdin(stdin)
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn quickstart");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    loop {
-        let line = lines
-            .next()
-            .expect("the server exited before serving")
-            .expect("read stderr");
-        if line.contains("serving MCP over stdio") {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    child
-}
-
-/// Waits for `child` to exit, failing the test after `limit`.
-fn exits_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the server did not exit within {limit:?} after {what}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-}
 
 fn assert_error(answer: &Value, code: i64, id: Value, needle: &str) {
     assert_eq!(answer["error"]["code"], code, "{answer}");
@@ -167,6 +118,18 @@ fn every_line_that_is_not_a_message_gets_an_answer() {
     drop(raw.stdin);
     let status = exits_within(&mut raw.child, EXIT_WAIT, "stdin EOF");
     assert!(status.success(), "{status}");
+}
+
+#[test]
+fn stops_on_sigterm_when_stdin_is_a_pipe() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = start(data.path(), Stdio::piped(), Stdio::piped());
+    signal(&child, "TERM");
+    let status = exits_within(&mut child, EXIT_WAIT, "SIGTERM");
+    assert!(
+        status.success(),
+        "SIGTERM must be a clean exit, not a kill: {status}"
+    );
 }
 
 #[test]

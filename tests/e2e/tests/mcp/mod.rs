@@ -68,6 +68,60 @@ pub fn example(name: &str) -> PathBuf {
     path
 }
 
+/// The quickstart server with its store under `data`, stdin and stdout as
+/// given, started: its signal handlers are installed once it says it serves.
+pub fn start(data: &Path, stdin: Stdio, stdout: Stdio) -> std::process::Child {
+    let mut child = Command::new(example("quickstart"))
+        .env("MCP_PERSIST_DIR", data)
+        .env("RUST_LOG", "info")
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn quickstart");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    loop {
+        let line = lines
+            .next()
+            .expect("the server exited before serving")
+            .expect("read stderr");
+        if line.contains("serving MCP over stdio") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
+
+/// Waits for `child` to exit, failing the test after `limit`.
+pub fn exits_within(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server did not exit within {limit:?} after {what}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Sends signal `name` (e.g. "TERM") to `child`.
+pub fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+}
+
 /// A connected MCP client.
 pub type Client = RunningService<RoleClient, ()>;
 
