@@ -62,8 +62,10 @@ pub async fn serve_stdio<S: ServerHandler>(server: S) -> Result<()> {
     served
 }
 
-/// How long stopping waits for the service, then for stdout to take the last answers.
+/// How long a stop (SIGTERM, Ctrl-C) waits for the service to wind down.
 const SERVICE_WAIT: Duration = Duration::from_millis(500);
+/// How long leaving waits for stdout to take the last answers (a client that
+/// does not read them must not keep the server alive).
 const FLUSH_WAIT: Duration = Duration::from_millis(300);
 
 async fn serve<S: ServerHandler>(
