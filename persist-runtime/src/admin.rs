@@ -107,9 +107,30 @@ fn check_key(key: &str) -> Result<()> {
 impl Store {
     /// Every record whose key starts with `prefix`, in key order, up to `limit`.
     pub fn scan(&self, prefix: &str, limit: Option<usize>) -> Result<Vec<RawRecord>> {
+        let mut out = Vec::new();
+        self.each_record(prefix, |k, v| {
+            if limit.is_some_and(|l| out.len() >= l) {
+                return false;
+            }
+            let key = String::from_utf8_lossy(k).into_owned();
+            let header = envelope::check(&key, v)
+                .map(RawHeader::from)
+                .map_err(|e| e.to_string());
+            out.push(RawRecord {
+                key,
+                size: v.len(),
+                header,
+            });
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with each record (key, envelope bytes) whose key starts with
+    /// `prefix`, in key order and in one read transaction, until it says stop.
+    fn each_record(&self, prefix: &str, mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
         self.read(|txn, shared| {
             let lmdb = |e| shared.lmdb(e);
-            let mut out = Vec::new();
             // LMDB cannot seek to an empty key: no prefix means the whole store.
             type Entries<'t> = Box<dyn Iterator<Item = heed::Result<(&'t [u8], &'t [u8])>> + 't>;
             let entries: Entries<'_> = if prefix.is_empty() {
@@ -123,21 +144,12 @@ impl Store {
                 )
             };
             for entry in entries {
-                if limit.is_some_and(|l| out.len() >= l) {
+                let (k, v) = entry.map_err(lmdb)?;
+                if !f(k, v) {
                     break;
                 }
-                let (k, v) = entry.map_err(lmdb)?;
-                let key = String::from_utf8_lossy(k).into_owned();
-                let header = envelope::check(&key, v)
-                    .map(RawHeader::from)
-                    .map_err(|e| e.to_string());
-                out.push(RawRecord {
-                    key,
-                    size: v.len(),
-                    header,
-                });
             }
-            Ok(out)
+            Ok(())
         })
     }
 
@@ -238,30 +250,18 @@ impl Store {
     pub fn import(&self, batch: ImportBatch, dry_run: bool) -> Result<ImportReport> {
         let records = batch.records;
         self.write_blocking(Box::new(move |ctx| {
-            let mut report = ImportReport::default();
-            // What this import wrote (or would write) so far, for keys given twice.
-            let mut written: HashMap<&str, Vec<u8>> = HashMap::new();
+            let mut tally = Tally::default();
             for (key, header, data) in &records {
-                let old_bytes = match written.get(key.as_str()) {
-                    Some(bytes) => Some(bytes.clone()),
+                let old = match tally.written(key) {
+                    Some(bytes) => Some(bytes),
                     None => ctx.get(key.as_bytes())?.map(<[u8]>::to_vec),
                 };
-                let new_bytes = envelope::encode(header, data);
-                match old_bytes {
-                    None => report.added += 1,
-                    Some(old) if old == new_bytes => {
-                        report.unchanged += 1;
-                        continue;
-                    }
-                    Some(_) => report.replaced += 1,
-                }
-                if !dry_run {
+                if tally.count(key, old, envelope::encode(header, data)) && !dry_run {
                     let old = ctx.header_to_replace(key)?;
                     ctx.put(key.as_bytes(), old.as_ref(), header, data)?;
                 }
-                written.insert(key, new_bytes);
             }
-            Ok(report)
+            Ok(tally.report)
         }))
     }
 
@@ -323,20 +323,49 @@ impl Store {
     /// `envelope` fuzz target found such a record reported as fine).
     pub fn check(&self) -> Result<Vec<(String, String)>> {
         let mut bad = Vec::new();
-        for record in self.scan("", None)? {
-            if let Err(why) = record.header {
-                bad.push((record.key, why));
-                continue;
-            }
-            // Deleted since the scan: nothing to check.
-            let Some(bytes) = self.get_raw(&record.key)? else {
-                continue;
+        self.each_record("", |k, v| {
+            let key = String::from_utf8_lossy(k).into_owned();
+            let why = match envelope::check(&key, v) {
+                Err(e) => Some(e.to_string()),
+                Ok(_) => serde_json::from_slice::<Value>(v)
+                    .err()
+                    .map(|e| e.to_string()),
             };
-            if let Err(e) = serde_json::from_slice::<Value>(&bytes) {
-                bad.push((record.key, e.to_string()));
+            if let Some(why) = why {
+                bad.push((key, why));
             }
-        }
+            true
+        })?;
         Ok(bad)
+    }
+}
+
+/// An import's counts as the store sees them: a key given twice is compared
+/// with what this import wrote for it the first time.
+#[derive(Default)]
+struct Tally<'a> {
+    report: ImportReport,
+    written: HashMap<&'a str, Vec<u8>>,
+}
+
+impl<'a> Tally<'a> {
+    /// What this import wrote (or would write) at `key` so far.
+    fn written(&self, key: &str) -> Option<Vec<u8>> {
+        self.written.get(key).cloned()
+    }
+
+    /// Counts `new` replacing `old` at `key`; `true` if it changes the record.
+    fn count(&mut self, key: &'a str, old: Option<Vec<u8>>, new: Vec<u8>) -> bool {
+        match old {
+            None => self.report.added += 1,
+            Some(old) if old == new => {
+                self.report.unchanged += 1;
+                return false;
+            }
+            Some(_) => self.report.replaced += 1,
+        }
+        self.written.insert(key, new);
+        true
     }
 }
 
@@ -380,17 +409,12 @@ impl ImportBatch {
     /// What importing into an empty store would do (a dry run where there
     /// is no store yet).
     pub fn report_on_empty(&self) -> ImportReport {
-        let mut report = ImportReport::default();
-        let mut written: HashMap<&str, Vec<u8>> = HashMap::new();
+        let mut tally = Tally::default();
         for (key, header, data) in &self.records {
-            let new_bytes = envelope::encode(header, data);
-            match written.insert(key, new_bytes.clone()) {
-                None => report.added += 1,
-                Some(old) if old == new_bytes => report.unchanged += 1,
-                Some(_) => report.replaced += 1,
-            }
+            let old = tally.written(key);
+            tally.count(key, old, envelope::encode(header, data));
         }
-        report
+        tally.report
     }
 }
 
