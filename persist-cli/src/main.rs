@@ -5,8 +5,8 @@
 
 mod output;
 
-use std::ffi::{OsStr, OsString};
-use std::io::{BufReader, BufWriter, IsTerminal, Read};
+use std::ffi::OsString;
+use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -434,56 +434,35 @@ fn export_to_file(
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let (temp, file) = create_temp(dir, name).map_err(|e| failed("cannot create a file", &e))?;
-    let written = (|| -> Result<usize, Failure> {
-        let mut out = BufWriter::new(file);
-        let n = store
-            .export_jsonl(&mut out, progress)
-            .map_err(|e| match e {
-                Error::Io { source, .. } => failed("cannot write", &source),
-                other => Failure::from(other),
-            })?;
-        let file = out
-            .into_inner()
-            .map_err(|e| failed("cannot write", &e.into_error()))?;
-        file.sync_all().map_err(|e| failed("cannot sync", &e))?;
-        drop(file);
-        std::fs::rename(&temp, path).map_err(|e| failed("cannot replace it", &e))?;
-        Ok(n)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    let n = written?;
+    // Owner-only (0600) from creation on Unix; removed when dropped unpersisted.
+    let mut prefix = OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let mut temp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| failed("cannot create a file", &e))?;
+    let mut out = BufWriter::new(temp.as_file_mut());
+    let n = store
+        .export_jsonl(&mut out, progress)
+        .map_err(|e| match e {
+            Error::Io { source, .. } => failed("cannot write", &source),
+            other => Failure::from(other),
+        })?;
+    out.flush().map_err(|e| failed("cannot write", &e))?;
+    drop(out);
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| failed("cannot sync", &e))?;
+    temp.persist(path)
+        .map_err(|e| failed("cannot replace it", &e.error))?;
     // The rename is durable once the directory is synced.
     #[cfg(unix)]
     if let Err(err) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
         eprintln!("mcp-persist: warning: cannot sync {}: {err}", dir.display());
     }
     Ok(n)
-}
-
-/// Creates a new, owner-only file `.NAME.PID-N.tmp` in `dir`.
-fn create_temp(dir: &Path, name: &OsStr) -> std::io::Result<(PathBuf, std::fs::File)> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut n = 0u32;
-    loop {
-        let mut temp_name = OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".{}-{n}.tmp", std::process::id()));
-        let temp = dir.join(temp_name);
-        match options.open(&temp) {
-            Ok(file) => return Ok((temp, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 fn now_ms() -> u64 {
