@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use rmcp::model::JsonObject;
-use schemars::JsonSchema;
+use schemars::transform::{RecursiveTransform, Transform};
+use schemars::{JsonSchema, Schema};
 use serde_json::{Value, json};
 
 /// The record's schema, split into what tools need.
@@ -22,8 +23,9 @@ pub(crate) struct RecordSchema {
 
 impl RecordSchema {
     pub fn of<T: JsonSchema>() -> Self {
-        let mut root = serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null);
-        portable(&mut root);
+        let mut schema = schemars::schema_for!(T);
+        portable(&mut schema);
+        let mut root = serde_json::to_value(schema).unwrap_or(Value::Null);
         let obj = root.as_object_mut();
         let (defs, properties, required) = match obj {
             Some(obj) => {
@@ -143,33 +145,6 @@ const STANDARD_FORMATS: &[&str] = &[
     "regex",
 ];
 
-/// Keywords whose value is a subschema.
-const SUBSCHEMA: &[&str] = &[
-    "items",
-    "additionalItems",
-    "additionalProperties",
-    "unevaluatedItems",
-    "unevaluatedProperties",
-    "contains",
-    "propertyNames",
-    "not",
-    "if",
-    "then",
-    "else",
-];
-
-/// Keywords whose value is an array of subschemas.
-const SUBSCHEMA_ARRAYS: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems", "items"];
-
-/// Keywords whose value maps names to subschemas.
-const SUBSCHEMA_MAPS: &[&str] = &[
-    "properties",
-    "patternProperties",
-    "dependentSchemas",
-    "$defs",
-    "definitions",
-];
-
 /// Makes schemars' schema one that clients validate without warnings:
 /// removes every `format` that JSON Schema 2020-12 does not define
 /// (schemars' `uint32`, `int64`, `double`, `ip`, ...) from `schema` and all
@@ -178,34 +153,24 @@ const SUBSCHEMA_MAPS: &[&str] = &[
 /// `minimum: 0`, `i32` neither); 64-bit bounds are left out, as JSON numbers
 /// beyond 2^53 are not exact in most clients. Values (`default`, `const`,
 /// `enum`, `examples`) are not touched.
-pub(crate) fn portable(schema: &mut Value) {
-    let Some(obj) = schema.as_object_mut() else {
-        return;
-    };
-    let format = obj.get("format").and_then(Value::as_str).map(str::to_owned);
-    if let Some(format) = format
-        && !STANDARD_FORMATS.contains(&format.as_str())
-    {
-        obj.remove("format");
-        if let Some((min, max)) = integer_range(&format) {
-            obj.entry("minimum").or_insert(json!(min));
-            obj.entry("maximum").or_insert(json!(max));
-        }
-    }
-    for (keyword, value) in obj.iter_mut() {
-        let keyword = keyword.as_str();
-        if SUBSCHEMA.contains(&keyword) && value.is_object() {
-            portable(value);
-        } else if SUBSCHEMA_ARRAYS.contains(&keyword)
-            && let Value::Array(items) = value
+pub(crate) fn portable(schema: &mut Schema) {
+    // schemars walks the subschemas (every keyword of every draft).
+    RecursiveTransform(|schema: &mut Schema| {
+        let Some(obj) = schema.as_object_mut() else {
+            return;
+        };
+        let format = obj.get("format").and_then(Value::as_str).map(str::to_owned);
+        if let Some(format) = format
+            && !STANDARD_FORMATS.contains(&format.as_str())
         {
-            items.iter_mut().for_each(portable);
-        } else if SUBSCHEMA_MAPS.contains(&keyword)
-            && let Value::Object(map) = value
-        {
-            map.values_mut().for_each(portable);
+            obj.remove("format");
+            if let Some((min, max)) = integer_range(&format) {
+                obj.entry("minimum").or_insert(json!(min));
+                obj.entry("maximum").or_insert(json!(max));
+            }
         }
-    }
+    })
+    .transform(schema);
 }
 
 /// The range of schemars' bounded integer formats up to 32 bits.
@@ -227,7 +192,7 @@ mod tests {
 
     #[test]
     fn drops_numeric_formats_everywhere_and_keeps_ranges() {
-        let mut schema = json!({
+        let schema = json!({
             "type": "object",
             "properties": {
                 "page": {"type": "integer", "format": "uint32", "minimum": 0},
@@ -249,10 +214,11 @@ mod tests {
             },
             "default": {"format": "uint32"},
         });
+        let mut schema = Schema::try_from(schema).expect("an object is a schema");
         portable(&mut schema);
         assert_eq!(
-            schema,
-            json!({
+            schema.as_value(),
+            &json!({
                 "type": "object",
                 "properties": {
                     "page": {"type": "integer", "minimum": 0, "maximum": 4_294_967_295_u32},
