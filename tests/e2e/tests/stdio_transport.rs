@@ -226,10 +226,16 @@ fn ctrl_c_in_a_terminal_stops_the_server() {
     }
     let data = tempfile::tempdir().unwrap();
     let server = mcp::example("quickstart");
+    // `script` runs its command with `$SHELL -c`. A shell that stays between
+    // the terminal and the server (dash, the usual /bin/sh, does not exec
+    // its last command) gets the same SIGINT and dies of it, exit 130,
+    // whatever the server does: `exec` takes the shell out of the way.
+    let quoted = format!("'{}'", server.display().to_string().replace('\'', r"'\''"));
     let mut script = Command::new("script")
         .args(["-q", "-f", "-e", "-c"])
-        .arg(server.as_os_str())
+        .arg(format!("exec {quoted}"))
         .arg("/dev/null")
+        .env("SHELL", "/bin/sh")
         .env("MCP_PERSIST_DIR", data.path())
         .env("RUST_LOG", "info")
         .stdin(Stdio::piped())
