@@ -150,6 +150,7 @@ fn scale(c: &mut Criterion) {
                 i = (i + 7919) % n;
                 black_box(
                     Item::load(&store, format!("s{}", i / 10_000), i)
+                        .blocking()
                         .unwrap()
                         .unwrap(),
                 )
@@ -163,7 +164,7 @@ fn scale(c: &mut Criterion) {
             };
             group.bench_with_input(BenchmarkId::new("list_10k_under_prefix", n), &n, |b, _| {
                 b.iter(|| {
-                    let page = Item::list_page(&store, &options).unwrap();
+                    let page = Item::list_page(&store, options.clone()).blocking().unwrap();
                     assert_eq!(page.items.len(), 10_000);
                     black_box(page)
                 })

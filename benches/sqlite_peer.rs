@@ -74,7 +74,7 @@ fn peer(c: &mut Criterion) {
     for i in 0..1000 {
         sqlite_save(&full, &record(i % 1000));
         sqlite_save(&normal, &record(i % 1000));
-        record(i % 1000).save_blocking(&ours).unwrap();
+        record(i % 1000).save(&ours).blocking().unwrap();
     }
 
     let mut group = c.benchmark_group("write_200B");
@@ -97,13 +97,16 @@ fn peer(c: &mut Criterion) {
     group.bench_function("mcp_persist_durability_full", |b| {
         b.iter(|| {
             i += 1;
-            record(i % 1000).save_blocking(&ours).unwrap()
+            record(i % 1000).save(&ours).blocking().unwrap()
         })
     });
     group.bench_function("mcp_persist_durability_no_meta_sync", |b| {
         b.iter(|| {
             i += 1;
-            record(i % 1000).save_blocking(&ours_no_meta_sync).unwrap()
+            record(i % 1000)
+                .save(&ours_no_meta_sync)
+                .blocking()
+                .unwrap()
         })
     });
     group.bench_function("raw_heed_nosync_put_commit", |b| {
@@ -119,7 +122,7 @@ fn peer(c: &mut Criterion) {
     group.bench_function("mcp_persist_durability_nosync", |b| {
         b.iter(|| {
             i += 1;
-            record(i % 1000).save_blocking(&ours_nosync).unwrap()
+            record(i % 1000).save(&ours_nosync).blocking().unwrap()
         })
     });
     group.finish();
@@ -135,7 +138,12 @@ fn peer(c: &mut Criterion) {
     group.bench_function("mcp_persist_load", |b| {
         b.iter(|| {
             i = (i + 1) % 1000;
-            black_box(Record::load(&ours, &ids[i as usize]).unwrap().unwrap())
+            black_box(
+                Record::load(&ours, &ids[i as usize])
+                    .blocking()
+                    .unwrap()
+                    .unwrap(),
+            )
         })
     });
     group.finish();

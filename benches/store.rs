@@ -47,7 +47,7 @@ fn reads(c: &mut Criterion) {
     let (env, db) = raw_env(&raw_dir);
     let mut wtxn = env.write_txn().unwrap();
     for i in 0..1000 {
-        record(i).save_blocking(&store).unwrap();
+        record(i).save(&store).blocking().unwrap();
         let json = serde_json::to_vec(&record(i)).unwrap();
         db.put(&mut wtxn, record(i).id.as_bytes(), &json).unwrap();
     }
@@ -84,7 +84,12 @@ fn reads(c: &mut Criterion) {
     group.bench_function("typed_load", |b| {
         b.iter(|| {
             i = (i + 1) % 1000;
-            black_box(Record::load(&store, &ids[i as usize]).unwrap().unwrap())
+            black_box(
+                Record::load(&store, &ids[i as usize])
+                    .blocking()
+                    .unwrap()
+                    .unwrap(),
+            )
         })
     });
     group.finish();
@@ -113,7 +118,7 @@ fn durable_writes(c: &mut Criterion) {
     group.bench_function("save_blocking", |b| {
         b.iter(|| {
             i += 1;
-            record(i % 1000).save_blocking(&store).unwrap();
+            record(i % 1000).save(&store).blocking().unwrap();
         })
     });
     group.finish();
@@ -190,7 +195,7 @@ fn group_commit(c: &mut Criterion) {
 fn updates(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir.path().join("ours"));
-    record(0).save_blocking(&store).unwrap();
+    record(0).save(&store).blocking().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -82,7 +82,7 @@ fn fill(dir: &Path, clock: &ManualClock, n: u64) {
             s.spawn(move || {
                 let mut i = t;
                 while i < n {
-                    session(i).save_blocking(store).expect("fill: save");
+                    session(i).save(store).blocking().expect("fill: save");
                     i += THREADS;
                 }
             });
@@ -94,7 +94,7 @@ fn fill(dir: &Path, clock: &ManualClock, n: u64) {
 fn timed_save(store: &Store, i: u64) -> Duration {
     let record = common::record(i % 100);
     let start = Instant::now();
-    record.save_blocking(store).expect("save");
+    record.save(store).blocking().expect("save");
     start.elapsed()
 }
 

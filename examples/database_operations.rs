@@ -97,7 +97,9 @@ impl DatabaseOperations {
         if db_name.trim().is_empty() {
             return Err("db_name must not be empty".into());
         }
-        let previous = CurrentDatabase::load(&self.store).map_err(storage_error)?;
+        let previous = CurrentDatabase::load(&self.store)
+            .blocking()
+            .map_err(storage_error)?;
         CurrentDatabase {
             name: db_name.clone(),
         }
@@ -113,7 +115,10 @@ impl DatabaseOperations {
     #[tool(description = "The active database, if one was chosen.")]
     async fn current_database(&self) -> Result<String, String> {
         Ok(
-            match CurrentDatabase::load(&self.store).map_err(storage_error)? {
+            match CurrentDatabase::load(&self.store)
+                .blocking()
+                .map_err(storage_error)?
+            {
                 Some(db) => db.name,
                 None => "no database selected".into(),
             },
@@ -126,10 +131,13 @@ impl DatabaseOperations {
         Parameters(Search { query, limit }): Parameters<Search>,
     ) -> Result<String, String> {
         let database = CurrentDatabase::load(&self.store)
+            .blocking()
             .map_err(storage_error)?
             .ok_or("no database selected: call switch_database first")?
             .name;
-        let prefs = Preferences::load_or_default(&self.store).map_err(storage_error)?;
+        let prefs = Preferences::load_or_default(&self.store)
+            .blocking()
+            .map_err(storage_error)?;
         let limit = limit.unwrap_or(prefs.default_limit);
         SearchRecord {
             query: query.clone(),
@@ -159,12 +167,12 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), mcp_persist::Error> {
     let store = Store::open("database-operations")?;
     tracing::info!(path = %store.path().display(), "store opened");
-    match CurrentDatabase::load(&store)? {
+    match CurrentDatabase::load(&store).blocking()? {
         Some(db) => tracing::info!(database = %db.name, "restored the active database"),
         None => tracing::info!("no active database yet"),
     }
-    let prefs = Preferences::load_or_default(&store)?;
-    let history = SearchRecord::recent(&store, 50)?.len();
+    let prefs = Preferences::load_or_default(&store).blocking()?;
+    let history = SearchRecord::recent(&store, 50).blocking()?.len();
     tracing::info!(
         default_limit = prefs.default_limit,
         sort_order = %prefs.sort_order,

@@ -42,21 +42,23 @@ fn run() -> Result<(), mcp_persist::Error> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let before = Visits::load_or_default(&store)?;
-    let visits = Visits::update_or_default_blocking(&store, move |v| {
+    let before = Visits::load_or_default(&store).blocking()?;
+    let visits = Visits::update_or_default(&store, move |v| {
         v.runs += 1;
         v.last_run_unix = now;
-    })?;
+    })
+    .blocking()?;
     Invocation {
         args: std::env::args().skip(1).collect(),
     }
-    .push_blocking(&store)?;
+    .push(&store)
+    .blocking()?;
 
     println!("run {}", visits.runs);
     if before.runs > 0 {
         println!("previous run at unix time {}", before.last_run_unix);
     }
-    for (i, inv) in Invocation::recent(&store, 5)?.iter().enumerate() {
+    for (i, inv) in Invocation::recent(&store, 5).blocking()?.iter().enumerate() {
         println!("history[{i}]: {:?}", inv.args);
     }
     Ok(())

@@ -16,28 +16,29 @@
 //!
 //! # fn main() -> Result<(), mcp_persist::Error> {
 //! let store = Store::memory()?; // Store::open("my-app") in a real server
-//! Progress { book_id: "dune".into(), page: 12 }.save_blocking(&store)?;
-//! Progress::update_blocking(&store, "dune", |p| p.page += 1)?;
-//! assert_eq!(Progress::load(&store, "dune")?.map(|p| p.page), Some(13));
+//! // Every accessor returns an operation: `.await` it, or run it with `.blocking()`.
+//! Progress { book_id: "dune".into(), page: 12 }.save(&store).blocking()?;
+//! Progress::update(&store, "dune", |p| p.page += 1).blocking()?;
+//! assert_eq!(Progress::load(&store, "dune").blocking()?.map(|p| p.page), Some(13));
 //! # Ok(()) }
 //! ```
 //!
 //! See the README for the attribute's options and the generated accessors.
 
 pub use persist_macros::persisted;
-pub use persist_runtime::tools;
 pub use persist_runtime::{
     Clock, DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Error, Kind, ListOptions, MAX_KEY_LEN,
     ManualClock, Meta, Page, Persisted, RecordKey, RecordSpec, Result, Store, StoreBuilder, Stored,
     SystemClock, Ttl, resolve_dir,
 };
+pub use persist_runtime::{op, tools};
 /// The rmcp crate the generated tools are built for (3.11).
 pub use rmcp;
 
 /// What generated code names. Not public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use persist_runtime::{KeyPart, list, records};
+    pub use persist_runtime::{KeyPart, accessors, list, records};
     pub use schemars;
     pub use serde;
     pub use serde_json;

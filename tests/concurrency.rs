@@ -15,13 +15,15 @@ fn counter(name: &str) -> Counter {
 #[test]
 fn two_threads_of_1000_updates_end_at_2000() {
     let (_dir, store, _clock) = disk_store();
-    counter("c").save_blocking(&store).unwrap();
+    counter("c").save(&store).blocking().unwrap();
     let threads: Vec<_> = (0..2)
         .map(|_| {
             let store = store.clone();
             std::thread::spawn(move || {
                 for _ in 0..1000 {
-                    Counter::update_blocking(&store, "c", |c| c.n += 1).unwrap();
+                    Counter::update(&store, "c", |c| c.n += 1)
+                        .blocking()
+                        .unwrap();
                 }
             })
         })
@@ -29,7 +31,10 @@ fn two_threads_of_1000_updates_end_at_2000() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(Counter::load(&store, "c").unwrap().unwrap().n, 2000);
+    assert_eq!(
+        Counter::load(&store, "c").blocking().unwrap().unwrap().n,
+        2000
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,8 +56,11 @@ async fn sixteen_tasks_mixing_reads_and_writes() {
                     .save(&store)
                     .await
                     .unwrap();
-                    assert_eq!(Counter::load(&store, &own).unwrap().unwrap().n, i);
-                    let _ = Counter::list(&store).unwrap();
+                    assert_eq!(
+                        Counter::load(&store, &own).blocking().unwrap().unwrap().n,
+                        i
+                    );
+                    let _ = Counter::list(&store).blocking().unwrap();
                 }
             })
         })
@@ -60,8 +68,15 @@ async fn sixteen_tasks_mixing_reads_and_writes() {
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(Counter::load(&store, "shared").unwrap().unwrap().n, 1600);
-    assert_eq!(Counter::list(&store).unwrap().len(), 17);
+    assert_eq!(
+        Counter::load(&store, "shared")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .n,
+        1600
+    );
+    assert_eq!(Counter::list(&store).blocking().unwrap().len(), 17);
 }
 
 /// Blocking callers lead batches on their own threads while async tasks are
@@ -76,13 +91,15 @@ fn blocking_threads_and_async_tasks_share_the_write_path() {
             .sweep_interval(None)
             .open_at(dir.path())
             .unwrap();
-        counter("c").save_blocking(&store).unwrap();
+        counter("c").save(&store).blocking().unwrap();
         let threads: Vec<_> = (0..3)
             .map(|_| {
                 let store = store.clone();
                 std::thread::spawn(move || {
                     for _ in 0..200 {
-                        Counter::update_blocking(&store, "c", |c| c.n += 1).unwrap();
+                        Counter::update(&store, "c", |c| c.n += 1)
+                            .blocking()
+                            .unwrap();
                     }
                 })
             })
@@ -109,7 +126,7 @@ fn blocking_threads_and_async_tasks_share_the_write_path() {
         for t in threads {
             t.join().unwrap();
         }
-        let n = Counter::load(&store, "c").unwrap().unwrap().n;
+        let n = Counter::load(&store, "c").blocking().unwrap().unwrap().n;
         assert_eq!(n, 3 * 200 + 8 * 50, "{durability}");
     }
 }
@@ -119,23 +136,32 @@ fn blocking_threads_and_async_tasks_share_the_write_path() {
 #[test]
 fn a_read_inside_an_update_works() {
     for store in [disk_store().1, Store::memory().unwrap()] {
-        counter("outer").save_blocking(&store).unwrap();
+        counter("outer").save(&store).blocking().unwrap();
         Counter {
             n: 7,
             ..counter("other")
         }
-        .save_blocking(&store)
+        .save(&store)
+        .blocking()
         .unwrap();
         let inner = store.clone();
-        let seen = Counter::update_blocking(&store, "outer", move |c| {
-            let other = Counter::load(&inner, "other").unwrap().unwrap();
-            let outer = Counter::load(&inner, "outer").unwrap().unwrap();
+        let seen = Counter::update(&store, "outer", move |c| {
+            let other = Counter::load(&inner, "other").blocking().unwrap().unwrap();
+            let outer = Counter::load(&inner, "outer").blocking().unwrap().unwrap();
             c.n = other.n * 10 + outer.n;
         })
+        .blocking()
         .unwrap()
         .unwrap();
         assert_eq!(seen.n, 70);
-        assert_eq!(Counter::load(&store, "outer").unwrap().unwrap().n, 70);
+        assert_eq!(
+            Counter::load(&store, "outer")
+                .blocking()
+                .unwrap()
+                .unwrap()
+                .n,
+            70
+        );
     }
 }
 
@@ -144,24 +170,41 @@ fn a_read_inside_an_update_works() {
 #[test]
 fn a_write_inside_an_update_is_an_error_not_a_deadlock() {
     for store in [disk_store().1, Store::memory().unwrap()] {
-        counter("outer").save_blocking(&store).unwrap();
+        counter("outer").save(&store).blocking().unwrap();
         let inner = store.clone();
-        let err = Counter::update_blocking(&store, "outer", move |c| {
+        let err = Counter::update(&store, "outer", move |c| {
             c.n = 99;
-            let nested = counter("inner").save_blocking(&inner);
+            let nested = counter("inner").save(&inner).blocking();
             assert!(matches!(nested, Err(Error::WriteInsideWrite)), "{nested:?}");
             // Propagate it the only way a closure can: by failing the update.
             panic!("{}", nested.unwrap_err());
         })
+        .blocking()
         .unwrap_err();
         assert!(
             err.to_string().contains("inside an update closure"),
             "{err}"
         );
-        assert_eq!(Counter::load(&store, "outer").unwrap().unwrap().n, 0);
-        assert_eq!(Counter::load(&store, "inner").unwrap(), None);
+        assert_eq!(
+            Counter::load(&store, "outer")
+                .blocking()
+                .unwrap()
+                .unwrap()
+                .n,
+            0
+        );
+        assert_eq!(Counter::load(&store, "inner").blocking().unwrap(), None);
         // The store still writes afterwards.
-        Counter::update_blocking(&store, "outer", |c| c.n += 1).unwrap();
-        assert_eq!(Counter::load(&store, "outer").unwrap().unwrap().n, 1);
+        Counter::update(&store, "outer", |c| c.n += 1)
+            .blocking()
+            .unwrap();
+        assert_eq!(
+            Counter::load(&store, "outer")
+                .blocking()
+                .unwrap()
+                .unwrap()
+                .n,
+            1
+        );
     }
 }

@@ -10,7 +10,8 @@ fn store_with_data(dir: &std::path::Path) {
     let store = Store::open_at(dir).unwrap();
     for i in 0..2000 {
         progress(&format!("book-{i}"), i)
-            .save_blocking(&store)
+            .save(&store)
+            .blocking()
             .unwrap();
     }
 }
@@ -74,7 +75,7 @@ fn open_or_memory_falls_back_loudly_and_only_when_needed() {
     unsafe { std::env::set_var(mcp_persist::DIR_ENV_VAR, base.path()) };
     let store = Store::open_or_memory("fine-app").unwrap();
     assert!(!store.is_memory());
-    progress("x", 1).save_blocking(&store).unwrap();
+    progress("x", 1).save(&store).blocking().unwrap();
 
     std::fs::write(
         base.path().join("broken-app"),
@@ -83,6 +84,13 @@ fn open_or_memory_falls_back_loudly_and_only_when_needed() {
     .unwrap();
     let store = Store::open_or_memory("broken-app").unwrap();
     assert!(store.is_memory(), "the fallback is an in-memory store");
-    progress("y", 2).save_blocking(&store).unwrap();
-    assert_eq!(Progress::load(&store, "y").unwrap().unwrap().page, 2);
+    progress("y", 2).save(&store).blocking().unwrap();
+    assert_eq!(
+        Progress::load(&store, "y")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .page,
+        2
+    );
 }

@@ -72,9 +72,10 @@ fn tools_are_named_after_the_record_with_the_prefix() {
         sku: "a".into(),
         count: 1,
     }
-    .save_blocking(&store)
+    .save(&store)
+    .blocking()
     .unwrap();
-    Visit { page: "/".into() }.push_blocking(&store).unwrap();
+    Visit { page: "/".into() }.push(&store).blocking().unwrap();
 }
 
 #[test]
@@ -96,15 +97,21 @@ fn generated_code_compiles_cleanly_and_describes_itself() {
         sku: 7,
         count: 3,
     };
-    s.save_blocking(&store).unwrap();
-    let loaded = Stock::load(&store, "north", 7).unwrap().unwrap();
+    s.save(&store).blocking().unwrap();
+    let loaded = Stock::load(&store, "north", 7).blocking().unwrap().unwrap();
     assert_eq!(
         (loaded.store.as_str(), loaded.sku, loaded.count),
         ("north", 7, 3)
     );
-    Event { what: "x".into() }.push_blocking(&store).unwrap();
-    LogLine { line: "y".into() }.push_blocking(&store).unwrap();
-    assert_eq!(Event::recent(&store, 10).unwrap()[0].what, "x");
-    assert_eq!(LogLine::recent(&store, 10).unwrap()[0].line, "y");
-    assert_eq!(Settings::load_or_default(&store).unwrap().theme, "");
+    Event { what: "x".into() }.push(&store).blocking().unwrap();
+    LogLine { line: "y".into() }
+        .push(&store)
+        .blocking()
+        .unwrap();
+    assert_eq!(Event::recent(&store, 10).blocking().unwrap()[0].what, "x");
+    assert_eq!(LogLine::recent(&store, 10).blocking().unwrap()[0].line, "y");
+    assert_eq!(
+        Settings::load_or_default(&store).blocking().unwrap().theme,
+        ""
+    );
 }

@@ -51,12 +51,13 @@ fn child_role() {
             name: "holder".into(),
             n: 0,
         };
-        Counter::update_or_insert_blocking(&store, &initial, |c| {
+        Counter::update_or_insert(&store, &initial, |c| {
             println!("HOLDING");
             std::io::stdout().flush().unwrap();
             std::thread::sleep(std::time::Duration::from_secs(120));
             c.n += 1;
         })
+        .blocking()
         .unwrap();
         return;
     }
@@ -67,7 +68,8 @@ fn child_role() {
             let mut out = std::io::stdout().lock();
             for i in start..start + 100_000 {
                 progress(&format!("k{i:06}"), i)
-                    .save_blocking(&store)
+                    .save(&store)
+                    .blocking()
                     .unwrap();
                 // Acknowledged only once durable.
                 writeln!(out, "ACK {i}").unwrap();
@@ -80,12 +82,14 @@ fn child_role() {
                     name: "shared".into(),
                     n: 0,
                 };
-                Counter::update_or_insert_blocking(&store, &initial, |c| c.n += 1).unwrap();
+                Counter::update_or_insert(&store, &initial, |c| c.n += 1)
+                    .blocking()
+                    .unwrap();
             }
         }
         "reader" => {
             for _ in 0..500 {
-                if let Some(c) = Counter::load(&store, "shared").unwrap() {
+                if let Some(c) = Counter::load(&store, "shared").blocking().unwrap() {
                     assert!(c.n <= 2000);
                 }
             }
@@ -97,7 +101,8 @@ fn child_role() {
                     id,
                     data: data.clone(),
                 }
-                .save_blocking(&store)
+                .save(&store)
+                .blocking()
                 .unwrap();
             }
         }
@@ -225,7 +230,9 @@ fn every_acknowledged_write_survives_sigkill() {
             acked.unwrap_or_else(|| panic!("round {round}: the writer acknowledged nothing"));
         let store = Store::open_at(dir.path()).unwrap();
         for i in 0..=acked {
-            let got = Progress::load(&store, format!("k{i:06}")).unwrap();
+            let got = Progress::load(&store, format!("k{i:06}"))
+                .blocking()
+                .unwrap();
             assert_eq!(
                 got.map(|p| p.page),
                 Some(i),
@@ -248,14 +255,21 @@ fn four_processes_of_500_updates_end_at_2000_while_others_read() {
         assert!(c.wait().unwrap().success());
     }
     let store = Store::open_at(dir.path()).unwrap();
-    assert_eq!(Counter::load(&store, "shared").unwrap().unwrap().n, 2000);
+    assert_eq!(
+        Counter::load(&store, "shared")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .n,
+        2000
+    );
 }
 
 #[test]
 fn a_map_grown_by_another_process_is_adopted() {
     let dir = tempfile::tempdir().unwrap();
     let store = small_map_store(dir.path());
-    progress("mine", 1).save_blocking(&store).unwrap();
+    progress("mine", 1).save(&store).blocking().unwrap();
     let mut grower = child("grower", dir.path(), 0);
     assert!(grower.wait().unwrap().success());
     // This process still has the small map; the file is now much larger.
@@ -265,10 +279,20 @@ fn a_map_grown_by_another_process_is_adopted() {
             .len()
             > 8 << 20
     );
-    progress("mine", 2).save_blocking(&store).unwrap();
-    assert_eq!(Progress::load(&store, "mine").unwrap().unwrap().page, 2);
+    progress("mine", 2).save(&store).blocking().unwrap();
     assert_eq!(
-        Blob::load(&store, 7).unwrap().map(|b| b.data.len()),
+        Progress::load(&store, "mine")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .page,
+        2
+    );
+    assert_eq!(
+        Blob::load(&store, 7)
+            .blocking()
+            .unwrap()
+            .map(|b| b.data.len()),
         Some(1 << 20)
     );
 }
@@ -295,10 +319,12 @@ fn a_tiny_map_grows_to_hold_over_200_mb() {
             id,
             data: data.clone(),
         }
-        .save_blocking(&store)
+        .save(&store)
+        .blocking()
         .unwrap();
     }
     let stored: usize = Blob::list(&store)
+        .blocking()
         .unwrap()
         .iter()
         .map(|b| b.data.len())
@@ -312,7 +338,10 @@ fn a_tiny_map_grows_to_hold_over_200_mb() {
     // And it opens again, map and all.
     let store = Store::open_at(dir.path()).unwrap();
     assert_eq!(
-        Blob::load(&store, 209).unwrap().map(|b| b.data.len()),
+        Blob::load(&store, 209)
+            .blocking()
+            .unwrap()
+            .map(|b| b.data.len()),
         Some(1 << 20)
     );
 }
@@ -361,14 +390,14 @@ fn a_stopped_peer_holding_the_write_lock_times_writes_out() {
             .open_at(&path)
             .unwrap();
         let started = Instant::now();
-        let blocking = progress("busy-blocking", 1).save_blocking(&store);
+        let blocking = progress("busy-blocking", 1).save(&store).blocking();
         let waited = started.elapsed();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         let started = Instant::now();
-        let not_async = rt.block_on(progress("busy-async", 1).save(&store));
+        let not_async = rt.block_on(progress("busy-async", 1).save(&store).into_future());
         let waited_async = started.elapsed();
         drop(store);
 
@@ -443,19 +472,31 @@ fn a_stopped_peer_holding_the_write_lock_times_writes_out() {
             Err(err) => panic!("the store never closed: {err}"),
         }
     };
-    progress("after", 2).save_blocking(&store).unwrap();
+    progress("after", 2).save(&store).blocking().unwrap();
     assert_eq!(
-        Progress::load(&store, "after").unwrap().map(|p| p.page),
+        Progress::load(&store, "after")
+            .blocking()
+            .unwrap()
+            .map(|p| p.page),
         Some(2)
     );
     assert_eq!(
-        Progress::load(&store, "queued").unwrap().map(|p| p.page),
+        Progress::load(&store, "queued")
+            .blocking()
+            .unwrap()
+            .map(|p| p.page),
         Some(1)
     );
-    assert_eq!(Progress::load(&store, "busy-blocking").unwrap(), None);
-    assert_eq!(Progress::load(&store, "busy-async").unwrap(), None);
     assert_eq!(
-        Counter::load(&store, "holder").unwrap(),
+        Progress::load(&store, "busy-blocking").blocking().unwrap(),
+        None
+    );
+    assert_eq!(
+        Progress::load(&store, "busy-async").blocking().unwrap(),
+        None
+    );
+    assert_eq!(
+        Counter::load(&store, "holder").blocking().unwrap(),
         None,
         "the holder's write was not committed"
     );

@@ -8,10 +8,10 @@ use mcp_persist::{Error, ListOptions};
 #[test]
 fn singleton_round_trip_and_defaults() {
     let (_dir, store, _clock) = disk_store();
-    assert_eq!(Preferences::load(&store).unwrap(), None);
-    assert!(!Preferences::exists(&store).unwrap());
+    assert_eq!(Preferences::load(&store).blocking().unwrap(), None);
+    assert!(!Preferences::exists(&store).blocking().unwrap());
     assert_eq!(
-        Preferences::load_or_default(&store).unwrap(),
+        Preferences::load_or_default(&store).blocking().unwrap(),
         Preferences::default()
     );
 
@@ -20,43 +20,64 @@ fn singleton_round_trip_and_defaults() {
         sort_order: "desc".into(),
         show_metadata: true,
     };
-    prefs.save_blocking(&store).unwrap();
-    assert_eq!(Preferences::load(&store).unwrap(), Some(prefs.clone()));
-    assert!(Preferences::exists(&store).unwrap());
+    prefs.save(&store).blocking().unwrap();
+    assert_eq!(
+        Preferences::load(&store).blocking().unwrap(),
+        Some(prefs.clone())
+    );
+    assert!(Preferences::exists(&store).blocking().unwrap());
 
-    let updated = Preferences::update_blocking(&store, |p| p.default_limit = 10).unwrap();
+    let updated = Preferences::update(&store, |p| p.default_limit = 10)
+        .blocking()
+        .unwrap();
     assert_eq!(updated.map(|p| p.default_limit), Some(10));
     assert_eq!(
-        Preferences::load(&store).unwrap().unwrap().default_limit,
+        Preferences::load(&store)
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .default_limit,
         10
     );
 
-    assert!(Preferences::delete_blocking(&store).unwrap());
-    assert!(!Preferences::delete_blocking(&store).unwrap());
-    assert_eq!(Preferences::load(&store).unwrap(), None);
+    assert!(Preferences::delete(&store).blocking().unwrap());
+    assert!(!Preferences::delete(&store).blocking().unwrap());
+    assert_eq!(Preferences::load(&store).blocking().unwrap(), None);
 }
 
 #[test]
 fn update_of_missing_record_writes_nothing() {
     let (_dir, store, _clock) = disk_store();
-    let out = Preferences::update_blocking(&store, |p| p.default_limit = 3).unwrap();
+    let out = Preferences::update(&store, |p| p.default_limit = 3)
+        .blocking()
+        .unwrap();
     assert_eq!(out, None);
-    assert_eq!(Preferences::load(&store).unwrap(), None);
+    assert_eq!(Preferences::load(&store).blocking().unwrap(), None);
 
-    let v = Preferences::update_or_default_blocking(&store, |p| p.default_limit += 7).unwrap();
+    let v = Preferences::update_or_default(&store, |p| p.default_limit += 7)
+        .blocking()
+        .unwrap();
     assert_eq!(v.default_limit, 7);
-    let v = Preferences::update_or_default_blocking(&store, |p| p.default_limit += 7).unwrap();
+    let v = Preferences::update_or_default(&store, |p| p.default_limit += 7)
+        .blocking()
+        .unwrap();
     assert_eq!(v.default_limit, 14);
 }
 
 #[test]
 fn metadata_tracks_created_and_updated() {
     let (_dir, store, clock) = disk_store();
-    progress("dune", 1).save_blocking(&store).unwrap();
-    let first = Progress::load_with_meta(&store, "dune").unwrap().unwrap();
+    progress("dune", 1).save(&store).blocking().unwrap();
+    let first = Progress::load_with_meta(&store, "dune")
+        .blocking()
+        .unwrap()
+        .unwrap();
     clock.advance(std::time::Duration::from_secs(5));
-    progress("dune", 2).save_blocking(&store).unwrap();
-    let second = Progress::load_with_meta(&store, "dune").unwrap().unwrap();
+    progress("dune", 2).save(&store).blocking().unwrap();
+    let second = Progress::load_with_meta(&store, "dune")
+        .blocking()
+        .unwrap()
+        .unwrap();
     assert_eq!(second.value.page, 2);
     assert_eq!(second.meta.created_at, first.meta.created_at);
     assert_eq!(
@@ -75,13 +96,28 @@ fn metadata_tracks_created_and_updated() {
 fn keyed_records_are_independent_and_listed_in_key_order() {
     let (_dir, store, _clock) = disk_store();
     for (book, page) in [("b", 2), ("a", 1), ("c/d", 3), ("ab", 4)] {
-        progress(book, page).save_blocking(&store).unwrap();
+        progress(book, page).save(&store).blocking().unwrap();
     }
-    assert_eq!(Progress::load(&store, "a").unwrap().unwrap().page, 1);
-    assert_eq!(Progress::load(&store, "c/d").unwrap().unwrap().page, 3);
-    assert_eq!(Progress::load(&store, "c").unwrap(), None);
+    assert_eq!(
+        Progress::load(&store, "a")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .page,
+        1
+    );
+    assert_eq!(
+        Progress::load(&store, "c/d")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .page,
+        3
+    );
+    assert_eq!(Progress::load(&store, "c").blocking().unwrap(), None);
 
     let ids: Vec<String> = Progress::list(&store)
+        .blocking()
         .unwrap()
         .into_iter()
         .map(|p| p.book_id)
@@ -90,11 +126,12 @@ fn keyed_records_are_independent_and_listed_in_key_order() {
 
     let page = Progress::list_page(
         &store,
-        &ListOptions {
+        ListOptions {
             prefix: Some("a".into()),
             ..Default::default()
         },
     )
+    .blocking()
     .unwrap();
     let ids: Vec<&str> = page
         .items
@@ -104,9 +141,9 @@ fn keyed_records_are_independent_and_listed_in_key_order() {
     assert_eq!(ids, ["a", "ab"]);
     assert_eq!(page.next_cursor, None);
 
-    assert!(Progress::delete_blocking(&store, "ab").unwrap());
-    assert!(!Progress::exists(&store, "ab").unwrap());
-    assert_eq!(Progress::list(&store).unwrap().len(), 3);
+    assert!(Progress::delete(&store, "ab").blocking().unwrap());
+    assert!(!Progress::exists(&store, "ab").blocking().unwrap());
+    assert_eq!(Progress::list(&store).blocking().unwrap().len(), 3);
 }
 
 #[test]
@@ -114,7 +151,8 @@ fn pagination_visits_every_record_once() {
     let (_dir, store, _clock) = disk_store();
     for i in 0..25 {
         progress(&format!("book-{i:02}"), i)
-            .save_blocking(&store)
+            .save(&store)
+            .blocking()
             .unwrap();
     }
     let mut seen = Vec::new();
@@ -123,7 +161,9 @@ fn pagination_visits_every_record_once() {
         ..Default::default()
     };
     loop {
-        let page = Progress::list_page(&store, &options).unwrap();
+        let page = Progress::list_page(&store, options.clone())
+            .blocking()
+            .unwrap();
         assert!(page.items.len() <= 10);
         seen.extend(page.items.into_iter().map(|s| s.value.page));
         match page.next_cursor {
@@ -135,11 +175,12 @@ fn pagination_visits_every_record_once() {
 
     let err = Progress::list_page(
         &store,
-        &ListOptions {
+        ListOptions {
             cursor: Some("preferences:x".into()),
             ..Default::default()
         },
     )
+    .blocking()
     .unwrap_err();
     assert!(matches!(err, Error::InvalidCursor { .. }), "{err}");
 }
@@ -147,24 +188,38 @@ fn pagination_visits_every_record_once() {
 #[test]
 fn hostile_key_values_never_reach_other_records() {
     let (_dir, store, _clock) = disk_store();
-    progress("x", 1).save_blocking(&store).unwrap();
+    progress("x", 1).save(&store).blocking().unwrap();
     for hostile in ["../x", "x/", "/x", "%78", "x%", "x\u{0}", "progress/x"] {
-        progress(hostile, 99).save_blocking(&store).unwrap();
-        assert_eq!(Progress::load(&store, hostile).unwrap().unwrap().page, 99);
+        progress(hostile, 99).save(&store).blocking().unwrap();
+        assert_eq!(
+            Progress::load(&store, hostile)
+                .blocking()
+                .unwrap()
+                .unwrap()
+                .page,
+            99
+        );
     }
-    assert_eq!(Progress::load(&store, "x").unwrap().unwrap().page, 1);
-    assert_eq!(Progress::list(&store).unwrap().len(), 8);
+    assert_eq!(
+        Progress::load(&store, "x")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .page,
+        1
+    );
+    assert_eq!(Progress::list(&store).blocking().unwrap().len(), 8);
     // The singleton namespace is untouched.
-    assert_eq!(Preferences::load(&store).unwrap(), None);
+    assert_eq!(Preferences::load(&store).blocking().unwrap(), None);
 }
 
 #[test]
 fn bad_keys_are_clear_errors_and_write_nothing() {
     let (_dir, store, _clock) = disk_store();
-    let err = progress("", 1).save_blocking(&store).unwrap_err();
+    let err = progress("", 1).save(&store).blocking().unwrap_err();
     assert!(err.to_string().contains("`book_id`"), "{err}");
     let long = "é".repeat(400);
-    let err = progress(&long, 1).save_blocking(&store).unwrap_err();
+    let err = progress(&long, 1).save(&store).blocking().unwrap_err();
     assert!(
         matches!(
             err,
@@ -180,19 +235,19 @@ fn bad_keys_are_clear_errors_and_write_nothing() {
         err.to_string().contains("field `book_id` is 800 bytes"),
         "{err}"
     );
-    assert!(Progress::list(&store).unwrap().is_empty());
+    assert!(Progress::list(&store).blocking().unwrap().is_empty());
     // Reads render keys on the stack: the same errors, the same lengths.
-    let err = Progress::load(&store, "").unwrap_err();
+    let err = Progress::load(&store, "").blocking().unwrap_err();
     assert!(err.to_string().contains("`book_id`"), "{err}");
-    let err = Progress::exists(&store, &long).unwrap_err();
+    let err = Progress::exists(&store, &long).blocking().unwrap_err();
     assert!(
         matches!(err, Error::KeyTooLong { len, .. } if len > 800),
         "{err}"
     );
     // Short enough before escaping, too long after: `/` takes 3 bytes.
     let slashes = "/".repeat(155);
-    let save_err = progress(&slashes, 1).save_blocking(&store).unwrap_err();
-    let load_err = Progress::load(&store, &slashes).unwrap_err();
+    let save_err = progress(&slashes, 1).save(&store).blocking().unwrap_err();
+    let load_err = Progress::load(&store, &slashes).blocking().unwrap_err();
     assert_eq!(save_err.to_string(), load_err.to_string());
     assert!(
         matches!(
@@ -218,42 +273,68 @@ fn bad_keys_are_clear_errors_and_write_nothing() {
         .len()
         - 1;
     let longest = "y".repeat(mcp_persist::MAX_KEY_LEN - prefix_len);
-    progress(&longest, 3).save_blocking(&store).unwrap();
-    assert_eq!(Progress::load(&store, &longest).unwrap().unwrap().page, 3);
+    progress(&longest, 3).save(&store).blocking().unwrap();
+    assert_eq!(
+        Progress::load(&store, &longest)
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .page,
+        3
+    );
 }
 
 #[test]
 fn update_cannot_change_the_key() {
     let (_dir, store, _clock) = disk_store();
-    progress("a", 1).save_blocking(&store).unwrap();
-    let err = Progress::update_blocking(&store, "a", |p| p.book_id = "b".into()).unwrap_err();
+    progress("a", 1).save(&store).blocking().unwrap();
+    let err = Progress::update(&store, "a", |p| p.book_id = "b".into())
+        .blocking()
+        .unwrap_err();
     assert!(matches!(err, Error::KeyChanged { .. }), "{err}");
-    assert_eq!(Progress::load(&store, "a").unwrap(), Some(progress("a", 1)));
-    assert_eq!(Progress::load(&store, "b").unwrap(), None);
+    assert_eq!(
+        Progress::load(&store, "a").blocking().unwrap(),
+        Some(progress("a", 1))
+    );
+    assert_eq!(Progress::load(&store, "b").blocking().unwrap(), None);
 }
 
 #[test]
 fn a_panicking_update_is_rolled_back_and_the_store_keeps_working() {
     let (_dir, store, _clock) = disk_store();
-    progress("a", 1).save_blocking(&store).unwrap();
-    let err = Progress::update_blocking(&store, "a", |_| panic!("boom")).unwrap_err();
+    progress("a", 1).save(&store).blocking().unwrap();
+    let err = Progress::update(&store, "a", |_| panic!("boom"))
+        .blocking()
+        .unwrap_err();
     assert!(
         matches!(err, Error::Panicked(ref m) if m.contains("boom")),
         "{err}"
     );
-    assert_eq!(Progress::load(&store, "a").unwrap(), Some(progress("a", 1)));
-    progress("a", 2).save_blocking(&store).unwrap();
-    assert_eq!(Progress::load(&store, "a").unwrap().unwrap().page, 2);
+    assert_eq!(
+        Progress::load(&store, "a").blocking().unwrap(),
+        Some(progress("a", 1))
+    );
+    progress("a", 2).save(&store).blocking().unwrap();
+    assert_eq!(
+        Progress::load(&store, "a")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .page,
+        2
+    );
 }
 
 #[test]
 fn update_or_insert_starts_from_initial() {
     let (_dir, store, _clock) = disk_store();
-    let v =
-        Progress::update_or_insert_blocking(&store, &progress("n", 0), |p| p.page += 1).unwrap();
+    let v = Progress::update_or_insert(&store, &progress("n", 0), |p| p.page += 1)
+        .blocking()
+        .unwrap();
     assert_eq!(v.page, 1);
-    let v =
-        Progress::update_or_insert_blocking(&store, &progress("n", 0), |p| p.page += 1).unwrap();
+    let v = Progress::update_or_insert(&store, &progress("n", 0), |p| p.page += 1)
+        .blocking()
+        .unwrap();
     assert_eq!(v.page, 2);
 }
 
@@ -271,14 +352,27 @@ async fn async_accessors() {
     Preferences::update_or_default(&store, |p| p.show_metadata = true)
         .await
         .unwrap();
-    assert!(Preferences::load(&store).unwrap().unwrap().show_metadata);
+    assert!(
+        Preferences::load(&store)
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .show_metadata
+    );
     // Futures are Send: they can be spawned.
     let s = store.clone();
     tokio::spawn(async move { progress("c", 3).save(&s).await })
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(Progress::load(&store, "c").unwrap().unwrap().page, 3);
+    assert_eq!(
+        Progress::load(&store, "c")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .page,
+        3
+    );
 }
 
 /// A float that JSON cannot hold (NaN, infinite) used to be stored as `null`:
@@ -296,20 +390,24 @@ fn a_float_json_cannot_hold_is_refused_and_writes_nothing() {
             name: "g".into(),
             level,
         }
-        .save_blocking(&store)
+        .save(&store)
+        .blocking()
         .unwrap_err();
         assert!(
             matches!(err, Error::Encode { .. }) && err.to_string().contains("NaN or infinite"),
             "{err}"
         );
     }
-    assert!(Gauge::list(&store).unwrap().is_empty());
+    assert!(Gauge::list(&store).blocking().unwrap().is_empty());
     let fine = Gauge {
         name: "g".into(),
         level: 0.5,
     };
-    fine.save_blocking(&store).unwrap();
-    assert_eq!(Gauge::load(&store, "g").unwrap().unwrap().level, 0.5);
+    fine.save(&store).blocking().unwrap();
+    assert_eq!(
+        Gauge::load(&store, "g").blocking().unwrap().unwrap().level,
+        0.5
+    );
 }
 
 /// serde_json's default float parser may read a number back one ULP off;
@@ -327,9 +425,14 @@ fn a_float_reads_back_exactly() {
             name: "r".into(),
             value,
         }
-        .save_blocking(&store)
+        .save(&store)
+        .blocking()
         .unwrap();
-        let back = Reading::load(&store, "r").unwrap().unwrap().value;
+        let back = Reading::load(&store, "r")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .value;
         assert_eq!(
             back.to_bits(),
             value.to_bits(),

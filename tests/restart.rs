@@ -37,20 +37,23 @@ fn child_role() {
                     book_id: book.into(),
                     page,
                 }
-                .save_blocking(&store)
+                .save(&store)
+                .blocking()
                 .unwrap();
             }
             for q in ["a", "b", "c", "d"] {
-                Search { query: q.into() }.push_blocking(&store).unwrap();
+                Search { query: q.into() }.push(&store).blocking().unwrap();
             }
         }
         "read" => {
             let pages: Vec<(String, u32)> = Progress::list(&store)
+                .blocking()
                 .unwrap()
                 .into_iter()
                 .map(|p| (p.book_id, p.page))
                 .collect();
             let searches: Vec<String> = Search::recent(&store, 10)
+                .blocking()
                 .unwrap()
                 .into_iter()
                 .map(|s| s.query)
@@ -88,5 +91,12 @@ fn state_survives_a_process_restart() {
     );
     // And this process, a third one, sees the same.
     let store = Store::open_at(dir.path()).unwrap();
-    assert_eq!(Progress::load(&store, "dune").unwrap().unwrap().page, 42);
+    assert_eq!(
+        Progress::load(&store, "dune")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .page,
+        42
+    );
 }

@@ -84,7 +84,8 @@ fn write_v1(store: &Store, id: &str, name: &str) {
         id: id.into(),
         name: name.into(),
     }
-    .save_blocking(store)
+    .save(store)
+    .blocking()
     .unwrap();
 }
 
@@ -94,7 +95,10 @@ fn older_records_are_migrated_on_read_and_written_back() {
     write_v1(&store, "ada", "Ada Lovelace");
     assert_eq!(raw(&store, "ada")["v"], json!(1));
 
-    let loaded = v2::Profile::load(&store, "ada").unwrap().unwrap();
+    let loaded = v2::Profile::load(&store, "ada")
+        .blocking()
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (loaded.first.as_str(), loaded.last.as_str()),
         ("Ada", "Lovelace")
@@ -107,7 +111,7 @@ fn older_records_are_migrated_on_read_and_written_back() {
 
     // Listing migrates too.
     write_v1(&store, "alan", "Alan Turing");
-    let all = v2::Profile::list(&store).unwrap();
+    let all = v2::Profile::list(&store).blocking().unwrap();
     assert_eq!(all.len(), 2);
     store.sweep_expired_blocking().unwrap();
     assert_eq!(raw(&store, "alan")["v"], json!(2));
@@ -117,10 +121,10 @@ fn older_records_are_migrated_on_read_and_written_back() {
 fn updates_migrate_in_the_same_transaction() {
     let store = Store::memory().unwrap();
     write_v1(&store, "grace", "Grace Hopper");
-    let updated =
-        v2::Profile::update_blocking(&store, "grace", |p| p.last = "Murray Hopper".into())
-            .unwrap()
-            .unwrap();
+    let updated = v2::Profile::update(&store, "grace", |p| p.last = "Murray Hopper".into())
+        .blocking()
+        .unwrap()
+        .unwrap();
     assert_eq!(updated.first, "Grace");
     assert_eq!(raw(&store, "grace")["v"], json!(2));
     assert_eq!(raw(&store, "grace")["d"]["last"], json!("Murray Hopper"));
@@ -131,6 +135,7 @@ fn a_field_added_with_a_default_needs_no_migration() {
     let store = Store::memory().unwrap();
     write_v1(&store, "x", "X");
     let p = v1_with_default::Profile::load(&store, "x")
+        .blocking()
         .unwrap()
         .unwrap();
     assert_eq!(p.nickname, None);
@@ -141,13 +146,15 @@ fn a_failed_migration_is_an_error_and_keeps_the_record() {
     let store = Store::memory().unwrap();
     write_v1(&store, "r", "refuse");
     let before = store.get_raw("profile:profile/r").unwrap();
-    let err = v2::Profile::load(&store, "r").unwrap_err();
+    let err = v2::Profile::load(&store, "r").blocking().unwrap_err();
     assert!(
         matches!(err, Error::Migration { from: 1, to: 2, .. }),
         "{err}"
     );
     assert!(err.to_string().contains("cannot split this name"), "{err}");
-    let err = v2::Profile::update_blocking(&store, "r", |_| {}).unwrap_err();
+    let err = v2::Profile::update(&store, "r", |_| {})
+        .blocking()
+        .unwrap_err();
     assert!(matches!(err, Error::Migration { .. }), "{err}");
     assert_eq!(store.get_raw("profile:profile/r").unwrap(), before);
 }
@@ -160,10 +167,11 @@ fn records_of_a_newer_version_are_refused_and_untouched() {
         first: "New".into(),
         last: "Er".into(),
     }
-    .save_blocking(&store)
+    .save(&store)
+    .blocking()
     .unwrap();
     let before = store.get_raw("profile:profile/n").unwrap();
-    let err = v1::Profile::load(&store, "n").unwrap_err();
+    let err = v1::Profile::load(&store, "n").blocking().unwrap_err();
     assert!(
         matches!(
             err,
@@ -178,7 +186,9 @@ fn records_of_a_newer_version_are_refused_and_untouched() {
     // An old server must not overwrite what a newer one wrote.
     let err = write_v1_result(&store, "n");
     assert!(matches!(err, Err(Error::NewerVersion { .. })), "{err:?}");
-    let err = v1::Profile::update_blocking(&store, "n", |p| p.name.push('!')).unwrap_err();
+    let err = v1::Profile::update(&store, "n", |p| p.name.push('!'))
+        .blocking()
+        .unwrap_err();
     assert!(matches!(err, Error::NewerVersion { .. }), "{err}");
     assert_eq!(store.get_raw("profile:profile/n").unwrap(), before);
 }
@@ -188,7 +198,8 @@ fn write_v1_result(store: &Store, id: &str) -> Result<(), Error> {
         id: id.into(),
         name: "old".into(),
     }
-    .save_blocking(store)
+    .save(store)
+    .blocking()
 }
 
 #[test]
@@ -196,14 +207,16 @@ fn a_record_that_does_not_decode_is_an_error_naming_key_and_type_and_is_kept() {
     let store = Store::memory().unwrap();
     write_v1(&store, "bad", "not a number");
     let before = store.get_raw("profile:profile/bad").unwrap().unwrap();
-    let err = incompatible::Profile::load(&store, "bad").unwrap_err();
+    let err = incompatible::Profile::load(&store, "bad")
+        .blocking()
+        .unwrap_err();
     assert!(matches!(err, Error::Decode { .. }), "{err}");
     let message = err.to_string();
     assert!(
         message.contains("profile:profile/bad") && message.contains("Profile"),
         "{message}"
     );
-    assert!(incompatible::Profile::list(&store).is_err());
+    assert!(incompatible::Profile::list(&store).blocking().is_err());
     // Still there, byte for byte, and exportable raw.
     assert_eq!(
         store.get_raw("profile:profile/bad").unwrap().unwrap(),

@@ -10,8 +10,8 @@ fn opening_the_same_directory_twice_shares_one_store() {
     let dir = tempfile::tempdir().unwrap();
     let a = Store::open_at(dir.path()).unwrap();
     let b = Store::open_at(dir.path().join(".")).unwrap();
-    progress("x", 1).save_blocking(&a).unwrap();
-    assert_eq!(Progress::load(&b, "x").unwrap().unwrap().page, 1);
+    progress("x", 1).save(&a).blocking().unwrap();
+    assert_eq!(Progress::load(&b, "x").blocking().unwrap().unwrap().page, 1);
     assert_eq!(a.path(), b.path());
 }
 
@@ -21,9 +21,16 @@ fn reopening_after_close_works() {
     for page in 0..5 {
         let store = Store::open_at(dir.path()).unwrap();
         if page > 0 {
-            assert_eq!(Progress::load(&store, "x").unwrap().unwrap().page, page - 1);
+            assert_eq!(
+                Progress::load(&store, "x")
+                    .blocking()
+                    .unwrap()
+                    .unwrap()
+                    .page,
+                page - 1
+            );
         }
-        progress("x", page).save_blocking(&store).unwrap();
+        progress("x", page).save(&store).blocking().unwrap();
     }
 }
 
@@ -35,7 +42,7 @@ fn app_stores_live_under_the_override_directory() {
     let dir = mcp_persist::resolve_dir("reading-app").unwrap();
     assert_eq!(dir, base.path().join("reading-app"));
     let store = Store::open("reading-app").unwrap();
-    progress("x", 1).save_blocking(&store).unwrap();
+    progress("x", 1).save(&store).blocking().unwrap();
     assert!(base.path().join("reading-app").join("data.mdb").is_file());
     assert!(matches!(
         Store::open("../escape"),
@@ -50,7 +57,7 @@ fn store_directory_and_files_are_owner_only() {
     let base = tempfile::tempdir().unwrap();
     let dir = base.path().join("nested").join("store");
     let store = Store::open_at(&dir).unwrap();
-    progress("x", 1).save_blocking(&store).unwrap();
+    progress("x", 1).save(&store).blocking().unwrap();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&dir.join("data.mdb")), 0o600);
@@ -80,8 +87,8 @@ fn memory_stores_are_separate_and_removed_on_drop() {
     let a = Store::memory().unwrap();
     let b = Store::memory().unwrap();
     assert!(a.is_memory());
-    progress("x", 1).save_blocking(&a).unwrap();
-    assert_eq!(Progress::load(&b, "x").unwrap(), None);
+    progress("x", 1).save(&a).blocking().unwrap();
+    assert_eq!(Progress::load(&b, "x").blocking().unwrap(), None);
     let path = a.path().to_owned();
     assert!(path.exists());
     drop(a);
@@ -101,9 +108,9 @@ fn a_tiny_map_grows_to_hold_what_is_written() {
     for i in 0..2000 {
         let mut p = progress(&format!("{i:05}-{blob}")[..200], i);
         p.book_id.push_str(&i.to_string());
-        p.save_blocking(&store).unwrap();
+        p.save(&store).blocking().unwrap();
     }
-    assert_eq!(Progress::list(&store).unwrap().len(), 2000);
+    assert_eq!(Progress::list(&store).blocking().unwrap().len(), 2000);
 }
 
 #[test]
@@ -113,16 +120,26 @@ fn the_map_ceiling_is_a_clear_error_and_keeps_what_was_stored() {
         .max_map_size(512 * 1024)
         .memory()
         .unwrap();
-    progress("first", 1).save_blocking(&store).unwrap();
+    progress("first", 1).save(&store).blocking().unwrap();
     let big = "y".repeat(300);
     let mut last_err = None;
     for i in 0..20_000 {
-        if let Err(e) = progress(&format!("{i}{big}")[..300], i).save_blocking(&store) {
+        if let Err(e) = progress(&format!("{i}{big}")[..300], i)
+            .save(&store)
+            .blocking()
+        {
             last_err = Some(e);
             break;
         }
     }
     let err = last_err.expect("the store never filled up");
     assert!(matches!(err, Error::StoreFull { .. }), "{err}");
-    assert_eq!(Progress::load(&store, "first").unwrap().unwrap().page, 1);
+    assert_eq!(
+        Progress::load(&store, "first")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .page,
+        1
+    );
 }

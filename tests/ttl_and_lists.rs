@@ -17,8 +17,9 @@ fn stats(library: &str, books: u64) -> LibraryStats {
 #[test]
 fn records_expire_after_their_ttl() {
     let (_dir, store, clock) = disk_store();
-    stats("main", 10).save_blocking(&store).unwrap();
+    stats("main", 10).save(&store).blocking().unwrap();
     let meta = LibraryStats::load_with_meta(&store, "main")
+        .blocking()
         .unwrap()
         .unwrap()
         .meta;
@@ -31,14 +32,21 @@ fn records_expire_after_their_ttl() {
     );
 
     clock.advance(Duration::from_secs(3599));
-    assert!(LibraryStats::load(&store, "main").unwrap().is_some());
+    assert!(
+        LibraryStats::load(&store, "main")
+            .blocking()
+            .unwrap()
+            .is_some()
+    );
     clock.advance(Duration::from_secs(1));
-    assert_eq!(LibraryStats::load(&store, "main").unwrap(), None);
-    assert!(!LibraryStats::exists(&store, "main").unwrap());
-    assert!(LibraryStats::list(&store).unwrap().is_empty());
+    assert_eq!(LibraryStats::load(&store, "main").blocking().unwrap(), None);
+    assert!(!LibraryStats::exists(&store, "main").blocking().unwrap());
+    assert!(LibraryStats::list(&store).blocking().unwrap().is_empty());
     // An expired record is absent for updates too: nothing is written.
     assert_eq!(
-        LibraryStats::update_blocking(&store, "main", |s| s.books += 1).unwrap(),
+        LibraryStats::update(&store, "main", |s| s.books += 1)
+            .blocking()
+            .unwrap(),
         None
     );
 }
@@ -46,12 +54,18 @@ fn records_expire_after_their_ttl() {
 #[test]
 fn each_write_restarts_the_ttl() {
     let (_dir, store, clock) = disk_store();
-    stats("main", 1).save_blocking(&store).unwrap();
+    stats("main", 1).save(&store).blocking().unwrap();
     clock.advance(Duration::from_secs(3000));
-    LibraryStats::update_blocking(&store, "main", |s| s.books = 2).unwrap();
+    LibraryStats::update(&store, "main", |s| s.books = 2)
+        .blocking()
+        .unwrap();
     clock.advance(Duration::from_secs(3000));
     assert_eq!(
-        LibraryStats::load(&store, "main").unwrap().unwrap().books,
+        LibraryStats::load(&store, "main")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .books,
         2
     );
 }
@@ -60,34 +74,61 @@ fn each_write_restarts_the_ttl() {
 fn a_write_can_override_the_ttl() {
     let (_dir, store, clock) = disk_store();
     stats("forever", 1)
-        .save_with_ttl_blocking(&store, Ttl::Never)
+        .save(&store)
+        .ttl(Ttl::Never)
+        .blocking()
         .unwrap();
     stats("short", 1)
-        .save_with_ttl_blocking(&store, Ttl::After(Duration::from_secs(10)))
+        .save(&store)
+        .ttl(Ttl::After(Duration::from_secs(10)))
+        .blocking()
         .unwrap();
     progress("p", 1)
-        .save_with_ttl_blocking(&store, Ttl::After(Duration::from_secs(10)))
+        .save(&store)
+        .ttl(Ttl::After(Duration::from_secs(10)))
+        .blocking()
         .unwrap();
     clock.advance(Duration::from_secs(11));
-    assert!(LibraryStats::load(&store, "forever").unwrap().is_some());
-    assert!(LibraryStats::load(&store, "short").unwrap().is_none());
-    assert!(Progress::load(&store, "p").unwrap().is_none());
+    assert!(
+        LibraryStats::load(&store, "forever")
+            .blocking()
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        LibraryStats::load(&store, "short")
+            .blocking()
+            .unwrap()
+            .is_none()
+    );
+    assert!(Progress::load(&store, "p").blocking().unwrap().is_none());
     clock.advance(Duration::from_secs(86_400 * 365));
-    assert!(LibraryStats::load(&store, "forever").unwrap().is_some());
+    assert!(
+        LibraryStats::load(&store, "forever")
+            .blocking()
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[test]
 fn sweep_purges_exactly_the_expired_records() {
     let (_dir, store, clock) = disk_store();
     for i in 0..100 {
-        stats(&format!("lib{i}"), i).save_blocking(&store).unwrap();
+        stats(&format!("lib{i}"), i)
+            .save(&store)
+            .blocking()
+            .unwrap();
     }
     clock.advance(Duration::from_secs(1800));
     for i in 0..10 {
         // Rewritten: expires 30 minutes later than the others.
-        stats(&format!("lib{i}"), i).save_blocking(&store).unwrap();
+        stats(&format!("lib{i}"), i)
+            .save(&store)
+            .blocking()
+            .unwrap();
     }
-    progress("kept", 1).save_blocking(&store).unwrap();
+    progress("kept", 1).save(&store).blocking().unwrap();
     assert_eq!(store.sweep_expired_blocking().unwrap(), 0);
 
     clock.advance(Duration::from_secs(1800));
@@ -95,23 +136,32 @@ fn sweep_purges_exactly_the_expired_records() {
     assert_eq!(store.sweep_expired_blocking().unwrap(), 90);
     assert_eq!(store.expired_pending().unwrap(), 0);
     assert_eq!(store.sweep_expired_blocking().unwrap(), 0);
-    assert_eq!(LibraryStats::list(&store).unwrap().len(), 10);
+    assert_eq!(LibraryStats::list(&store).blocking().unwrap().len(), 10);
 
     clock.advance(Duration::from_secs(1800));
     assert_eq!(store.sweep_expired_blocking().unwrap(), 10);
-    assert!(Progress::load(&store, "kept").unwrap().is_some());
+    assert!(Progress::load(&store, "kept").blocking().unwrap().is_some());
 }
 
 #[test]
 fn saving_without_ttl_removes_the_old_expiry() {
     let (_dir, store, clock) = disk_store();
-    stats("x", 1).save_blocking(&store).unwrap();
+    stats("x", 1).save(&store).blocking().unwrap();
     stats("x", 2)
-        .save_with_ttl_blocking(&store, Ttl::Never)
+        .save(&store)
+        .ttl(Ttl::Never)
+        .blocking()
         .unwrap();
     clock.advance(Duration::from_secs(7200));
     assert_eq!(store.sweep_expired_blocking().unwrap(), 0);
-    assert_eq!(LibraryStats::load(&store, "x").unwrap().unwrap().books, 2);
+    assert_eq!(
+        LibraryStats::load(&store, "x")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .books,
+        2
+    );
 }
 
 #[test]
@@ -123,10 +173,15 @@ fn background_sweeper_purges_without_being_asked() {
         .sweep_interval(Some(Duration::from_millis(20)))
         .open_at(dir.path())
         .unwrap();
-    stats("x", 1).save_blocking(&store).unwrap();
+    stats("x", 1).save(&store).blocking().unwrap();
     clock.advance(Duration::from_secs(7200));
     // The record is invisible at once; the sweeper reclaims it on its own schedule.
-    assert!(LibraryStats::load(&store, "x").unwrap().is_none());
+    assert!(
+        LibraryStats::load(&store, "x")
+            .blocking()
+            .unwrap()
+            .is_none()
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while store.expired_pending().unwrap() != 0 {
         assert!(
@@ -144,23 +199,25 @@ fn search(q: &str) -> Search {
 #[test]
 fn lists_are_newest_first_and_bounded() {
     let (_dir, store, _clock) = disk_store();
-    assert!(Search::recent(&store, 10).unwrap().is_empty());
+    assert!(Search::recent(&store, 10).blocking().unwrap().is_empty());
     for i in 0..8 {
-        search(&format!("q{i}")).push_blocking(&store).unwrap();
+        search(&format!("q{i}")).push(&store).blocking().unwrap();
     }
     let queries: Vec<String> = Search::recent(&store, 10)
+        .blocking()
         .unwrap()
         .into_iter()
         .map(|s| s.query)
         .collect();
     assert_eq!(queries, ["q7", "q6", "q5", "q4", "q3"]);
-    assert_eq!(Search::recent(&store, 2).unwrap().len(), 2);
-    assert_eq!(Search::clear_blocking(&store).unwrap(), 5);
-    assert!(Search::recent(&store, 10).unwrap().is_empty());
+    assert_eq!(Search::recent(&store, 2).blocking().unwrap().len(), 2);
+    assert_eq!(Search::clear(&store).blocking().unwrap(), 5);
+    assert!(Search::recent(&store, 10).blocking().unwrap().is_empty());
     // Sequence numbers keep growing after a clear: order stays right.
-    search("after").push_blocking(&store).unwrap();
-    search("later").push_blocking(&store).unwrap();
+    search("after").push(&store).blocking().unwrap();
+    search("later").push(&store).blocking().unwrap();
     let queries: Vec<String> = Search::recent(&store, 10)
+        .blocking()
         .unwrap()
         .into_iter()
         .map(|s| s.query)
@@ -180,5 +237,5 @@ async fn concurrent_pushes_keep_the_bound() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    assert_eq!(Search::recent(&store, 100).unwrap().len(), 5);
+    assert_eq!(Search::recent(&store, 100).blocking().unwrap().len(), 5);
 }

@@ -93,11 +93,12 @@ fn hold_the_lead(
     let (go_tx, go) = channel::<()>();
     let store = store.clone();
     let leader = std::thread::spawn(move || {
-        Counter::update_blocking(&store, name, move |c| {
+        Counter::update(&store, name, move |c| {
             let _ = entered_tx.send(());
             let _ = go.recv_timeout(Duration::from_secs(10));
             c.n += 1;
         })
+        .blocking()
     });
     entered.recv().unwrap();
     (leader, go_tx)
@@ -132,7 +133,7 @@ fn the_last_handle_dropped_by_a_closure_on_the_writer_thread() {
             .sweep_interval(Some(Duration::from_millis(1)))
             .open_at(&path)
             .unwrap();
-        counter("a", 0).save_blocking(&store).unwrap();
+        counter("a", 0).save(&store).blocking().unwrap();
 
         // A blocking write holds the lead while the async one is queued.
         let (leader, go_tx) = hold_the_lead(&store, "a");
@@ -177,7 +178,10 @@ fn the_last_handle_dropped_by_a_closure_on_the_writer_thread() {
             }
         };
         assert_eq!(
-            Counter::load(&reopened, "a").unwrap().map(|c| c.n),
+            Counter::load(&reopened, "a")
+                .blocking()
+                .unwrap()
+                .map(|c| c.n),
             Some(11)
         );
     });
@@ -190,14 +194,17 @@ fn the_last_handle_dropped_by_a_closure_on_the_writer_thread() {
 fn a_closure_is_dropped_before_its_caller_is_answered() {
     store_thread_panics();
     let (_dir, store, _clock) = common::disk_store();
-    counter("b", 0).save_blocking(&store).unwrap();
+    counter("b", 0).save(&store).blocking().unwrap();
     let witness = Arc::new(());
     let captured = Arc::clone(&witness);
     let rt = runtime();
-    rt.block_on(Counter::update(&store, "b", move |c| {
-        let _ = &captured;
-        c.n += 1;
-    }))
+    rt.block_on(
+        Counter::update(&store, "b", move |c| {
+            let _ = &captured;
+            c.n += 1;
+        })
+        .into_future(),
+    )
     .unwrap();
     assert_eq!(
         Arc::strong_count(&witness),
@@ -214,7 +221,7 @@ fn a_closure_is_dropped_before_its_caller_is_answered() {
 fn a_panicking_drop_neither_kills_the_writer_nor_changes_the_answer() {
     store_thread_panics();
     let (_dir, store, _clock) = common::disk_store();
-    counter("c", 0).save_blocking(&store).unwrap();
+    counter("c", 0).save(&store).blocking().unwrap();
     let rt = runtime();
     rt.block_on(async {
         let bomb = DropPanics;
@@ -262,7 +269,7 @@ fn a_write_too_big_for_the_map_fails_alone_in_its_batch() {
         .sweep_interval(None)
         .open_at(dir.path())
         .unwrap();
-    counter("gate", 0).save_blocking(&store).unwrap();
+    counter("gate", 0).save(&store).blocking().unwrap();
     let (leader, go_tx) = hold_the_lead(&store, "gate");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -301,11 +308,14 @@ fn a_write_too_big_for_the_map_fails_alone_in_its_batch() {
     assert!(results[2].is_ok() && results[3].is_ok(), "{results:?}");
     for id in [1, 3, 4] {
         assert_eq!(
-            Blob::load(&store, id).unwrap().map(|b| b.data.len()),
+            Blob::load(&store, id)
+                .blocking()
+                .unwrap()
+                .map(|b| b.data.len()),
             Some(100)
         );
     }
-    assert_eq!(Blob::load(&store, 2).unwrap(), None);
+    assert_eq!(Blob::load(&store, 2).blocking().unwrap(), None);
     assert_no_store_thread_panic();
 }
 
@@ -332,7 +342,7 @@ fn a_sweep_lets_other_writes_through_between_chunks() {
         .unwrap();
     const EXPIRED: u32 = 40_000;
     for id in 0..EXPIRED {
-        Temp { id }.save_blocking(&store).unwrap();
+        Temp { id }.save(&store).blocking().unwrap();
     }
     clock.advance(Duration::from_secs(120));
     assert_eq!(store.expired_pending().unwrap(), EXPIRED as usize);
@@ -349,7 +359,7 @@ fn a_sweep_lets_other_writes_through_between_chunks() {
         );
         std::thread::yield_now();
     }
-    counter("during-sweep", 1).save_blocking(&store).unwrap();
+    counter("during-sweep", 1).save(&store).blocking().unwrap();
     let left = store.expired_pending().unwrap();
     assert!(
         left > 0,
@@ -412,39 +422,59 @@ fn an_update_keeps_the_expiry_policy_of_the_record() {
     let t0 = std::time::UNIX_EPOCH + Duration::from_millis(clock.now_ms());
     // Never expires, although the type's TTL is one minute.
     Temp { id: 1 }
-        .save_with_ttl_blocking(&store, Ttl::Never)
+        .save(&store)
+        .ttl(Ttl::Never)
+        .blocking()
         .unwrap();
-    Temp::update_blocking(&store, 1, |_| {}).unwrap();
-    let meta = Temp::load_with_meta(&store, 1).unwrap().unwrap().meta;
+    Temp::update(&store, 1, |_| {}).blocking().unwrap();
+    let meta = Temp::load_with_meta(&store, 1)
+        .blocking()
+        .unwrap()
+        .unwrap()
+        .meta;
     assert_eq!(
         meta.expires_at, None,
         "an update gave a Never record the type's TTL"
     );
     // Its own TTL, re-armed from each write like the type's.
     Temp { id: 2 }
-        .save_with_ttl_blocking(&store, Ttl::After(Duration::from_secs(3600)))
+        .save(&store)
+        .ttl(Ttl::After(Duration::from_secs(3600)))
+        .blocking()
         .unwrap();
     clock.advance(Duration::from_secs(600));
-    Temp::update_blocking(&store, 2, |_| {}).unwrap();
-    let meta = Temp::load_with_meta(&store, 2).unwrap().unwrap().meta;
+    Temp::update(&store, 2, |_| {}).blocking().unwrap();
+    let meta = Temp::load_with_meta(&store, 2)
+        .blocking()
+        .unwrap()
+        .unwrap()
+        .meta;
     assert_eq!(
         meta.expires_at,
         Some(t0 + Duration::from_secs(600 + 3600)),
         "an update must re-arm the record's own TTL"
     );
     // The type's TTL, re-armed by each write (as before).
-    Temp { id: 3 }.save_blocking(&store).unwrap();
+    Temp { id: 3 }.save(&store).blocking().unwrap();
     clock.advance(Duration::from_secs(30));
-    Temp::update_blocking(&store, 3, |_| {}).unwrap();
-    let meta = Temp::load_with_meta(&store, 3).unwrap().unwrap().meta;
+    Temp::update(&store, 3, |_| {}).blocking().unwrap();
+    let meta = Temp::load_with_meta(&store, 3)
+        .blocking()
+        .unwrap()
+        .unwrap()
+        .meta;
     assert_eq!(
         meta.expires_at,
         Some(t0 + Duration::from_secs(600 + 30 + 60))
     );
     // A later save chooses the policy again.
-    Temp { id: 1 }.save_blocking(&store).unwrap();
-    Temp::update_blocking(&store, 1, |_| {}).unwrap();
-    let meta = Temp::load_with_meta(&store, 1).unwrap().unwrap().meta;
+    Temp { id: 1 }.save(&store).blocking().unwrap();
+    Temp::update(&store, 1, |_| {}).blocking().unwrap();
+    let meta = Temp::load_with_meta(&store, 1)
+        .blocking()
+        .unwrap()
+        .unwrap()
+        .meta;
     assert_eq!(meta.expires_at, Some(t0 + Duration::from_secs(630 + 60)));
 }
 
@@ -465,14 +495,16 @@ fn an_update_closure_may_run_again_on_the_same_stored_value() {
         id: 9,
         data: "a".into(),
     }
-    .save_blocking(&store)
+    .save(&store)
+    .blocking()
     .unwrap();
     let runs = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&runs);
-    let updated = Blob::update_blocking(&store, 9, move |b| {
+    let updated = Blob::update(&store, 9, move |b| {
         counted.fetch_add(1, Ordering::SeqCst);
         b.data.push_str(&"y".repeat(1 << 20));
     })
+    .blocking()
     .unwrap()
     .unwrap();
     assert!(
@@ -484,5 +516,5 @@ fn an_update_closure_may_run_again_on_the_same_stored_value() {
         1 + (1 << 20),
         "each run starts from the stored value"
     );
-    assert_eq!(Blob::load(&store, 9).unwrap(), Some(updated));
+    assert_eq!(Blob::load(&store, 9).blocking().unwrap(), Some(updated));
 }

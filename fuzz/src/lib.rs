@@ -697,19 +697,21 @@ fn tool_fixture() -> ToolFixture {
             title: "milk".into(),
             text: "buy".into(),
         };
-        note.save_blocking(store).expect("seed");
+        note.save(store).blocking().expect("seed");
         QuickPreferences {
             language: "en".into(),
             concise: true,
         }
-        .save_blocking(store)
+        .save(store)
+        .blocking()
         .expect("seed");
         DbPreferences {
             default_limit: 20,
             sort_order: "desc".into(),
             show_metadata: false,
         }
-        .save_blocking(store)
+        .save(store)
+        .blocking()
         .expect("seed");
         for i in 0..3 {
             SearchRecord {
@@ -717,7 +719,8 @@ fn tool_fixture() -> ToolFixture {
                 database: "main".into(),
                 limit: i,
             }
-            .push_blocking(store)
+            .push(store)
+            .blocking()
             .expect("seed");
         }
         for id in ["dune", "emma", "a/b", "5"] {
@@ -726,7 +729,8 @@ fn tool_fixture() -> ToolFixture {
                 page: 1,
                 percent: 0.5,
             }
-            .save_blocking(store)
+            .save(store)
+            .blocking()
             .expect("seed");
         }
         LibraryStats {
@@ -734,7 +738,8 @@ fn tool_fixture() -> ToolFixture {
             books: 10,
             authors: 3,
         }
-        .save_blocking(store)
+        .save(store)
+        .blocking()
         .expect("seed");
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()

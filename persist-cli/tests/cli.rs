@@ -54,19 +54,22 @@ fn seeded() -> (tempfile::TempDir, Store) {
         book_id: "dune".into(),
         page: 42,
     }
-    .save_blocking(&store)
+    .save(&store)
+    .blocking()
     .unwrap();
     Progress {
         book_id: "emma".into(),
         page: 7,
     }
-    .save_blocking(&store)
+    .save(&store)
+    .blocking()
     .unwrap();
     Stats {
         library: "main".into(),
         books: 1200,
     }
-    .save_blocking(&store)
+    .save(&store)
+    .blocking()
     .unwrap();
     (dir, store)
 }
@@ -103,14 +106,21 @@ fn keys_get_set_delete() {
             r#"{"book_id":"dune","page":43}"#,
         ],
     ));
-    assert_eq!(Progress::load(&store, "dune").unwrap().unwrap().page, 43);
+    assert_eq!(
+        Progress::load(&store, "dune")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .page,
+        43
+    );
 
     let missing = cli(dir.path(), &["get", "progress:progress/nope"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no record"));
 
     ok(&cli(dir.path(), &["delete", "progress:progress/emma"]));
-    assert_eq!(Progress::load(&store, "emma").unwrap(), None);
+    assert_eq!(Progress::load(&store, "emma").blocking().unwrap(), None);
     assert_eq!(
         cli(dir.path(), &["delete", "progress:progress/emma"])
             .status
@@ -129,7 +139,14 @@ fn bad_json_is_located_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 1, column"), "{err}");
-    assert_eq!(Progress::load(&store, "dune").unwrap().unwrap().page, 42);
+    assert_eq!(
+        Progress::load(&store, "dune")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .page,
+        42
+    );
 }
 
 #[test]
@@ -196,7 +213,10 @@ fn export_then_import_into_an_empty_store_is_lossless() {
     assert_eq!(again["unchanged"], json!(3));
     // Typed reads work on the imported store, expiry included.
     let store = Store::open_at(target.path()).unwrap();
-    let stats = Stats::load_with_meta(&store, "main").unwrap().unwrap();
+    let stats = Stats::load_with_meta(&store, "main")
+        .blocking()
+        .unwrap()
+        .unwrap();
     assert!(stats.meta.expires_at.is_some());
 }
 
@@ -215,7 +235,14 @@ fn a_broken_import_changes_nothing() {
         err.contains("line 4") && err.contains("nothing was imported"),
         "{err}"
     );
-    assert_eq!(Progress::load(&store, "dune").unwrap().unwrap().page, 42);
+    assert_eq!(
+        Progress::load(&store, "dune")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .page,
+        42
+    );
 }
 
 #[test]
@@ -226,8 +253,8 @@ fn backup_opens_as_a_store_with_the_same_content() {
     ok(&cli(dir.path(), &["backup", backup.to_str().unwrap()]));
     let copy = Store::open_at(&backup).unwrap();
     assert_eq!(
-        Progress::list(&copy).unwrap(),
-        Progress::list(&store).unwrap()
+        Progress::list(&copy).blocking().unwrap(),
+        Progress::list(&store).blocking().unwrap()
     );
     assert_eq!(
         ok(&cli(&backup, &["export"])),
@@ -257,14 +284,16 @@ fn sweep_stats_and_check() {
             library: format!("l{i}"),
             books: i,
         }
-        .save_blocking(&store)
+        .save(&store)
+        .blocking()
         .unwrap();
     }
     Progress {
         book_id: "dune".into(),
         page: 1,
     }
-    .save_blocking(&store)
+    .save(&store)
+    .blocking()
     .unwrap();
     drop(store);
 
@@ -339,7 +368,8 @@ fn works_while_another_process_writes() {
                 book_id: format!("w{i:03}"),
                 page: i,
             }
-            .save_blocking(&store)
+            .save(&store)
+            .blocking()
             .unwrap();
         }
     });
@@ -408,7 +438,14 @@ fn import_creates_a_store_only_when_asked() {
     );
     assert_eq!(ok(&cli(&target, &["export"])), export);
     let store = Store::open_at(&target).unwrap();
-    assert_eq!(Progress::load(&store, "dune").unwrap().unwrap().page, 42);
+    assert_eq!(
+        Progress::load(&store, "dune")
+            .blocking()
+            .unwrap()
+            .unwrap()
+            .page,
+        42
+    );
     drop(store);
 
     // On an existing store --create changes nothing about how import works.
@@ -533,7 +570,8 @@ fn export_onto_a_full_disk_leaves_the_old_file_intact() {
             book_id: format!("{i:04}-{}", "x".repeat(400)),
             page: i,
         }
-        .save_blocking(&store)
+        .save(&store)
+        .blocking()
         .unwrap();
     }
     let file = mnt.path().join("dump.jsonl");

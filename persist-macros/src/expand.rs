@@ -2,7 +2,7 @@
 //! `Persisted` trait, and thin inherent accessors that call generic runtime code.
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Item, ItemStruct};
 
@@ -221,19 +221,14 @@ fn tool_accessors(
     }
 }
 
-/// Accessors of singletons and keyed records.
+/// Accessors of singletons and keyed records. Each returns an operation
+/// (`::mcp_persist::op`): awaited, or run with `.blocking()`.
 fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> TokenStream {
-    let p = quote!(::mcp_persist::__private::records);
-    let r = quote!(::mcp_persist::Result);
+    let a = quote!(::mcp_persist::__private::accessors);
+    let op = quote!(::mcp_persist::op);
     let st = quote!(::mcp_persist::Store);
-    let fut = quote!(::core::future::Future);
     let fields: Vec<&Ident> = model.key_fields.iter().map(|(f, _)| f).collect();
-    // Sync accessors take `impl Display`; async ones name their generics
-    // so that the returned future can say precisely what it captures.
-    let sync_params = quote!(#(#fields: impl ::core::fmt::Display,)*);
-    let generics: Vec<Ident> = (0..fields.len()).map(|i| format_ident!("K{}", i)).collect();
-    let async_params = quote!(#(#fields: #generics,)*);
-    let async_bounds = quote!(#(#generics: ::core::fmt::Display,)*);
+    let params = quote!(#(#fields: impl ::core::fmt::Display,)*);
     let args = quote!(&[#(&#fields),*]);
     let which = if fields.is_empty() {
         "the record".to_owned()
@@ -247,163 +242,110 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
                 .join(", ")
         )
     };
-    let load_doc = format!("Loads {which}, if stored and not expired.");
-    let meta_doc = format!("Loads {which} with its metadata (timestamps, expiry, version).");
-    let exists_doc = format!("Whether {which} is stored and not expired.");
+    let run = "`.await` it, or run it with `.blocking()`.";
+    let load_doc = format!("Loads {which}, if stored and not expired. {run}");
+    let meta_doc = format!("Loads {which} with its metadata (timestamps, expiry, version). {run}");
+    let exists_doc = format!("Whether {which} is stored and not expired. {run}");
     let update_doc = format!(
         "Atomically applies `f` to {which} and stores the result (one write transaction: no \
          lost updates between threads or processes). Returns the new value, or `None` if there \
-         is no record (nothing is written)."
+         is no record (nothing is written). {run}"
     );
     // Said on every accessor that takes an update closure (issue 11, item 11).
     let closure_doc = "`f` may run more than once for one call (the write is tried again after \
          the store's map grew) and runs while the store's writes wait for it: keep it quick and \
          free of side effects, and make it compute the same change from the same value. The \
          record keeps its own expiry policy, re-armed from this write (see `Ttl`).";
-    let delete_doc = format!("Deletes {which}. Returns whether a live record was deleted.");
+    let delete_doc = format!("Deletes {which}. Returns whether a live record was deleted. {run}");
     let mut out = quote! {
         #[doc = #load_doc]
-        #vis fn load(#store: &#st, #sync_params) -> #r<::core::option::Option<Self>> {
-            #p::load::<Self>(#store, #args)
+        #vis fn load(#store: &#st, #params) -> #op::Read<'_, ::core::option::Option<Self>> {
+            #a::load::<Self>(#store, #args)
         }
 
         #[doc = #meta_doc]
-        #vis fn load_with_meta(#store: &#st, #sync_params)
-            -> #r<::core::option::Option<::mcp_persist::Stored<Self>>>
+        #vis fn load_with_meta(#store: &#st, #params)
+            -> #op::Read<'_, ::core::option::Option<::mcp_persist::Stored<Self>>>
         {
-            #p::load_stored::<Self>(#store, &#p::key_of::<Self>(#args)?)
+            #a::load_with_meta::<Self>(#store, #args)
         }
 
         #[doc = #exists_doc]
-        #vis fn exists(#store: &#st, #sync_params) -> #r<bool> {
-            #p::exists::<Self>(#store, #args)
+        #vis fn exists(#store: &#st, #params) -> #op::Read<'_, bool> {
+            #a::exists::<Self>(#store, #args)
         }
 
-        /// Saves this value at its key (with the type's `ttl`, if any). The
-        /// future resolves once the write is durable.
-        #vis fn save<'s>(&self, #store: &'s #st) -> impl #fut<Output = #r<()>> + Send + use<'s> {
-            #p::save::<Self>(#store, self, ::mcp_persist::Ttl::Default)
-        }
-
-        /// Blocking version of `save`.
-        #vis fn save_blocking(&self, #store: &#st) -> #r<()> {
-            #p::save_blocking::<Self>(#store, self, ::mcp_persist::Ttl::Default)
-        }
-
-        /// Saves this value with a time to live that overrides the type's `ttl`.
-        #vis fn save_with_ttl<'s>(&self, #store: &'s #st, ttl: ::mcp_persist::Ttl)
-            -> impl #fut<Output = #r<()>> + Send + use<'s>
-        {
-            #p::save::<Self>(#store, self, ttl)
-        }
-
-        /// Blocking version of `save_with_ttl`.
-        #vis fn save_with_ttl_blocking(&self, #store: &#st, ttl: ::mcp_persist::Ttl) -> #r<()> {
-            #p::save_blocking::<Self>(#store, self, ttl)
+        /// Saves this value at its key, with the type's `ttl` unless the
+        /// operation's `.ttl(..)` chooses another. `.await` it, or run it with
+        /// `.blocking()`; either returns once the write is durable.
+        #vis fn save<'s>(&'s self, #store: &'s #st) -> #op::Save<'s, Self> {
+            #a::save::<Self>(#store, self)
         }
 
         #[doc = #update_doc]
         ///
         #[doc = #closure_doc]
-        #vis fn update<'s, #async_bounds F>(#store: &'s #st, #async_params f: F)
-            -> impl #fut<Output = #r<::core::option::Option<Self>>> + Send + use<'s, #(#generics,)* F>
+        #vis fn update<F>(#store: &#st, #params f: F) -> #op::Write<'_, ::core::option::Option<Self>>
         where
             F: FnMut(&mut Self) + Send + 'static,
         {
-            #p::update::<Self, F>(#store, #args, f)
-        }
-
-        /// Blocking version of `update`.
-        ///
-        #[doc = #closure_doc]
-        #vis fn update_blocking<F>(#store: &#st, #sync_params f: F) -> #r<::core::option::Option<Self>>
-        where
-            F: FnMut(&mut Self) + Send + 'static,
-        {
-            #p::update_blocking::<Self, F>(#store, #args, f)
+            #a::update::<Self, F>(#store, #args, f)
         }
 
         /// Like `update`, but starts from `initial` when no record is stored at
         /// `initial`'s key; `f` is applied in both cases. Returns the stored value.
         ///
         #[doc = #closure_doc]
-        #vis fn update_or_insert<'s, F>(#store: &'s #st, initial: &Self, f: F)
-            -> impl #fut<Output = #r<Self>> + Send + use<'s, F>
+        #vis fn update_or_insert<'s, F>(#store: &'s #st, initial: &Self, f: F) -> #op::Write<'s, Self>
         where
             F: FnMut(&mut Self) + Send + 'static,
         {
-            #p::update_or_insert::<Self, F>(#store, initial, f)
-        }
-
-        /// Blocking version of `update_or_insert`.
-        ///
-        #[doc = #closure_doc]
-        #vis fn update_or_insert_blocking<F>(#store: &#st, initial: &Self, f: F) -> #r<Self>
-        where
-            F: FnMut(&mut Self) + Send + 'static,
-        {
-            #p::update_or_insert_blocking::<Self, F>(#store, initial, f)
+            #a::update_or_insert::<Self, F>(#store, initial, f)
         }
 
         #[doc = #delete_doc]
-        #vis fn delete<'s, #async_bounds>(#store: &'s #st, #async_params)
-            -> impl #fut<Output = #r<bool>> + Send + use<'s, #(#generics),*>
-        {
-            #p::delete::<Self>(#store, #args)
-        }
-
-        /// Blocking version of `delete`.
-        #vis fn delete_blocking(#store: &#st, #sync_params) -> #r<bool> {
-            #p::delete_blocking::<Self>(#store, #args)
+        #vis fn delete(#store: &#st, #params) -> #op::Write<'_, bool> {
+            #a::delete::<Self>(#store, #args)
         }
     };
     if fields.is_empty() {
         out.extend(quote! {
             /// Loads the record, or the type's default if none is stored.
-            #vis fn load_or_default(#store: &#st) -> #r<Self>
+            /// `.await` it, or run it with `.blocking()`.
+            #vis fn load_or_default(#store: &#st) -> #op::Read<'_, Self>
             where
                 for<'a> Self: ::core::default::Default,
             {
-                ::core::result::Result::Ok(Self::load(#store)?.unwrap_or_default())
+                #a::load_or_default::<Self>(#store, &[])
             }
 
             /// Like `update`, starting from the type's default when no record
             /// is stored. Returns the stored value.
             ///
             #[doc = #closure_doc]
-            #vis fn update_or_default<'s, F>(#store: &'s #st, f: F)
-                -> impl #fut<Output = #r<Self>> + Send + use<'s, F>
+            #vis fn update_or_default<F>(#store: &#st, f: F) -> #op::Write<'_, Self>
             where
                 F: FnMut(&mut Self) + Send + 'static,
                 for<'a> Self: ::core::default::Default,
             {
-                #p::update_or_insert::<Self, F>(#store, &Self::default(), f)
-            }
-
-            /// Blocking version of `update_or_default`.
-            ///
-            #[doc = #closure_doc]
-            #vis fn update_or_default_blocking<F>(#store: &#st, f: F) -> #r<Self>
-            where
-                F: FnMut(&mut Self) + Send + 'static,
-                for<'a> Self: ::core::default::Default,
-            {
-                #p::update_or_insert_blocking::<Self, F>(#store, &Self::default(), f)
+                #a::update_or_default::<Self, F>(#store, f)
             }
         });
     } else {
         out.extend(quote! {
             /// Every stored, unexpired record of this type, in key order.
-            #vis fn list(#store: &#st) -> #r<::std::vec::Vec<Self>> {
-                #p::list_all::<Self>(#store)
+            /// `.await` it, or run it with `.blocking()`.
+            #vis fn list(#store: &#st) -> #op::Read<'_, ::std::vec::Vec<Self>> {
+                #a::list::<Self>(#store)
             }
 
             /// One page of records in key order, filtered by a prefix of the
-            /// first key field, with their metadata and a cursor for the next page.
-            #vis fn list_page(#store: &#st, options: &::mcp_persist::ListOptions)
-                -> #r<::mcp_persist::Page<Self>>
+            /// first key field, with their metadata and a cursor for the next
+            /// page. `.await` it, or run it with `.blocking()`.
+            #vis fn list_page(#store: &#st, options: ::mcp_persist::ListOptions)
+                -> #op::Read<'_, ::mcp_persist::Page<Self>>
             {
-                #p::list::<Self>(#store, options)
+                #a::list_page::<Self>(#store, options)
             }
         });
     }
@@ -412,42 +354,36 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
 
 /// Accessors of newest-first lists.
 fn list_accessors(vis: &syn::Visibility, store: &Ident) -> TokenStream {
-    let p = quote!(::mcp_persist::__private::list);
-    let r = quote!(::mcp_persist::Result);
+    let a = quote!(::mcp_persist::__private::accessors);
+    let op = quote!(::mcp_persist::op);
     let st = quote!(::mcp_persist::Store);
-    let fut = quote!(::core::future::Future);
     quote! {
         /// Adds this value as the newest item, dropping the oldest beyond
-        /// `max_len`, atomically. The future resolves once the write is durable.
-        #vis fn push<'s>(&self, #store: &'s #st) -> impl #fut<Output = #r<()>> + Send + use<'s> {
-            #p::push::<Self>(#store, self, ::mcp_persist::Ttl::Default)
-        }
-
-        /// Blocking version of `push`.
-        #vis fn push_blocking(&self, #store: &#st) -> #r<()> {
-            #p::push_blocking::<Self>(#store, self, ::mcp_persist::Ttl::Default)
+        /// `max_len`, atomically; with the type's `ttl` unless the operation's
+        /// `.ttl(..)` chooses another. `.await` it, or run it with
+        /// `.blocking()`; either returns once the write is durable.
+        #vis fn push<'s>(&'s self, #store: &'s #st) -> #op::Save<'s, Self> {
+            #a::save::<Self>(#store, self)
         }
 
         /// Up to `limit` items, newest first (expired items are skipped).
-        #vis fn recent(#store: &#st, limit: usize) -> #r<::std::vec::Vec<Self>> {
-            #p::recent::<Self>(#store, limit)
+        /// `.await` it, or run it with `.blocking()`.
+        #vis fn recent(#store: &#st, limit: usize) -> #op::Read<'_, ::std::vec::Vec<Self>> {
+            #a::recent::<Self>(#store, limit)
         }
 
         /// Up to `limit` items, newest first, with their metadata.
+        /// `.await` it, or run it with `.blocking()`.
         #vis fn recent_with_meta(#store: &#st, limit: usize)
-            -> #r<::std::vec::Vec<::mcp_persist::Stored<Self>>>
+            -> #op::Read<'_, ::std::vec::Vec<::mcp_persist::Stored<Self>>>
         {
-            #p::recent_stored::<Self>(#store, limit)
+            #a::recent_with_meta::<Self>(#store, limit)
         }
 
         /// Deletes every item; returns how many live items there were.
-        #vis fn clear<'s>(#store: &'s #st) -> impl #fut<Output = #r<usize>> + Send + use<'s> {
-            #p::clear::<Self>(#store)
-        }
-
-        /// Blocking version of `clear`.
-        #vis fn clear_blocking(#store: &#st) -> #r<usize> {
-            #p::clear_blocking::<Self>(#store)
+        /// `.await` it, or run it with `.blocking()`.
+        #vis fn clear(#store: &#st) -> #op::Write<'_, usize> {
+            #a::clear::<Self>(#store)
         }
     }
 }

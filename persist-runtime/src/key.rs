@@ -140,11 +140,6 @@ impl ReadKey {
             ReadKey::Heap(key) => key.as_str(),
         }
     }
-
-    /// The key as bytes, as LMDB stores it.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        self.as_str().as_bytes()
-    }
 }
 
 /// Renders the key of `T` with key fields `params` for a read: without an

@@ -2,17 +2,20 @@
 //! the value envelope, TTL and the writer thread.
 //!
 //! Users depend on the `mcp-persist` facade, which re-exports this crate and
-//! the `#[persisted]` macro. The generic functions in [`records`] and [`list`]
-//! are what the generated accessors call.
+//! the `#[persisted]` macro. Every generated accessor returns an [operation](op)
+//! built by a generic function of `accessors`.
 
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+pub mod accessors;
 pub mod admin;
 mod clock;
 mod envelope;
 mod error;
 mod key;
 pub mod list;
+pub mod op;
 pub mod records;
 mod spec;
 mod store;

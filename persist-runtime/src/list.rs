@@ -28,7 +28,7 @@ fn max_len<T: Persisted>() -> Option<usize> {
     }
 }
 
-fn push_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<Header>> {
+pub(crate) fn push_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<Header>> {
     let data = crate::records::encode(value)?;
     let prefix = item_prefix::<T>();
     // The longest item key, checked once up front.
@@ -78,17 +78,7 @@ fn parse_seq(suffix: &[u8]) -> Option<u64> {
     (text.len() == 16).then(|| u64::from_str_radix(text, 16).ok())?
 }
 
-/// Adds `value` as the newest item of the list, trimming it to `max_len`.
-pub fn push<'s, T: Persisted>(
-    store: &'s Store,
-    value: &T,
-    ttl: Ttl,
-) -> impl Future<Output = Result<()>> + Send + use<'s, T> {
-    let write = store.submit(push_job(value, ttl));
-    async move { write.await.map(drop) }
-}
-
-/// Like [`push`], returning the metadata the write gave the item.
+/// Adds `value` as the newest item of the list (trimming it to `max_len`), returning the metadata the write gave the item.
 pub(crate) async fn push_with_meta<T: Persisted>(
     store: &Store,
     value: &T,
@@ -98,13 +88,8 @@ pub(crate) async fn push_with_meta<T: Persisted>(
     Ok(write.await?.meta())
 }
 
-/// Blocking version of [`push`].
-pub fn push_blocking<T: Persisted>(store: &Store, value: &T, ttl: Ttl) -> Result<()> {
-    store.write_blocking(push_job(value, ttl)?).map(drop)
-}
-
 /// Up to `limit` live items, newest first, with their metadata.
-pub fn recent_stored<T: Persisted>(store: &Store, limit: usize) -> Result<Vec<Stored<T>>> {
+pub(crate) fn recent_stored<T: Persisted>(store: &Store, limit: usize) -> Result<Vec<Stored<T>>> {
     let prefix = item_prefix::<T>();
     let now = store.now_ms();
     let mut migrated = Vec::new();
@@ -140,15 +125,7 @@ pub fn recent_stored<T: Persisted>(store: &Store, limit: usize) -> Result<Vec<St
     Ok(items)
 }
 
-/// Up to `limit` live items, newest first.
-pub fn recent<T: Persisted>(store: &Store, limit: usize) -> Result<Vec<T>> {
-    Ok(recent_stored::<T>(store, limit)?
-        .into_iter()
-        .map(|s| s.value)
-        .collect())
-}
-
-fn clear_job<T: Persisted>() -> WriteFn<usize> {
+pub(crate) fn clear_job<T: Persisted>() -> WriteFn<usize> {
     let prefix = item_prefix::<T>();
     Box::new(move |ctx| {
         let now = ctx.now_ms;
@@ -159,16 +136,4 @@ fn clear_job<T: Persisted>() -> WriteFn<usize> {
         }
         Ok(live)
     })
-}
-
-/// Deletes every item of the list; returns how many live items there were.
-pub fn clear<T: Persisted>(
-    store: &Store,
-) -> impl Future<Output = Result<usize>> + Send + use<'_, T> {
-    store.submit(Ok(clear_job::<T>()))
-}
-
-/// Blocking version of [`clear`].
-pub fn clear_blocking<T: Persisted>(store: &Store) -> Result<usize> {
-    store.write_blocking(clear_job::<T>())
 }

@@ -224,26 +224,19 @@ pub fn key_of<T: Persisted>(params: &[&dyn Display]) -> Result<RecordKey> {
 }
 
 /// Loads the live record at `key` with its metadata.
-pub fn load_stored<T: Persisted>(store: &Store, key: &RecordKey) -> Result<Option<Stored<T>>> {
+pub(crate) fn load_stored_at<T: Persisted>(store: &Store, key: &str) -> Result<Option<Stored<T>>> {
     let mut value = None;
-    let header = load_into(store, key.as_str(), &mut value)?;
+    let header = load_into(store, key, &mut value)?;
     Ok(header.zip(value).map(|(header, value)| Stored {
         value,
         meta: header.meta(),
     }))
 }
 
-/// Loads the live record of `T` with key fields `params`.
-pub fn load<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<Option<T>> {
-    let mut value = None;
-    load_into(store, key::read_key::<T>(params)?.as_str(), &mut value)?;
-    Ok(value)
-}
-
 /// Decodes the live record at `key` into `out` (left `None` if there is
 /// none) and returns its header. The value is decoded straight into `out`:
 /// records are moved as little as possible on this path.
-fn load_into<T: Persisted>(
+pub(crate) fn load_into<T: Persisted>(
     store: &Store,
     key: &str,
     out: &mut Option<T>,
@@ -266,14 +259,13 @@ fn load_into<T: Persisted>(
     Ok(header)
 }
 
-/// Whether a live record of `T` with key fields `params` exists.
-pub fn exists<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<bool> {
-    let key = key::read_key::<T>(params)?;
+/// Whether a live record is stored at `key`.
+pub(crate) fn exists_at(store: &Store, key: &str) -> Result<bool> {
     store.read(
         |txn, shared| match crate::store::get_raw(shared, txn, key.as_bytes())? {
             None => Ok(false),
             Some(bytes) => {
-                let header = envelope::decode_header(key.as_str(), bytes)?;
+                let header = envelope::decode_header(key, bytes)?;
                 // The clock is read only for records that can expire (as in `load`).
                 Ok(header.expires_ms.is_none() || !header.is_expired(store.now_ms()))
             }
@@ -281,7 +273,7 @@ pub fn exists<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<bo
     )
 }
 
-fn save_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<Header>> {
+pub(crate) fn save_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<Header>> {
     let key = value.record_key()?;
     let data = encode(value)?;
     Ok(Box::new(move |ctx| {
@@ -293,17 +285,7 @@ fn save_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<Header>> {
     }))
 }
 
-/// Saves `value` at its key; resolves once durable.
-pub fn save<'s, T: Persisted>(
-    store: &'s Store,
-    value: &T,
-    ttl: Ttl,
-) -> impl Future<Output = Result<()>> + Send + use<'s, T> {
-    let write = store.submit(save_job(value, ttl));
-    async move { write.await.map(drop) }
-}
-
-/// Like [`save`], returning the metadata the write gave the record.
+/// Saves `value` at its key, returning the metadata the write gave the record.
 pub(crate) async fn save_with_meta<T: Persisted>(
     store: &Store,
     value: &T,
@@ -313,13 +295,8 @@ pub(crate) async fn save_with_meta<T: Persisted>(
     Ok(write.await?.meta())
 }
 
-/// Blocking version of [`save`].
-pub fn save_blocking<T: Persisted>(store: &Store, value: &T, ttl: Ttl) -> Result<()> {
-    store.write_blocking(save_job(value, ttl)?).map(drop)
-}
-
 /// How `update` starts when no live record exists.
-enum Missing {
+pub(crate) enum Missing {
     /// Nothing is written; the update returns `None`.
     Skip,
     /// Start from this value (JSON of the initial value).
@@ -379,7 +356,11 @@ where
     })
 }
 
-fn update_job<T: Persisted, F>(key: RecordKey, missing: Missing, mut f: F) -> WriteFn<Option<T>>
+pub(crate) fn update_job<T: Persisted, F>(
+    key: RecordKey,
+    missing: Missing,
+    mut f: F,
+) -> WriteFn<Option<T>>
 where
     F: FnMut(&mut T) + Send + 'static,
 {
@@ -406,73 +387,23 @@ where
         .await
 }
 
-/// Atomically applies `f` to the live record at `params` and stores the
-/// result (read, modify and write in one write transaction: no update is
-/// lost between threads or processes). Returns the new value, or `None` (and
-/// writes nothing) if there is no live record. `f` runs while the store's
-/// writes wait for it and may run more than once for one call (the write is
-/// tried again after the map grew): keep it quick and free of side effects.
-/// The record keeps its own expiry policy (see [`Ttl`]).
-pub fn update<'s, T, F>(
-    store: &'s Store,
-    params: &[&dyn Display],
-    f: F,
-) -> impl Future<Output = Result<Option<T>>> + Send + use<'s, T, F>
-where
-    T: Persisted,
-    F: FnMut(&mut T) + Send + 'static,
-{
-    store.submit(key_of::<T>(params).map(|key| update_job(key, Missing::Skip, f)))
-}
-
-/// Blocking version of [`update`].
-pub fn update_blocking<T, F>(store: &Store, params: &[&dyn Display], f: F) -> Result<Option<T>>
-where
-    T: Persisted,
-    F: FnMut(&mut T) + Send + 'static,
-{
-    let key = key_of::<T>(params)?;
-    store.write_blocking(update_job(key, Missing::Skip, f))
-}
-
-fn upsert_job<T, F>(initial: &T, f: F) -> Result<WriteFn<Option<T>>>
+/// The job of an update that starts from `initial` when no live record
+/// exists at its key; returns the stored value.
+pub(crate) fn upsert_job<T, F>(initial: &T, f: F) -> Result<WriteFn<T>>
 where
     T: Persisted,
     F: FnMut(&mut T) + Send + 'static,
 {
     let key = initial.record_key()?;
-    Ok(update_job(key, Missing::Insert(encode(initial)?), f))
+    let mut job = update_job(key, Missing::Insert(encode(initial)?), f);
+    Ok(Box::new(move |ctx| inserted(job(ctx)?)))
 }
 
 fn inserted<T: Persisted>(value: Option<T>) -> Result<T> {
     value.ok_or_else(|| Error::WriterGone("an upsert returned no value".into()))
 }
 
-/// Like [`update`], starting from `initial` when no live record exists at
-/// `initial`'s key. `f` is applied in both cases.
-pub fn update_or_insert<'s, T, F>(
-    store: &'s Store,
-    initial: &T,
-    f: F,
-) -> impl Future<Output = Result<T>> + Send + use<'s, T, F>
-where
-    T: Persisted,
-    F: FnMut(&mut T) + Send + 'static,
-{
-    let write = store.submit(upsert_job(initial, f));
-    async move { inserted(write.await?) }
-}
-
-/// Blocking version of [`update_or_insert`].
-pub fn update_or_insert_blocking<T, F>(store: &Store, initial: &T, f: F) -> Result<T>
-where
-    T: Persisted,
-    F: FnMut(&mut T) + Send + 'static,
-{
-    inserted(store.write_blocking(upsert_job(initial, f)?)?)
-}
-
-fn delete_job(key: RecordKey) -> WriteFn<bool> {
+pub(crate) fn delete_job(key: RecordKey) -> WriteFn<bool> {
     Box::new(move |ctx| {
         let old = ctx.header_to_replace(key.as_str())?;
         let live = old.is_some_and(|h| !h.is_expired(ctx.now_ms));
@@ -481,26 +412,13 @@ fn delete_job(key: RecordKey) -> WriteFn<bool> {
     })
 }
 
-/// Deletes the record of `T` at `params`. Returns whether a live record was deleted.
-pub fn delete<'s, T: Persisted>(
-    store: &'s Store,
-    params: &[&dyn Display],
-) -> impl Future<Output = Result<bool>> + Send + use<'s, T> {
-    store.submit(key_of::<T>(params).map(delete_job))
-}
-
 /// Deletes the record of `T` at `key`.
 pub(crate) async fn delete_key(store: &Store, key: RecordKey) -> Result<bool> {
     store.submit(Ok(delete_job(key))).await
 }
 
-/// Blocking version of [`delete`].
-pub fn delete_blocking<T: Persisted>(store: &Store, params: &[&dyn Display]) -> Result<bool> {
-    store.write_blocking(delete_job(key_of::<T>(params)?))
-}
-
 /// Lists live records of `T` in key order, a page at a time.
-pub fn list<T: Persisted>(store: &Store, opts: &ListOptions) -> Result<Page<T>> {
+pub(crate) fn list<T: Persisted>(store: &Store, opts: &ListOptions) -> Result<Page<T>> {
     let spec = &T::SPEC;
     let prefix = key::search_prefix(spec, opts.prefix.as_deref().unwrap_or(""));
     let start = match &opts.cursor {
@@ -561,10 +479,4 @@ pub fn list<T: Persisted>(store: &Store, opts: &ListOptions) -> Result<Page<T>> 
         write_back_if_migrated::<T>(store, key, header);
     }
     Ok(page)
-}
-
-/// Every live record of `T`, in key order.
-pub fn list_all<T: Persisted>(store: &Store) -> Result<Vec<T>> {
-    let page = list::<T>(store, &ListOptions::default())?;
-    Ok(page.items.into_iter().map(|s| s.value).collect())
 }

@@ -239,7 +239,7 @@ fn describe_key<T: Persisted>(args: &JsonObject) -> String {
 fn get<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
     check_fields(args, T::SPEC.key_params)?;
     let key = key_from_args::<T>(args)?;
-    match records::load_stored::<T>(&ctx.store, &key)? {
+    match records::load_stored_at::<T>(&ctx.store, key.as_str())? {
         Some(stored) => {
             let body = stored_json(&stored)?;
             Ok((body.to_string(), json!({"found": true, "stored": body})))
@@ -392,7 +392,7 @@ fn recent<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
 
 async fn clear<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
     check_fields::<&str>(args, &[])?;
-    let cleared = list::clear::<T>(&ctx.store).await?;
+    let cleared = crate::accessors::clear::<T>(&ctx.store).await?;
     Ok((
         format!("cleared {cleared} items"),
         json!({"cleared": cleared}),

@@ -97,7 +97,8 @@ async fn reading_progress_tracks_books_and_expires_cached_stats() {
             books: 1,
             authors: 1,
         }
-        .save_blocking(&store)
+        .save(&store)
+        .blocking()
         .unwrap();
     }
 

@@ -57,25 +57,25 @@ proptest! {
     ) {
         let store = Store::memory().unwrap();
         let sentinel = note("alice", "1");
-        sentinel.save_blocking(&store).unwrap();
+        sentinel.save(&store).blocking().unwrap();
         let other = Other { user: "alice".into(), text: "other".into() };
-        other.save_blocking(&store).unwrap();
+        other.save(&store).blocking().unwrap();
 
         let hostile = note(&user, &id);
-        match hostile.save_blocking(&store) {
+        match hostile.save(&store).blocking() {
             Ok(()) => {
-                prop_assert_eq!(Note::load(&store, &user, &id).unwrap(), Some(hostile.clone()));
+                prop_assert_eq!(Note::load(&store, &user, &id).blocking().unwrap(), Some(hostile.clone()));
                 if (user.as_str(), id.as_str()) != ("alice", "1") {
-                    prop_assert_eq!(Note::load(&store, "alice", "1").unwrap(), Some(sentinel));
+                    prop_assert_eq!(Note::load(&store, "alice", "1").blocking().unwrap(), Some(sentinel));
                 }
-                prop_assert_eq!(Note::delete_blocking(&store, &user, &id).unwrap(), true);
+                prop_assert_eq!(Note::delete(&store, &user, &id).blocking().unwrap(), true);
             }
             Err(Error::EmptyKeyParam { param, .. }) => {
                 prop_assert!((user.is_empty() && param == "user") || (id.is_empty() && param == "id"));
             }
             Err(other) => return Err(TestCaseError::fail(format!("unexpected error: {other}"))),
         }
-        prop_assert_eq!(Other::load(&store, "alice").unwrap(), Some(other));
-        prop_assert_eq!(Other::list(&store).unwrap().len(), 1);
+        prop_assert_eq!(Other::load(&store, "alice").blocking().unwrap(), Some(other));
+        prop_assert_eq!(Other::list(&store).blocking().unwrap().len(), 1);
     }
 }

@@ -1,0 +1,122 @@
+//! The generic code behind the accessors `#[persisted]` generates: each
+//! generated method is one call to a function here, which builds the
+//! [operation](crate::op) it returns. Not public API: named by generated
+//! code only.
+
+use std::fmt::Display;
+
+use crate::envelope::Stored;
+use crate::key;
+use crate::list;
+use crate::op::{Read, Save, Write};
+use crate::records::{self, ListOptions, Page};
+use crate::spec::Persisted;
+use crate::store::Store;
+
+/// `T::load`: the live record of `T` with key fields `params`.
+pub fn load<'s, T: Persisted>(store: &'s Store, params: &[&dyn Display]) -> Read<'s, Option<T>> {
+    Read::key(store, key::read_key::<T>(params), |store, key| {
+        let mut value = None;
+        records::load_into::<T>(store, key, &mut value)?;
+        Ok(value)
+    })
+}
+
+/// `T::load_or_default`: the live record of `T`, or `T::default()`.
+pub fn load_or_default<'s, T: Persisted + Default>(
+    store: &'s Store,
+    params: &[&dyn Display],
+) -> Read<'s, T> {
+    Read::key(store, key::read_key::<T>(params), |store, key| {
+        let mut value = None;
+        records::load_into::<T>(store, key, &mut value)?;
+        Ok(value.unwrap_or_default())
+    })
+}
+
+/// `T::load_with_meta`: the live record with its metadata.
+pub fn load_with_meta<'s, T: Persisted>(
+    store: &'s Store,
+    params: &[&dyn Display],
+) -> Read<'s, Option<Stored<T>>> {
+    Read::key(
+        store,
+        key::read_key::<T>(params),
+        records::load_stored_at::<T>,
+    )
+}
+
+/// `T::exists`: whether a live record of `T` is stored at `params`.
+pub fn exists<'s, T: Persisted>(store: &'s Store, params: &[&dyn Display]) -> Read<'s, bool> {
+    Read::key(store, key::read_key::<T>(params), records::exists_at)
+}
+
+/// `value.save(store)` (`push` for a list).
+pub fn save<'s, T: Persisted>(store: &'s Store, value: &'s T) -> Save<'s, T> {
+    Save::new(store, value)
+}
+
+/// `T::update`: `f` applied atomically to the live record at `params`.
+pub fn update<'s, T, F>(store: &'s Store, params: &[&dyn Display], f: F) -> Write<'s, Option<T>>
+where
+    T: Persisted,
+    F: FnMut(&mut T) + Send + 'static,
+{
+    let job =
+        records::key_of::<T>(params).map(|key| records::update_job(key, records::Missing::Skip, f));
+    Write::new(store, job)
+}
+
+/// `T::update_or_insert`: like [`update`], from `initial` when no live record exists.
+pub fn update_or_insert<'s, T, F>(store: &'s Store, initial: &T, f: F) -> Write<'s, T>
+where
+    T: Persisted,
+    F: FnMut(&mut T) + Send + 'static,
+{
+    Write::new(store, records::upsert_job(initial, f))
+}
+
+/// `T::update_or_default`: like [`update`], from `T::default()` when no live record exists.
+pub fn update_or_default<'s, T, F>(store: &'s Store, f: F) -> Write<'s, T>
+where
+    T: Persisted + Default,
+    F: FnMut(&mut T) + Send + 'static,
+{
+    update_or_insert(store, &T::default(), f)
+}
+
+/// `T::delete`: deletes the record of `T` at `params`.
+pub fn delete<'s, T: Persisted>(store: &'s Store, params: &[&dyn Display]) -> Write<'s, bool> {
+    Write::new(store, records::key_of::<T>(params).map(records::delete_job))
+}
+
+/// `T::list`: every live record of `T`, in key order.
+pub fn list<T: Persisted>(store: &Store) -> Read<'_, Vec<T>> {
+    Read::page(store, ListOptions::default(), |store, options| {
+        let page = records::list::<T>(store, options)?;
+        Ok(page.items.into_iter().map(|s| s.value).collect())
+    })
+}
+
+/// `T::list_page`: one page of live records of `T`, in key order.
+pub fn list_page<T: Persisted>(store: &Store, options: ListOptions) -> Read<'_, Page<T>> {
+    Read::page(store, options, records::list::<T>)
+}
+
+/// `T::recent`: up to `limit` live items of a list, newest first.
+pub fn recent<T: Persisted>(store: &Store, limit: usize) -> Read<'_, Vec<T>> {
+    Read::recent(store, limit, |store, limit| {
+        let items = list::recent_stored::<T>(store, limit)?;
+        Ok(items.into_iter().map(|s| s.value).collect())
+    })
+}
+
+/// `T::recent_with_meta`: up to `limit` live items with their metadata.
+pub fn recent_with_meta<T: Persisted>(store: &Store, limit: usize) -> Read<'_, Vec<Stored<T>>> {
+    Read::recent(store, limit, list::recent_stored::<T>)
+}
+
+/// `T::clear`: deletes every item of a list.
+pub fn clear<T: Persisted>(store: &Store) -> Write<'_, usize> {
+    Write::new(store, Ok(list::clear_job::<T>()))
+}

@@ -1,0 +1,230 @@
+//! Operations: what every generated accessor returns.
+//!
+//! An accessor does not run anything by itself: it returns an operation,
+//! which you either `.await` (in async code) or run with `.blocking()` (in
+//! sync code: a CLI, a test, a thread of your own). One shape for every
+//! accessor and every backend, so there is no `_blocking` twin of each
+//! method to look for.
+//!
+//! ```
+//! use mcp_persist::{persisted, Store, Ttl};
+//! use std::time::Duration;
+//!
+//! #[persisted(key = "notes/{title}")]
+//! struct Note { title: String, text: String }
+//!
+//! # fn main() -> Result<(), mcp_persist::Error> {
+//! let store = Store::memory()?;
+//! let note = Note { title: "todo".into(), text: "milk".into() };
+//! note.save(&store).blocking()?; // or `.await?` in async code
+//! note.save(&store).ttl(Ttl::After(Duration::from_secs(60))).blocking()?;
+//! assert!(Note::exists(&store, "todo").blocking()?);
+//! # Ok(()) }
+//! ```
+//!
+//! Why one awaitable value rather than `async fn` plus a blocking twin:
+//! each accessor exists once, options such as a save's [`Ttl`] are methods
+//! of the operation instead of more accessors, and the same code reads well
+//! in both worlds. Nothing runs until the operation is awaited or run, so an
+//! operation built before a write and run after it sees that write.
+//!
+//! - A [`Read`] on the embedded store takes microseconds and never waits for
+//!   a writer: awaited, it runs on the awaiting task's thread when first
+//!   polled (no hand-off, no allocation), exactly as `.blocking()` does.
+//! - A [`Write`] (and a [`Save`]) awaited never blocks the runtime on a
+//!   commit: the store's writer thread commits it, and the future resolves
+//!   once it is durable. `.blocking()` commits on the calling thread when no
+//!   batch is running, and waits otherwise.
+
+use std::future::{Future, IntoFuture, Ready, ready};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::error::Result;
+use crate::key::ReadKey;
+use crate::records::{ListOptions, Ttl};
+use crate::spec::{Kind, Persisted};
+use crate::store::{Store, WriteFn};
+
+/// A read of the store, not yet run: `.await` it, or call
+/// [`blocking`](Read::blocking). See [the module](self).
+#[must_use = "a read does nothing until it is awaited or run with .blocking()"]
+pub struct Read<'s, R> {
+    store: &'s Store,
+    query: Query<R>,
+}
+
+/// What a read looks up, with the function that does it.
+enum Query<R> {
+    /// One record, by key (the key's rendering may have failed).
+    Key(Result<ReadKey>, fn(&Store, &str) -> Result<R>),
+    /// A page of a listing.
+    Page(ListOptions, fn(&Store, &ListOptions) -> Result<R>),
+    /// The newest items of a list, at most this many.
+    Recent(usize, fn(&Store, usize) -> Result<R>),
+}
+
+impl<'s, R> Read<'s, R> {
+    /// A read of the record at `key`.
+    pub(crate) fn key(
+        store: &'s Store,
+        key: Result<ReadKey>,
+        run: fn(&Store, &str) -> Result<R>,
+    ) -> Self {
+        Self {
+            store,
+            query: Query::Key(key, run),
+        }
+    }
+
+    /// A read of a page of records.
+    pub(crate) fn page(
+        store: &'s Store,
+        options: ListOptions,
+        run: fn(&Store, &ListOptions) -> Result<R>,
+    ) -> Self {
+        Self {
+            store,
+            query: Query::Page(options, run),
+        }
+    }
+
+    /// A read of the newest `limit` items of a list.
+    pub(crate) fn recent(
+        store: &'s Store,
+        limit: usize,
+        run: fn(&Store, usize) -> Result<R>,
+    ) -> Self {
+        Self {
+            store,
+            query: Query::Recent(limit, run),
+        }
+    }
+
+    /// Runs the read on this thread and returns what it found.
+    pub fn blocking(self) -> Result<R> {
+        match self.query {
+            Query::Key(key, run) => run(self.store, key?.as_str()),
+            Query::Page(options, run) => run(self.store, &options),
+            Query::Recent(limit, run) => run(self.store, limit),
+        }
+    }
+}
+
+impl<R> IntoFuture for Read<'_, R> {
+    type Output = Result<R>;
+    type IntoFuture = Ready<Result<R>>;
+
+    /// Runs the read when awaited (see [the module](self)).
+    fn into_future(self) -> Self::IntoFuture {
+        ready(self.blocking())
+    }
+}
+
+/// A write to the store, not yet run: `.await` it, or call
+/// [`blocking`](Write::blocking). Either way it returns once the write is
+/// committed (durable, under the default [`Durability`](crate::Durability)).
+/// See [the module](self).
+#[must_use = "a write does nothing until it is awaited or run with .blocking()"]
+pub struct Write<'s, R> {
+    store: &'s Store,
+    job: Result<WriteFn<R>>,
+}
+
+impl<'s, R: Send + 'static> Write<'s, R> {
+    /// A write that runs `job` (or fails with the error of building it).
+    pub(crate) fn new(store: &'s Store, job: Result<WriteFn<R>>) -> Self {
+        Self { store, job }
+    }
+
+    /// Runs the write and waits, blocking this thread, for its commit.
+    pub fn blocking(self) -> Result<R> {
+        self.store.write_blocking(self.job?)
+    }
+}
+
+impl<'s, R: Send + 'static> IntoFuture for Write<'s, R> {
+    type Output = Result<R>;
+    type IntoFuture = Pending<'s, R>;
+
+    /// Queues the write for the store's writer thread when first polled.
+    /// Dropping the future before then writes nothing; dropping it after
+    /// does not cancel the write.
+    fn into_future(self) -> Self::IntoFuture {
+        Pending(Box::pin(self.store.submit(self.job)))
+    }
+}
+
+/// A save of a value (a list's push): a [`Write`] whose [`Ttl`] can be
+/// chosen. `.await` it, or call [`blocking`](Save::blocking).
+#[must_use = "a save does nothing until it is awaited or run with .blocking()"]
+pub struct Save<'s, T> {
+    store: &'s Store,
+    value: &'s T,
+    ttl: Ttl,
+}
+
+impl<'s, T: Persisted> Save<'s, T> {
+    /// A save of `value` with the type's own `ttl`.
+    pub(crate) fn new(store: &'s Store, value: &'s T) -> Self {
+        Self {
+            store,
+            value,
+            ttl: Ttl::Default,
+        }
+    }
+
+    /// How long the saved record lives, overriding the type's `ttl` (see
+    /// [`Ttl`] for how later writes keep it).
+    pub fn ttl(mut self, ttl: Ttl) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The write: encoding the value happens here, on the caller's thread.
+    fn write(self) -> Write<'s, ()> {
+        let job = match T::SPEC.kind {
+            Kind::List { .. } => crate::list::push_job(self.value, self.ttl),
+            Kind::Singleton | Kind::Keyed => crate::records::save_job(self.value, self.ttl),
+        };
+        Write::new(
+            self.store,
+            job.map(|mut job| -> WriteFn<()> { Box::new(move |ctx| job(ctx).map(drop)) }),
+        )
+    }
+
+    /// Saves, blocking this thread until the write is committed.
+    pub fn blocking(self) -> Result<()> {
+        self.write().blocking()
+    }
+}
+
+impl<'s, T: Persisted> IntoFuture for Save<'s, T> {
+    type Output = Result<()>;
+    type IntoFuture = Pending<'s, ()>;
+
+    /// Encodes the value now; queues the write when first polled (see
+    /// [`Write::into_future`]).
+    fn into_future(self) -> Self::IntoFuture {
+        self.write().into_future()
+    }
+}
+
+/// The future of an awaited [`Write`] or [`Save`]: resolves once the write
+/// is committed. It is `Send`, whatever the write's closure captured.
+#[must_use = "futures do nothing unless polled"]
+pub struct Pending<'s, R>(Pin<Box<dyn Future<Output = Result<R>> + Send + 's>>);
+
+impl<R> Future for Pending<'_, R> {
+    type Output = Result<R>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl<R> std::fmt::Debug for Pending<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pending(..)")
+    }
+}
