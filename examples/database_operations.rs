@@ -98,7 +98,7 @@ impl DatabaseOperations {
             return Err("db_name must not be empty".into());
         }
         let previous = CurrentDatabase::load(&self.store)
-            .blocking()
+            .await
             .map_err(storage_error)?;
         CurrentDatabase {
             name: db_name.clone(),
@@ -116,7 +116,7 @@ impl DatabaseOperations {
     async fn current_database(&self) -> Result<String, String> {
         Ok(
             match CurrentDatabase::load(&self.store)
-                .blocking()
+                .await
                 .map_err(storage_error)?
             {
                 Some(db) => db.name,
@@ -131,12 +131,12 @@ impl DatabaseOperations {
         Parameters(Search { query, limit }): Parameters<Search>,
     ) -> Result<String, String> {
         let database = CurrentDatabase::load(&self.store)
-            .blocking()
+            .await
             .map_err(storage_error)?
             .ok_or("no database selected: call switch_database first")?
             .name;
         let prefs = Preferences::load_or_default(&self.store)
-            .blocking()
+            .await
             .map_err(storage_error)?;
         let limit = limit.unwrap_or(prefs.default_limit);
         SearchRecord {
@@ -167,12 +167,12 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), mcp_persist::Error> {
     let store = Store::open("database-operations")?;
     tracing::info!(path = %store.path().display(), "store opened");
-    match CurrentDatabase::load(&store).blocking()? {
+    match CurrentDatabase::load(&store).await? {
         Some(db) => tracing::info!(database = %db.name, "restored the active database"),
         None => tracing::info!("no active database yet"),
     }
-    let prefs = Preferences::load_or_default(&store).blocking()?;
-    let history = SearchRecord::recent(&store, 50).blocking()?.len();
+    let prefs = Preferences::load_or_default(&store).await?;
+    let history = SearchRecord::recent(&store, 50).await?.len();
     tracing::info!(
         default_limit = prefs.default_limit,
         sort_order = %prefs.sort_order,

@@ -44,7 +44,7 @@ async fn run() -> Result<(), mcp_persist::Error> {
     let store = Store::open("reading-progress")?;
     tracing::info!(
         path = %store.path().display(),
-        books = Progress::list(&store).blocking()?.len(),
+        books = Progress::list(&store).await?.len(),
         "store opened"
     );
     let tools = Progress::tools(&store) + LibraryStats::tools(&store);

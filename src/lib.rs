@@ -4,7 +4,7 @@
 //! durable, expiring storage for it on an embedded LMDB store.
 //!
 //! ```
-//! use mcp_persist::{persisted, Store};
+//! use mcp_persist::{persisted, Store, Ttl};
 //!
 //! /// Reading progress for one book.
 //! #[persisted(key = "progress/{book_id}", ttl = "30d")]
@@ -19,6 +19,8 @@
 //! // Every accessor returns an operation: `.await` it, or run it with `.blocking()`.
 //! Progress { book_id: "dune".into(), page: 12 }.save(&store).blocking()?;
 //! Progress::update(&store, "dune", |p| p.page += 1).blocking()?;
+//! // A save can choose its own lifetime, overriding the type's `ttl`.
+//! Progress { book_id: "emma".into(), page: 1 }.save(&store).ttl(Ttl::Never).blocking()?;
 //! assert_eq!(Progress::load(&store, "dune").blocking()?.map(|p| p.page), Some(13));
 //! # Ok(()) }
 //! ```

@@ -354,11 +354,13 @@ async fn async_accessors() {
         .unwrap();
     assert!(
         Preferences::load(&store)
-            .blocking()
+            .await
             .unwrap()
             .unwrap()
             .show_metadata
     );
+    assert!(Preferences::exists(&store).await.unwrap());
+    assert_eq!(Progress::list(&store).await.unwrap().len(), 1);
     // Futures are Send: they can be spawned.
     let s = store.clone();
     tokio::spawn(async move { progress("c", 3).save(&s).await })
@@ -439,4 +441,31 @@ fn a_float_reads_back_exactly() {
             "{value} read back as {back}"
         );
     }
+}
+
+/// An operation runs when it is awaited or run, not when it is built: one
+/// built before a write sees the write, and one dropped unawaited does nothing.
+#[tokio::test]
+async fn operations_run_when_awaited_not_when_built() {
+    let (_dir, store, _clock) = disk_store();
+    let load = Progress::load(&store, "a");
+    let exists = Progress::exists(&store, "a");
+    let list = Progress::list(&store);
+    let delete = Progress::delete(&store, "a");
+    progress("a", 1).save(&store).await.unwrap();
+    assert_eq!(load.await.unwrap().map(|p| p.page), Some(1));
+    assert!(exists.blocking().unwrap());
+    assert_eq!(list.await.unwrap().len(), 1);
+    // A write dropped before it was awaited (or its future before its first poll) writes nothing.
+    drop(delete);
+    drop(Progress::delete(&store, "a").into_future());
+    drop(progress("a", 9).save(&store));
+    assert_eq!(
+        Progress::load(&store, "a").await.unwrap().map(|p| p.page),
+        Some(1)
+    );
+    // The same operation, awaited or run blocking, gives the same answer.
+    let awaited = Progress::load_with_meta(&store, "a").await.unwrap();
+    let blocked = Progress::load_with_meta(&store, "a").blocking().unwrap();
+    assert_eq!(awaited, blocked);
 }

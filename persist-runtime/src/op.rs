@@ -6,21 +6,13 @@
 //! accessor and every backend, so there is no `_blocking` twin of each
 //! method to look for.
 //!
+//! ```text
+//! note.save(&store).blocking()?;                          // sync code
+//! note.save(&store).ttl(Ttl::After(an_hour)).await?;      // async code, with a TTL
+//! let found = Note::load(&store, "todo").await?;           // Option<Note>
 //! ```
-//! use mcp_persist::{persisted, Store, Ttl};
-//! use std::time::Duration;
 //!
-//! #[persisted(key = "notes/{title}")]
-//! struct Note { title: String, text: String }
-//!
-//! # fn main() -> Result<(), mcp_persist::Error> {
-//! let store = Store::memory()?;
-//! let note = Note { title: "todo".into(), text: "milk".into() };
-//! note.save(&store).blocking()?; // or `.await?` in async code
-//! note.save(&store).ttl(Ttl::After(Duration::from_secs(60))).blocking()?;
-//! assert!(Note::exists(&store, "todo").blocking()?);
-//! # Ok(()) }
-//! ```
+//! (The crate root of `mcp-persist` has the same as a compiled example.)
 //!
 //! Why one awaitable value rather than `async fn` plus a blocking twin:
 //! each accessor exists once, options such as a save's [`Ttl`] are methods
