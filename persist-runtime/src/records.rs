@@ -16,6 +16,10 @@ use crate::key::{self, RecordKey};
 use crate::spec::Persisted;
 use crate::store::{Store, WriteFn};
 
+/// The pieces of a key template, named here for the code `#[persisted]` generates.
+#[doc(hidden)]
+pub use crate::spec::KeyPiece;
+
 /// How long a record lives, overriding its type's `ttl`.
 ///
 /// A save chooses the record's expiry policy; every later write of the
@@ -220,7 +224,7 @@ fn check_not_newer<T: Persisted>(key: &str, old: Option<&Header>) -> Result<()> 
 
 /// The key of the record of `T` with key fields `params`.
 pub fn key_of<T: Persisted>(params: &[&dyn Display]) -> Result<RecordKey> {
-    RecordKey::render_with(&T::SPEC, const { &key::Escapes::of(T::SPEC.key) }, params)
+    RecordKey::render_with(&T::SPEC, key::escapes_of::<T>(), params)
 }
 
 /// Loads the live record at `key` with its metadata.
