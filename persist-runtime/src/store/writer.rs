@@ -1,4 +1,5 @@
 //! The write path: every write transaction of the process, group-committed.
+//! (What a job can do inside its transaction is [`super::txn`].)
 //!
 //! Callers queue jobs. Whoever finds no batch running leads: it takes every
 //! queued job (up to [`MAX_BATCH`]), runs each in a nested transaction of one
@@ -22,10 +23,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use heed::{MdbError, RwTxn};
+use heed::MdbError;
 
 use super::Durability;
 use super::lmdb::Shared;
+use super::txn::WriteCtx;
 use crate::error::{Error, Result};
 
 /// Name of the thread that leads for async and background writes.
@@ -34,16 +36,9 @@ const WRITER_THREAD: &str = "mcp-persist-writer";
 /// The most jobs committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
-/// What a job sees: the open (nested) write transaction and the store.
-pub(crate) struct WriteCtx<'a, 'e> {
-    pub txn: &'a mut RwTxn<'e>,
-    pub shared: &'a Shared,
-    /// The clock's reading for this batch.
-    pub now_ms: u64,
-}
-
-/// The work of one write. `run` may be called again if the batch is retried
-/// (after the map grew), so it must not consume what it needs.
+/// The work of one write. It may be called again if the batch is retried
+/// (after the map grew), so it must not consume what it needs (see
+/// [`super::txn`] for the whole contract of a job).
 pub(crate) type WriteFn<R> = Box<dyn FnMut(&mut WriteCtx<'_, '_>) -> Result<R> + Send>;
 
 /// Where a job stands between its caller and the leader. A job is claimed
@@ -667,11 +662,7 @@ fn attempt(
             Ok(txn) => txn,
             Err(e) => return classify(e, shared, None).map(Err),
         };
-        let mut ctx = WriteCtx {
-            txn: &mut nested,
-            shared,
-            now_ms,
-        };
+        let mut ctx = WriteCtx::new(&mut nested, shared, now_ms);
         let job = &mut batch[i];
         let result = catch_unwind(AssertUnwindSafe(|| job.run(&mut ctx)))
             .unwrap_or_else(|panic| Err(Error::Panicked(panic_message(&*panic))));
