@@ -158,7 +158,7 @@ impl ReadKey {
 }
 
 impl fmt::Write for ReadKey {
-    #[inline]
+    #[inline(always)]
     fn write_str(&mut self, s: &str) -> fmt::Result {
         match self {
             ReadKey::Stack(key) => {
@@ -344,14 +344,19 @@ impl Escapes {
         }
     }
 
-    /// Whether any character of `value` is escaped.
+    /// Whether any character of `value` is escaped (one pass over ASCII text).
     #[inline]
     fn any_in(&self, value: &str) -> bool {
-        if value.is_ascii() {
-            value.bytes().any(|b| self.ascii_escaped(b))
-        } else {
-            value.chars().any(|c| self.contains(c))
+        for (i, b) in value.bytes().enumerate() {
+            if !b.is_ascii() {
+                // Every byte before is ASCII: `i` starts a character.
+                return value[i..].chars().any(|c| self.contains(c));
+            }
+            if self.ascii_escaped(b) {
+                return true;
+            }
         }
+        false
     }
 
     /// A writer that escapes what is written through it into `out`.
