@@ -197,6 +197,9 @@ struct Queue {
     /// The writer thread has stopped (closed, or killed by a panic that
     /// escaped every guard): callers lead their own batches.
     writer_stopped: bool,
+    /// The writer thread waits for the next batch to gather (see
+    /// [`Lead::gathered_batch`]): pushes tell it.
+    gathering: bool,
 }
 
 /// What callers and the writer thread share.
@@ -204,6 +207,8 @@ struct Lanes {
     queue: Mutex<Queue>,
     /// Wakes the writer thread: jobs wait and nobody leads, or closing.
     wake: Condvar,
+    /// Tells a gathering writer thread that a job arrived.
+    arrived: Condvar,
     /// Signalled when the writer thread stops.
     stopped: Condvar,
 }
@@ -250,6 +255,34 @@ impl<'a> Lead<'a> {
         }
         let n = queue.jobs.len().min(MAX_BATCH);
         Some((queue.jobs.drain(..n).collect(), queue.writer_stopped))
+    }
+
+    /// The next batch after a batch of `answered` jobs: waits up to `wait`
+    /// for those callers' next writes to join the jobs already queued.
+    ///
+    /// Group commit's gather. While a batch commits (an fsync), the writes
+    /// of other callers queue; taken at once when it ends, they form the
+    /// next batch while the callers just answered send their next writes a
+    /// few microseconds later, to wait a whole commit more. Concurrent
+    /// writers then settle in two half-size batches per round, two fsyncs
+    /// where one would do. Waiting a fraction of a commit for the answered
+    /// callers to come back keeps them in one batch. A lone writer never
+    /// waits (nothing else is queued, its own write was answered).
+    fn gathered_batch(&self, answered: usize, wait: Duration) -> Option<(Vec<Box<dyn Job>>, bool)> {
+        if !wait.is_zero() {
+            let mut queue = self.lanes.lock();
+            let want = (queue.jobs.len() + answered).min(MAX_BATCH);
+            if want > 1 && queue.jobs.len() < want && !queue.closed {
+                queue.gathering = true;
+                let (mut queue, _) = self
+                    .lanes
+                    .arrived
+                    .wait_timeout_while(queue, wait, |q| q.jobs.len() < want && !q.closed)
+                    .unwrap_or_else(PoisonError::into_inner);
+                queue.gathering = false;
+            }
+        }
+        self.next_batch()
     }
 }
 
@@ -300,8 +333,10 @@ impl Writer {
                 leading: false,
                 closed: false,
                 writer_stopped: false,
+                gathering: false,
             }),
             wake: Condvar::new(),
+            arrived: Condvar::new(),
             stopped: Condvar::new(),
         });
         let path = shared.path.clone();
@@ -334,6 +369,9 @@ impl Writer {
         }
         queue.jobs.push_back(job);
         if queue.leading {
+            if queue.gathering {
+                self.lanes.arrived.notify_one();
+            }
             return Ok(None);
         }
         if lead || queue.writer_stopped {
@@ -533,10 +571,20 @@ fn writer_turn(shared: &Shared, lanes: &Lanes, timeout: Duration) -> bool {
     queue.leading = true;
     drop(queue);
     let lead = Lead::taken(lanes);
-    while let Some((batch, _)) = lead.next_batch() {
-        execute(shared, batch, timeout);
+    let mut batch = lead.next_batch();
+    while let Some((jobs, _)) = batch {
+        let (size, started) = (jobs.len(), Instant::now());
+        execute(shared, jobs, timeout);
+        batch = lead.gathered_batch(size, gather_wait(started.elapsed()));
     }
     true
+}
+
+/// How long the writer thread waits for the next batch to gather: half as
+/// long as the last batch took (a durable commit, ~0.3 ms, gathers for
+/// ~0.15 ms; a commit without fsync, microseconds), at most 2 ms.
+fn gather_wait(last_batch: Duration) -> Duration {
+    (last_batch / 2).min(Duration::from_millis(2))
 }
 
 /// Why an attempt at a batch must be tried again.
