@@ -4,7 +4,7 @@
 //! ```text
 //! cargo bench -p mcp-persist-benches --bench read_path --no-run
 //! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='read_path::measure_*' \
-//!     target/release/deps/read_path-<hash> 20000
+//!     target/release/deps/read_path-<hash> --bench
 //! callgrind_annotate callgrind.out.<pid> | grep measure_
 //! ```
 //!
@@ -42,11 +42,13 @@ fn measure_load(store: &Store, ids: &[String], n: usize) {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` does not: a smoke run.
+    let benching = std::env::args().any(|a| a == "--bench");
     let n: usize = std::env::args()
-        .nth(1)
-        .filter(|a| !a.starts_with('-'))
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
         .and_then(|a| a.parse().ok())
-        .unwrap_or(20_000);
+        .unwrap_or(if benching { 20_000 } else { 100 });
     let dir = tempfile::tempdir().unwrap();
     let store = Store::builder()
         .map_size(1 << 26)
