@@ -257,8 +257,9 @@ impl<'a> Lead<'a> {
         Some((queue.jobs.drain(..n).collect(), queue.writer_stopped))
     }
 
-    /// The next batch after a batch of `answered` jobs: waits up to `wait`
-    /// for those callers' next writes to join the jobs already queued.
+    /// The next batch, after waiting up to `wait` for `want` jobs to be
+    /// queued: the jobs that were queued when the last batch was answered,
+    /// and as many more as that batch had.
     ///
     /// Group commit's gather. While a batch commits (an fsync), the writes
     /// of other callers queue; taken at once when it ends, they form the
@@ -267,12 +268,12 @@ impl<'a> Lead<'a> {
     /// writers then settle in two half-size batches per round, two fsyncs
     /// where one would do. Waiting a fraction of a commit for the answered
     /// callers to come back keeps them in one batch. A lone writer never
-    /// waits (nothing else is queued, its own write was answered).
-    fn gathered_batch(&self, answered: usize, wait: Duration) -> Option<(Vec<Box<dyn Job>>, bool)> {
-        if !wait.is_zero() {
+    /// waits (nothing else was queued, its own write was answered: one job).
+    fn gathered_batch(&self, want: usize, wait: Duration) -> Option<(Vec<Box<dyn Job>>, bool)> {
+        let want = want.min(MAX_BATCH);
+        if want > 1 && !wait.is_zero() {
             let mut queue = self.lanes.lock();
-            let want = (queue.jobs.len() + answered).min(MAX_BATCH);
-            if want > 1 && queue.jobs.len() < want && !queue.closed {
+            if queue.jobs.len() < want && !queue.closed {
                 queue.gathering = true;
                 let (mut queue, _) = self
                     .lanes
@@ -388,7 +389,7 @@ impl Writer {
     /// stopped, it runs everything queued: nobody else would.
     fn lead_until(&self, lead: Lead<'_>, mut done: impl FnMut() -> bool) {
         while let Some((batch, writer_stopped)) = lead.next_batch() {
-            execute(&self.shared, batch, self.timeout);
+            execute(&self.shared, batch, self.timeout, None);
             if done() && !writer_stopped {
                 break;
             }
@@ -574,8 +575,9 @@ fn writer_turn(shared: &Shared, lanes: &Lanes, timeout: Duration) -> bool {
     let mut batch = lead.next_batch();
     while let Some((jobs, _)) = batch {
         let (size, started) = (jobs.len(), Instant::now());
-        execute(shared, jobs, timeout);
-        batch = lead.gathered_batch(size, gather_wait(started.elapsed()));
+        let mut queued = 0;
+        execute(shared, jobs, timeout, Some((lanes, &mut queued)));
+        batch = lead.gathered_batch(queued + size, gather_wait(started.elapsed()));
     }
     true
 }
@@ -597,11 +599,22 @@ enum Retry {
     MapResized,
 }
 
-fn execute(shared: &Shared, mut batch: Vec<Box<dyn Job>>, timeout: Duration) {
+/// Runs `batch` to its end (committed, or failed and told so). With
+/// `queued`, it is set to how many jobs waited in the queue just before the
+/// batch's callers were answered (see [`Lead::gathered_batch`]).
+fn execute(
+    shared: &Shared,
+    mut batch: Vec<Box<dyn Job>>,
+    timeout: Duration,
+    queued: Option<(&Lanes, &mut usize)>,
+) {
     loop {
         let outcome = attempt(shared, &mut batch, timeout);
         let recovery = match outcome {
             Ok(Ok(())) => {
+                if let Some((lanes, queued)) = queued {
+                    *queued = lanes.lock().jobs.len();
+                }
                 batch.into_iter().for_each(|job| job.succeed());
                 return;
             }
@@ -618,7 +631,7 @@ fn execute(shared: &Shared, mut batch: Vec<Box<dyn Job>>, timeout: Duration) {
                     None if batch.len() > 1 => {
                         // The commit hit the ceiling: find out who, one at a time.
                         for job in batch {
-                            execute(shared, vec![job], timeout);
+                            execute(shared, vec![job], timeout, None);
                         }
                         return;
                     }
