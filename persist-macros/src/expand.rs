@@ -481,3 +481,32 @@ fn list_accessors(vis: &syn::Visibility, store: &Ident) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::key_pieces;
+
+    fn pieces(template: &str) -> String {
+        key_pieces(template)
+            .iter()
+            .map(|p| {
+                p.to_string()
+                    .replace(":: mcp_persist :: __private :: records :: KeyPiece :: ", "")
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn templates_are_split_into_literals_and_fields() {
+        assert_eq!(pieces("preferences"), r#"Lit ("preferences")"#);
+        assert_eq!(
+            pieces("notes/{user}/{id}"),
+            r#"Lit ("notes/") Field ("user") Lit ("/") Field ("id")"#
+        );
+        assert_eq!(
+            pieces("{a}é{b}.json"),
+            r#"Field ("a") Lit ("é") Field ("b") Lit (".json")"#
+        );
+    }
+}
