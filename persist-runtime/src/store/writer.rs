@@ -482,6 +482,8 @@ impl Drop for Writer {
         let mut queue = self.lanes.lock();
         queue.closed = true;
         self.lanes.wake.notify_all();
+        // A gathering writer thread stops waiting for more jobs.
+        self.lanes.arrived.notify_all();
         let Some(thread) = self.thread.take() else {
             return;
         };
