@@ -10,6 +10,10 @@
 //! leads for it, unless the store does not fsync (`Durability::NoSync`), where
 //! a commit takes microseconds and the caller leads itself.
 //!
+//! After a batch, the writer thread waits a moment (half that batch's time at
+//! most) for the callers it just answered to send their next writes, so that
+//! concurrent writers keep sharing one commit (see `Lead::gathered_batch`).
+//!
 //! A job that fails is rolled back alone and told so at once; the others are
 //! answered after the commit, so an `Ok` means durable. A write transaction
 //! is created and committed by one leader, on one thread (LMDB requires it).
