@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use mcp_persist::__private::records::KeyPiece;
 use mcp_persist::tools::ToolServer;
 use mcp_persist::{Durability, Error, MAX_KEY_LEN, RecordSpec, Store, persisted};
 use persist_runtime::admin::RawHeader;
@@ -148,6 +149,7 @@ fn key_spec(template: &'static str, params: &'static [&'static str]) -> RecordSp
         type_name: "Fuzzed",
         namespace: "ns",
         key: template,
+        key_pieces: key_pieces(template),
         key_params: params,
         kind: mcp_persist::Kind::Keyed,
         ttl: None,
@@ -155,6 +157,28 @@ fn key_spec(template: &'static str, params: &'static [&'static str]) -> RecordSp
         doc: "",
         migrate: None,
     }
+}
+
+/// `template` split as `#[persisted]` splits it (leaked: a handful per run).
+fn key_pieces(template: &'static str) -> &'static [KeyPiece] {
+    let mut names = params_of(template).into_iter();
+    let pieces = parts(template)
+        .into_iter()
+        .map(|part| match part {
+            Part::Lit(lit) => KeyPiece::Lit(lit),
+            Part::Hole => KeyPiece::Field(names.next().expect("a name per hole")),
+        })
+        .collect();
+    Vec::leak(pieces)
+}
+
+/// The placeholder names of `template`, in order.
+fn params_of(template: &'static str) -> Vec<&'static str> {
+    template
+        .split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+        .collect()
 }
 
 enum Part {

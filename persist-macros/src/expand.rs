@@ -115,6 +115,7 @@ fn spec_impl(model: &Model) -> TokenStream {
     let key_parts = model.key_fields.iter().map(|(field, ty)| {
         quote_spanned!(ty.span()=> ::mcp_persist::__private::KeyPart::as_key_part(&self.#field))
     });
+    let pieces = key_pieces(&key.value());
     let version = model.version;
     let doc = &model.doc;
     let kind = match &model.kind {
@@ -141,6 +142,7 @@ fn spec_impl(model: &Model) -> TokenStream {
                 type_name: #type_name,
                 namespace: #namespace,
                 key: #key,
+                key_pieces: &[#(#pieces),*],
                 key_params: &[#(#params),*],
                 kind: #kind,
                 ttl: #ttl,
@@ -154,6 +156,34 @@ fn spec_impl(model: &Model) -> TokenStream {
             }
         }
     }
+}
+
+/// The key template split into `KeyPiece`s, so that the runtime never parses
+/// it: `notes/{user}/{id}` is `Lit("notes/"), Field("user"), Lit("/"),
+/// Field("id")`. The template was checked (balanced braces, placeholders
+/// separated by text); an unbalanced brace left over is a literal.
+fn key_pieces(template: &str) -> Vec<TokenStream> {
+    let piece = quote!(::mcp_persist::__private::records::KeyPiece);
+    let mut out = Vec::new();
+    let mut rest = template;
+    while !rest.is_empty() {
+        let field = rest
+            .strip_prefix('{')
+            .and_then(|after| after.split_once('}'))
+            .filter(|(name, _)| !name.contains('{'));
+        if let Some((name, after)) = field {
+            out.push(quote!(#piece::Field(#name)));
+            rest = after;
+            continue;
+        }
+        // A literal runs to the next `{` after its first character.
+        let first = rest.chars().next().map_or(0, char::len_utf8);
+        let end = rest[first..].find('{').map_or(rest.len(), |i| first + i);
+        let lit = &rest[..end];
+        out.push(quote!(#piece::Lit(#lit)));
+        rest = &rest[end..];
+    }
+    out
 }
 
 fn option(value: Option<TokenStream>) -> TokenStream {
@@ -385,5 +415,34 @@ fn list_accessors(vis: &syn::Visibility, store: &Ident) -> TokenStream {
         #vis fn clear(#store: &#st) -> #op::Write<'_, usize> {
             #a::clear::<Self>(#store)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_pieces;
+
+    fn pieces(template: &str) -> String {
+        key_pieces(template)
+            .iter()
+            .map(|p| {
+                p.to_string()
+                    .replace(":: mcp_persist :: __private :: records :: KeyPiece :: ", "")
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn templates_are_split_into_literals_and_fields() {
+        assert_eq!(pieces("preferences"), r#"Lit ("preferences")"#);
+        assert_eq!(
+            pieces("notes/{user}/{id}"),
+            r#"Lit ("notes/") Field ("user") Lit ("/") Field ("id")"#
+        );
+        assert_eq!(
+            pieces("{a}é{b}.json"),
+            r#"Field ("a") Lit ("é") Field ("b") Lit (".json")"#
+        );
     }
 }

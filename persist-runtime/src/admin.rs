@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use crate::clock::{duration_ms, to_system_time};
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
 use crate::key::MAX_KEY_LEN;
-use crate::store::Store;
+use crate::store::{KeyRange, Order, Store};
 
 /// One stored record as seen from outside.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,27 +130,13 @@ impl Store {
     /// Calls `f` with each record (key, envelope bytes) whose key starts with
     /// `prefix`, in key order and in one read transaction, until it says stop.
     fn each_record(&self, prefix: &str, mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
-        self.read(|txn, shared| {
-            let lmdb = |e| shared.lmdb(e);
-            // LMDB cannot seek to an empty key: no prefix means the whole store.
-            type Entries<'t> = Box<dyn Iterator<Item = heed::Result<(&'t [u8], &'t [u8])>> + 't>;
-            let entries: Entries<'_> = if prefix.is_empty() {
-                Box::new(shared.records.iter(txn).map_err(lmdb)?)
+        let range = KeyRange::prefix(prefix.as_bytes());
+        self.scan_records(range, Order::Forward, |k, v| {
+            Ok(if f(k, v) {
+                ControlFlow::Continue(())
             } else {
-                Box::new(
-                    shared
-                        .records
-                        .prefix_iter(txn, prefix.as_bytes())
-                        .map_err(lmdb)?,
-                )
-            };
-            for entry in entries {
-                let (k, v) = entry.map_err(lmdb)?;
-                if !f(k, v) {
-                    break;
-                }
-            }
-            Ok(())
+                ControlFlow::Break(())
+            })
         })
     }
 
@@ -214,25 +201,22 @@ impl Store {
             path: "export".into(),
             source,
         };
-        self.read(|txn, shared| {
-            let lmdb = |e| shared.lmdb(e);
-            let mut n = 0;
-            for entry in shared.records.iter(txn).map_err(lmdb)? {
-                let (k, v) = entry.map_err(lmdb)?;
-                let key = String::from_utf8_lossy(k);
-                let line = match serde_json::from_slice::<Value>(v) {
-                    Ok(envelope) => json!({"key": key, "envelope": envelope}),
-                    Err(_) => json!({"key": key, "raw": String::from_utf8_lossy(v)}),
-                };
-                writeln!(out, "{line}").map_err(io)?;
-                n += 1;
-                if n % 1000 == 0 {
-                    progress(n);
-                }
+        let mut n = 0;
+        self.scan_records(KeyRange::default(), Order::Forward, |k, v| {
+            let key = String::from_utf8_lossy(k);
+            let line = match serde_json::from_slice::<Value>(v) {
+                Ok(envelope) => json!({"key": key, "envelope": envelope}),
+                Err(_) => json!({"key": key, "raw": String::from_utf8_lossy(v)}),
+            };
+            writeln!(out, "{line}").map_err(io)?;
+            n += 1;
+            if n % 1000 == 0 {
+                progress(n);
             }
-            out.flush().map_err(io)?;
-            Ok(n)
-        })
+            Ok(ControlFlow::Continue(()))
+        })?;
+        out.flush().map_err(io)?;
+        Ok(n)
     }
 
     /// Imports JSON lines as written by [`Store::export_jsonl`], all or
@@ -276,13 +260,7 @@ impl Store {
                 reason: "a store is already there; back up into an empty directory".into(),
             });
         }
-        self.read(|_txn, shared| {
-            shared
-                .env
-                .copy_to_path(&target, heed::CompactionOption::Enabled)
-                .map(drop)
-                .map_err(|e| shared.lmdb(e))
-        })?;
+        self.copy_compacted_to(&target)?;
         // Owner-only, like the store (inside a directory only its user reaches).
         #[cfg(unix)]
         {
@@ -312,7 +290,7 @@ impl Store {
             ns.bytes += record.size as u64;
         }
         stats.file_bytes = std::fs::metadata(self.path().join("data.mdb")).map_or(0, |m| m.len());
-        stats.map_bytes = self.shared().env.info().map_size as u64;
+        stats.map_bytes = self.map_bytes();
         Ok(stats)
     }
 

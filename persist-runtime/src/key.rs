@@ -8,11 +8,16 @@
 //! values; other characters are kept, so keys stay readable and in the
 //! values' order. Escaping works character by character: the escaped form of
 //! a prefix is a prefix of the escaped form.
+//!
+//! The template comes split by `#[persisted]` ([`RecordSpec::key_pieces`]);
+//! the escaped set of a type is computed from the pieces at compile time
+//! (`const`), so a render is: write each piece, values through an escaping
+//! writer, in one pass.
 
-use std::fmt::{self, Display};
+use std::fmt::{self, Display, Write as _};
 
 use crate::error::{Error, Result};
-use crate::spec::RecordSpec;
+use crate::spec::{KeyPiece, Persisted, RecordSpec};
 
 /// The longest stored key, in bytes. LMDB allows 511; the expiry index and
 /// list item suffixes need the rest.
@@ -23,9 +28,9 @@ pub const MAX_KEY_LEN: usize = 480;
 pub struct RecordKey(String);
 
 impl RecordKey {
-    /// Renders `spec.key` with `params` (one per placeholder, in order).
+    /// Renders `spec.key_pieces` with `params` (one per placeholder, in order).
     pub fn render(spec: &RecordSpec, params: &[&dyn Display]) -> Result<Self> {
-        Self::render_with(spec, &Escapes::of(spec.key), params)
+        Self::render_with(spec, &Escapes::of(spec.key_pieces), params)
     }
 
     /// [`RecordKey::render`] with the template's escapes computed beforehand.
@@ -35,11 +40,8 @@ impl RecordKey {
         params: &[&dyn Display],
     ) -> Result<Self> {
         let mut out = String::with_capacity(spec.namespace.len() + spec.key.len() + 16);
-        // Writing to a String cannot fail: the key is complete (`true`).
         render_into(spec, escapes, params, &mut out)?;
-        if out.len() > MAX_KEY_LEN {
-            return Err(too_long(spec, escapes, params, &out));
-        }
+        check_len(spec, escapes, params, &out)?;
         Ok(Self(out))
     }
 
@@ -82,26 +84,36 @@ fn key_start(key: &str) -> String {
     key.chars().take(60).collect()
 }
 
+/// Fails if the rendered `key` is longer than [`MAX_KEY_LEN`].
+#[inline]
+fn check_len(
+    spec: &RecordSpec,
+    escapes: &Escapes,
+    params: &[&dyn Display],
+    key: &str,
+) -> Result<()> {
+    if key.len() > MAX_KEY_LEN {
+        return Err(too_long(spec, escapes, params, key));
+    }
+    Ok(())
+}
+
 /// The error for `key` (rendered from `params`) being too long: it names the
 /// field whose value takes the most bytes once escaped (the first of equals).
 /// Only on the error path, so the values are rendered again to measure them.
+#[cold]
 fn too_long(spec: &RecordSpec, escapes: &Escapes, params: &[&dyn Display], key: &str) -> Error {
     let mut longest: Option<(&'static str, usize, usize)> = None;
-    let placeholders = Template(spec.key).parts().filter_map(|part| match part {
-        Part::Placeholder(name) => Some(name),
-        Part::Literal(_) => None,
+    let fields = spec.key_pieces.iter().filter_map(|piece| match piece {
+        KeyPiece::Field(name) => Some(*name),
+        KeyPiece::Lit(_) => None,
     });
-    for ((value, field), name) in params
-        .iter()
-        .zip(spec.key_params.iter().copied())
-        .zip(placeholders)
-    {
+    for (value, field) in params.iter().zip(fields) {
         let raw = value.to_string();
         let mut escaped = String::with_capacity(raw.len());
         // Writing to a String cannot fail.
-        let _ = escapes.escape_into(&raw, &mut escaped);
+        let _ = escapes.writer(&mut escaped).write_str(&raw);
         if longest.is_none_or(|(_, _, len)| escaped.len() > len) {
-            let field = if field.is_empty() { name } else { field };
             longest = Some((field, raw.len(), escaped.len()));
         }
     }
@@ -123,13 +135,11 @@ fn too_long(spec: &RecordSpec, escapes: &Escapes, params: &[&dyn Display], key: 
 /// Keys up to this many bytes are rendered on the stack for reads.
 const STACK_KEY_LEN: usize = 128;
 
-/// A key rendered on the stack: small, so it moves cheaply.
-pub(crate) type StackKey = arrayvec::ArrayString<STACK_KEY_LEN>;
-
-/// The key of a read: on the stack when it fits (almost always), else on the heap.
+/// The key of a read: on the stack while it fits (almost always), moved to
+/// the heap by the first write that does not fit. Writes never fail.
 pub(crate) enum ReadKey {
-    Stack(StackKey),
-    Heap(RecordKey),
+    Stack(arrayvec::ArrayString<STACK_KEY_LEN>),
+    Heap(String),
 }
 
 impl ReadKey {
@@ -137,57 +147,54 @@ impl ReadKey {
     pub(crate) fn as_str(&self) -> &str {
         match self {
             ReadKey::Stack(key) => key,
-            ReadKey::Heap(key) => key.as_str(),
+            ReadKey::Heap(key) => key,
         }
+    }
+}
+
+impl fmt::Write for ReadKey {
+    #[inline(always)]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        match self {
+            ReadKey::Stack(key) => {
+                if key.try_push_str(s).is_err() {
+                    let mut heap = String::with_capacity(key.len() + s.len() + STACK_KEY_LEN);
+                    heap.push_str(key);
+                    heap.push_str(s);
+                    *self = ReadKey::Heap(heap);
+                }
+            }
+            ReadKey::Heap(key) => key.push_str(s),
+        }
+        Ok(())
     }
 }
 
 /// Renders the key of `T` with key fields `params` for a read: without an
 /// allocation unless the key is long.
-pub(crate) fn read_key<T: crate::spec::Persisted>(params: &[&dyn Display]) -> Result<ReadKey> {
-    let spec = &T::SPEC;
-    let escapes = const { &Escapes::of(T::SPEC.key) };
-    let mut out = StackKey::new();
-    if render_into(spec, escapes, params, &mut out)? {
-        Ok(ReadKey::Stack(out))
-    } else {
-        RecordKey::render_with(spec, escapes, params).map(ReadKey::Heap)
-    }
+#[inline]
+pub(crate) fn read_key<T: Persisted>(params: &[&dyn Display]) -> Result<ReadKey> {
+    let escapes = const { &Escapes::of(T::SPEC.key_pieces) };
+    let mut out = ReadKey::Stack(arrayvec::ArrayString::new());
+    render_into(&T::SPEC, escapes, params, &mut out)?;
+    check_len(&T::SPEC, escapes, params, out.as_str())?;
+    Ok(out)
 }
 
-/// Where a key is rendered: a `String`, or a [`StackKey`] (whose writes fail
-/// once the key is longer than any valid key).
-pub(crate) trait KeyOut: fmt::Write {
-    fn text(&self) -> &str;
-    fn truncate_to(&mut self, len: usize);
+/// The escapes of `T`'s key template, computed at compile time.
+pub(crate) fn escapes_of<T: Persisted>() -> &'static Escapes {
+    const { &Escapes::of(T::SPEC.key_pieces) }
 }
 
-impl KeyOut for String {
-    fn text(&self) -> &str {
-        self
-    }
-    fn truncate_to(&mut self, len: usize) {
-        self.truncate(len);
-    }
-}
-
-impl KeyOut for StackKey {
-    fn text(&self) -> &str {
-        self
-    }
-    fn truncate_to(&mut self, len: usize) {
-        self.truncate(len);
-    }
-}
-
-/// Writes `namespace:` and `spec.key` rendered with `params` to `out`.
-/// Returns `false` if `out` refused a write (the key does not fit it).
+/// Writes `namespace:` and the key pieces rendered with `params` to `out`
+/// (whose writes must not fail: a `String` or a [`ReadKey`]).
+#[inline]
 fn render_into(
     spec: &RecordSpec,
     escapes: &Escapes,
     params: &[&dyn Display],
-    out: &mut impl KeyOut,
-) -> Result<bool> {
+    out: &mut impl fmt::Write,
+) -> Result<()> {
     // The macro derives `key_params` from the template itself.
     let expected = spec.key_params.len();
     if expected != params.len() {
@@ -198,42 +205,31 @@ fn render_into(
             got: params.len(),
         });
     }
-    // `?` on a write: it did not fit.
-    macro_rules! fits {
-        ($write:expr) => {
-            if $write.is_err() {
-                return Ok(false);
+    // Writes to `out` cannot fail (see above): their results are ignored.
+    let _ = out.write_str(spec.namespace);
+    let _ = out.write_char(':');
+    let mut params = params.iter();
+    for piece in spec.key_pieces {
+        match *piece {
+            KeyPiece::Lit(lit) => {
+                let _ = out.write_str(lit);
             }
-        };
-    }
-    fits!(out.write_str(spec.namespace));
-    fits!(out.write_char(':'));
-    let mut params = params.iter().zip(spec.key_params.iter().copied());
-    for part in Template(spec.key).parts() {
-        match part {
-            Part::Literal(lit) => fits!(out.write_str(lit)),
-            Part::Placeholder(name) => {
-                let Some((value, field)) = params.next() else {
+            KeyPiece::Field(name) => {
+                let Some(value) = params.next() else {
                     break;
                 };
-                let start = out.text().len();
-                fits!(write!(out, "{value}"));
-                if out.text().len() == start {
+                let mut writer = escapes.writer(out);
+                let _ = write!(writer, "{value}");
+                if writer.written == 0 {
                     return Err(Error::EmptyKeyParam {
                         type_name: spec.type_name,
-                        param: if field.is_empty() { name } else { field },
+                        param: name,
                     });
-                }
-                // Most values need no escaping: only rebuild the tail if one does.
-                if escapes.any_in(&out.text()[start..]) {
-                    let value = out.text()[start..].to_owned();
-                    out.truncate_to(start);
-                    fits!(escapes.escape_into(&value, out));
                 }
             }
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// A value that can stand in a key placeholder: anything `Display`.
@@ -263,14 +259,15 @@ pub(crate) fn namespace_prefix(spec: &RecordSpec) -> String {
 
 /// The key prefix of the records whose first placeholder starts with `prefix`.
 pub(crate) fn search_prefix(spec: &RecordSpec, prefix: &str) -> String {
-    let template = Template(spec.key);
     let mut out = namespace_prefix(spec);
-    for part in template.parts() {
-        match part {
-            Part::Literal(lit) => out.push_str(lit),
-            Part::Placeholder(_) => {
+    for piece in spec.key_pieces {
+        match *piece {
+            KeyPiece::Lit(lit) => out.push_str(lit),
+            KeyPiece::Field(_) => {
                 // Writing to a String cannot fail.
-                let _ = Escapes::of(spec.key).escape_into(prefix, &mut out);
+                let _ = Escapes::of(spec.key_pieces)
+                    .writer(&mut out)
+                    .write_str(prefix);
                 break;
             }
         }
@@ -278,89 +275,43 @@ pub(crate) fn search_prefix(spec: &RecordSpec, prefix: &str) -> String {
     out
 }
 
-/// A key template such as `notes/{user}/{id}`.
-#[derive(Clone, Copy)]
-struct Template(&'static str);
-
-enum Part {
-    Literal(&'static str),
-    Placeholder(&'static str),
-}
-
-impl Template {
-    fn parts(self) -> impl Iterator<Item = Part> {
-        // Braces are ASCII, so byte positions next to them are char boundaries.
-        let text = self.0;
-        let bytes = text.as_bytes();
-        let mut pos = 0;
-        std::iter::from_fn(move || {
-            let first = *bytes.get(pos)?;
-            let rest = &bytes[pos + 1..];
-            if first == b'{'
-                && let Some(len) = rest.iter().position(|&b| b == b'}')
-            {
-                let name = &text[pos + 1..pos + 1 + len];
-                pos += len + 2;
-                return Some(Part::Placeholder(name));
-            }
-            // A literal runs to the next `{` after its first character.
-            let start = pos;
-            pos += 1 + rest.iter().position(|&b| b == b'{').unwrap_or(rest.len());
-            Some(Part::Literal(&text[start..pos]))
-        })
-    }
-
-    /// The first character of every literal that follows a placeholder:
-    /// in a value, each would end the value early.
-    fn followers(self) -> impl Iterator<Item = char> {
-        let mut after_placeholder = false;
-        self.parts().filter_map(move |part| match part {
-            Part::Placeholder(_) => {
-                after_placeholder = true;
-                None
-            }
-            Part::Literal(lit) => std::mem::take(&mut after_placeholder)
-                .then(|| lit.chars().next())
-                .flatten(),
-        })
-    }
+/// The first character of every literal that follows a placeholder: in a
+/// value, each would end the value early.
+fn followers(pieces: &[KeyPiece]) -> impl Iterator<Item = char> + '_ {
+    pieces.windows(2).filter_map(|pair| match pair {
+        [KeyPiece::Field(_), KeyPiece::Lit(lit)] => lit.chars().next(),
+        _ => None,
+    })
 }
 
 /// The characters escaped in the values of one template: `%`, `/`, control
-/// characters and the template's followers. ASCII ones are a table, so the
-/// common check (is any character of this value special?) is a lookup per byte.
+/// characters and the template's followers. ASCII ones are a bit set, so the
+/// common check (is any character of this value special?) is a shift per byte.
 /// Built at compile time for each persisted type (a `const fn`).
 #[derive(Clone, Copy)]
 pub(crate) struct Escapes {
-    template: Template,
-    /// `ascii[b]`: ASCII byte `b` is escaped.
-    ascii: [bool; 128],
-    /// Some follower is not ASCII (then the template is asked again).
+    /// Bit `b`: ASCII byte `b` is escaped.
+    ascii: u128,
+    /// The pieces, asked again for a non-ASCII character when `other_followers`.
+    pieces: &'static [KeyPiece],
+    /// Some follower is not ASCII.
     other_followers: bool,
 }
 
 impl Escapes {
-    /// The escapes of the key template `key`.
-    pub(crate) const fn of(key: &'static str) -> Self {
-        let mut ascii = [false; 128];
-        let mut b = 0;
-        while b < 0x20 {
-            ascii[b] = true; // control characters
-            b += 1;
-        }
-        ascii[0x7f] = true;
-        ascii[b'%' as usize] = true;
-        ascii[b'/' as usize] = true;
+    /// The escapes of the key template split into `pieces`.
+    pub(crate) const fn of(pieces: &'static [KeyPiece]) -> Self {
+        // Control characters, DEL, `%` and `/`.
+        let mut ascii: u128 = (1 << 0x20) - 1;
+        ascii |= 1 << 0x7f | 1 << b'%' | 1 << b'/';
         let mut other_followers = false;
-        // In a valid template every `}` closes a placeholder, and the byte after
-        // it starts the next literal: a follower.
-        let bytes = key.as_bytes();
-        let mut i = 0;
-        while i + 1 < bytes.len() {
-            let next = bytes[i + 1];
-            if bytes[i] == b'}' && next != b'{' {
-                if next.is_ascii() {
-                    ascii[next as usize] = true;
+        let mut i = 1;
+        while i < pieces.len() {
+            if let (KeyPiece::Field(_), KeyPiece::Lit(lit)) = (&pieces[i - 1], &pieces[i])
+                && let Some(&first) = lit.as_bytes().first()
+            {
+                if first.is_ascii() {
+                    ascii |= 1 << first;
                 } else {
                     other_followers = true;
                 }
@@ -368,41 +319,76 @@ impl Escapes {
             i += 1;
         }
         Self {
-            template: Template(key),
             ascii,
+            pieces,
             other_followers,
         }
     }
 
+    #[inline]
+    fn ascii_escaped(&self, b: u8) -> bool {
+        self.ascii >> (b & 0x7f) & 1 == 1
+    }
+
     fn contains(&self, c: char) -> bool {
         match u8::try_from(c).ok().filter(u8::is_ascii) {
-            Some(b) => self.ascii[usize::from(b & 0x7f)],
+            Some(b) => self.ascii_escaped(b),
             None => {
-                c.is_control()
-                    || (self.other_followers && self.template.followers().any(|f| f == c))
+                c.is_control() || (self.other_followers && followers(self.pieces).any(|f| f == c))
             }
         }
     }
 
-    /// Whether any character of `value` is escaped.
+    /// Whether any character of `value` is escaped (one pass over ASCII text).
+    #[inline]
     fn any_in(&self, value: &str) -> bool {
-        if value.is_ascii() {
-            value.bytes().any(|b| self.ascii[usize::from(b & 0x7f)])
-        } else {
-            value.chars().any(|c| self.contains(c))
+        for (i, b) in value.bytes().enumerate() {
+            if !b.is_ascii() {
+                // Every byte before is ASCII: `i` starts a character.
+                return value[i..].chars().any(|c| self.contains(c));
+            }
+            if self.ascii_escaped(b) {
+                return true;
+            }
         }
+        false
     }
 
-    /// Appends `value` to `out`, percent-escaping the characters in this set.
-    fn escape_into(&self, value: &str, out: &mut impl fmt::Write) -> fmt::Result {
+    /// A writer that escapes what is written through it into `out`.
+    fn writer<'o, W: fmt::Write + ?Sized>(&self, out: &'o mut W) -> EscapingWriter<'_, 'o, W> {
+        EscapingWriter {
+            escapes: self,
+            out,
+            written: 0,
+        }
+    }
+}
+
+/// Writes text to `out`, percent-escaping the characters of `escapes`
+/// (character by character, so a value may come in any number of writes).
+struct EscapingWriter<'e, 'o, W: ?Sized> {
+    escapes: &'e Escapes,
+    out: &'o mut W,
+    /// Bytes of text received (before escaping).
+    written: usize,
+}
+
+impl<W: fmt::Write + ?Sized> fmt::Write for EscapingWriter<'_, '_, W> {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.written += s.len();
+        // Most values need no escaping.
+        if !self.escapes.any_in(s) {
+            return self.out.write_str(s);
+        }
         let mut buf = [0u8; 4];
-        for c in value.chars() {
-            if self.contains(c) {
+        for c in s.chars() {
+            if self.escapes.contains(c) {
                 for b in c.encode_utf8(&mut buf).bytes() {
-                    write!(out, "%{b:02X}")?;
+                    write!(self.out, "%{b:02X}")?;
                 }
             } else {
-                out.write_char(c)?;
+                self.out.write_char(c)?;
             }
         }
         Ok(())
@@ -414,11 +400,30 @@ mod tests {
     use super::*;
     use crate::spec::Kind;
 
+    /// `template` split as `#[persisted]` splits it (a valid template).
+    fn pieces(template: &'static str) -> &'static [KeyPiece] {
+        let mut out = Vec::new();
+        let mut rest = template;
+        while !rest.is_empty() {
+            if let Some((name, after)) = rest.strip_prefix('{').and_then(|r| r.split_once('}')) {
+                out.push(KeyPiece::Field(name));
+                rest = after;
+                continue;
+            }
+            let first = rest.chars().next().map_or(0, char::len_utf8);
+            let end = rest[first..].find('{').map_or(rest.len(), |i| first + i);
+            out.push(KeyPiece::Lit(&rest[..end]));
+            rest = &rest[end..];
+        }
+        Vec::leak(out)
+    }
+
     fn spec(key: &'static str, params: &'static [&'static str]) -> RecordSpec {
         RecordSpec {
             type_name: "T",
             namespace: "t",
             key,
+            key_pieces: pieces(key),
             key_params: params,
             kind: Kind::Keyed,
             ttl: None,
@@ -597,10 +602,11 @@ mod tests {
         // Reads render on the stack first: the same error.
         let long = "q".repeat(STACK_KEY_LEN * 4);
         let stack_err = {
-            let mut out = StackKey::new();
-            let escapes = Escapes::of(s.key);
-            assert!(!render_into(&s, &escapes, &[&long, &"b", &"c"], &mut out).unwrap());
-            RecordKey::render_with(&s, &escapes, &[&long, &"b", &"c"]).unwrap_err()
+            let mut out = ReadKey::Stack(arrayvec::ArrayString::new());
+            let escapes = Escapes::of(s.key_pieces);
+            render_into(&s, &escapes, &[&long, &"b", &"c"], &mut out).unwrap();
+            assert!(matches!(out, ReadKey::Heap(_)), "moved to the heap");
+            check_len(&s, &escapes, &[&long, &"b", &"c"], out.as_str()).unwrap_err()
         };
         assert_eq!(
             stack_err.to_string(),
@@ -635,9 +641,9 @@ mod tests {
     #[test]
     fn escaped_characters_are_exactly_the_documented_ones() {
         for key in ["{a}", "x/{a}-{b}.json", "{a}é{b}~"] {
-            let template = Template(key);
-            let followers: String = template.followers().collect();
-            let escapes = Escapes::of(key);
+            let pieces = pieces(key);
+            let followers: String = followers(pieces).collect();
+            let escapes = Escapes::of(pieces);
             for c in (0..0x3000u32).filter_map(char::from_u32) {
                 let documented = c == '%' || c == '/' || c.is_control() || followers.contains(c);
                 assert_eq!(escapes.contains(c), documented, "{key}: {c:?}");

@@ -26,5 +26,5 @@ pub use envelope::{Meta, Stored};
 pub use error::{Error, Result};
 pub use key::{KeyPart, MAX_KEY_LEN, RecordKey};
 pub use records::{ListOptions, Page, Ttl};
-pub use spec::{Kind, Migration, Persisted, RecordSpec};
+pub use spec::{KeyPiece, Kind, Migration, Persisted, RecordSpec};
 pub use store::{DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Store, StoreBuilder, resolve_dir};

@@ -5,13 +5,14 @@
 //! A push appends and trims to `max_len` in the same write transaction.
 
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 
 use crate::envelope::{Header, Meta, Stored};
 use crate::error::{Error, Result};
 use crate::key::{RecordKey, namespace_prefix};
 use crate::records::{Ttl, decode_record, next_header, write_back_if_migrated};
 use crate::spec::{Kind, Persisted};
-use crate::store::{Store, WriteFn};
+use crate::store::{KeyRange, Order, Store, WriteFn};
 
 /// `namespace:key/`, the prefix of every item of the list.
 fn item_prefix<T: Persisted>() -> String {
@@ -34,16 +35,9 @@ pub(crate) fn push_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<Head
     // The longest item key, checked once up front.
     RecordKey::checked(&T::SPEC, format!("{prefix}{:016x}", u64::MAX))?;
     Ok(Box::new(move |ctx| {
-        let shared = ctx.shared;
-        let lmdb = |e| shared.lmdb(e);
-        let last = shared
-            .records
-            .rev_prefix_iter(ctx.txn, prefix.as_bytes())
-            .map_err(lmdb)?
-            .next()
-            .transpose()
-            .map_err(lmdb)?
-            .map(|(k, _)| k[prefix.len()..].to_vec());
+        let last = ctx
+            .last_key_under(prefix.as_bytes())?
+            .map(|k| k[prefix.len()..].to_vec());
         let seq = match last {
             None => 0,
             Some(suffix) => parse_seq(&suffix)
@@ -93,31 +87,24 @@ pub(crate) fn recent_stored<T: Persisted>(store: &Store, limit: usize) -> Result
     let prefix = item_prefix::<T>();
     let now = store.now_ms();
     let mut migrated = Vec::new();
-    let items = store.read(|txn, shared| {
-        let lmdb = |e| shared.lmdb(e);
-        let mut out = Vec::new();
-        for entry in shared
-            .records
-            .rev_prefix_iter(txn, prefix.as_bytes())
-            .map_err(lmdb)?
-        {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, bytes) = entry.map_err(lmdb)?;
-            let key = String::from_utf8_lossy(k);
-            let (header, value) = decode_record::<T>(&key, bytes)?;
-            if header.version < T::SPEC.version {
-                migrated.push((key.into_owned(), header));
-            }
-            if !header.is_expired(now) {
-                out.push(Stored {
-                    value,
-                    meta: header.meta(),
-                });
-            }
+    let mut items = Vec::new();
+    let range = KeyRange::prefix(prefix.as_bytes());
+    store.scan_records(range, Order::Reverse, |k, bytes| {
+        if items.len() >= limit {
+            return Ok(ControlFlow::Break(()));
         }
-        Ok(out)
+        let key = String::from_utf8_lossy(k);
+        let (header, value) = decode_record::<T>(&key, bytes)?;
+        if header.version < T::SPEC.version {
+            migrated.push((key.into_owned(), header));
+        }
+        if !header.is_expired(now) {
+            items.push(Stored {
+                value,
+                meta: header.meta(),
+            });
+        }
+        Ok(ControlFlow::Continue(()))
     })?;
     for (key, header) in &migrated {
         write_back_if_migrated::<T>(store, key, header);

@@ -6,7 +6,7 @@
 //! what it must, writes, and is acknowledged once its batch is committed.
 
 use std::fmt::Display;
-use std::ops::Bound;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use crate::clock::duration_ms;
@@ -14,7 +14,11 @@ use crate::envelope::{self, Header, Meta, Stored};
 use crate::error::{Error, Result};
 use crate::key::{self, RecordKey};
 use crate::spec::Persisted;
-use crate::store::{Store, WriteFn};
+use crate::store::{KeyRange, Order, Store, WriteFn};
+
+/// The pieces of a key template, named here for the code `#[persisted]` generates.
+#[doc(hidden)]
+pub use crate::spec::KeyPiece;
 
 /// How long a record lives, overriding its type's `ttl`.
 ///
@@ -220,7 +224,7 @@ fn check_not_newer<T: Persisted>(key: &str, old: Option<&Header>) -> Result<()> 
 
 /// The key of the record of `T` with key fields `params`.
 pub fn key_of<T: Persisted>(params: &[&dyn Display]) -> Result<RecordKey> {
-    RecordKey::render_with(&T::SPEC, const { &key::Escapes::of(T::SPEC.key) }, params)
+    RecordKey::render_with(&T::SPEC, key::escapes_of::<T>(), params)
 }
 
 /// Loads the live record at `key` with its metadata.
@@ -241,8 +245,8 @@ pub(crate) fn load_into<T: Persisted>(
     key: &str,
     out: &mut Option<T>,
 ) -> Result<Option<Header>> {
-    let header = store.read(|txn, shared| {
-        let Some(bytes) = crate::store::get_raw(shared, txn, key.as_bytes())? else {
+    let header = store.read_record(key.as_bytes(), |bytes| {
+        let Some(bytes) = bytes else {
             return Ok(None);
         };
         let (header, value) = decode_record::<T>(key, bytes)?;
@@ -261,16 +265,14 @@ pub(crate) fn load_into<T: Persisted>(
 
 /// Whether a live record is stored at `key`.
 pub(crate) fn exists_at(store: &Store, key: &str) -> Result<bool> {
-    store.read(
-        |txn, shared| match crate::store::get_raw(shared, txn, key.as_bytes())? {
-            None => Ok(false),
-            Some(bytes) => {
-                let header = envelope::decode_header(key, bytes)?;
-                // The clock is read only for records that can expire (as in `load`).
-                Ok(header.expires_ms.is_none() || !header.is_expired(store.now_ms()))
-            }
-        },
-    )
+    store.read_record(key.as_bytes(), |bytes| match bytes {
+        None => Ok(false),
+        Some(bytes) => {
+            let header = envelope::decode_header(key, bytes)?;
+            // The clock is read only for records that can expire (as in `load`).
+            Ok(header.expires_ms.is_none() || !header.is_expired(store.now_ms()))
+        }
+    })
 }
 
 pub(crate) fn save_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<Header>> {
@@ -421,60 +423,51 @@ pub(crate) async fn delete_key(store: &Store, key: RecordKey) -> Result<bool> {
 pub(crate) fn list<T: Persisted>(store: &Store, opts: &ListOptions) -> Result<Page<T>> {
     let spec = &T::SPEC;
     let prefix = key::search_prefix(spec, opts.prefix.as_deref().unwrap_or(""));
-    let start = match &opts.cursor {
-        Some(cursor) if cursor.starts_with(&key::namespace_prefix(spec)) => {
-            if cursor.as_bytes() < prefix.as_bytes() {
-                Bound::Included(prefix.as_bytes())
-            } else {
-                Bound::Excluded(cursor.as_bytes())
-            }
-        }
+    let after = match &opts.cursor {
+        Some(cursor) if cursor.starts_with(&key::namespace_prefix(spec)) => Some(cursor.as_bytes()),
         Some(cursor) => {
             return Err(Error::InvalidCursor {
                 type_name: spec.type_name,
                 cursor: cursor.clone(),
             });
         }
-        None => Bound::Included(prefix.as_bytes()),
+        None => None,
+    };
+    let range = KeyRange {
+        prefix: prefix.as_bytes(),
+        after,
     };
     let limit = opts.limit.unwrap_or(usize::MAX);
     let now = store.now_ms();
     let mut migrated = Vec::new();
-    let page = store.read(|txn, shared| {
-        let lmdb = |e| shared.lmdb(e);
-        let range = (start, Bound::Unbounded);
-        let mut items = Vec::new();
-        let mut next_cursor = None;
-        let mut last_key = String::new();
-        for entry in shared.records.range(txn, &range).map_err(lmdb)? {
-            let (k, bytes) = entry.map_err(lmdb)?;
-            if !k.starts_with(prefix.as_bytes()) {
-                break;
+    let mut items = Vec::new();
+    let mut next_cursor = None;
+    let mut last_key = String::new();
+    store.scan_records(range, Order::Forward, |k, bytes| {
+        let key = String::from_utf8_lossy(k);
+        if items.len() == limit {
+            // Is there another live record after this page?
+            if !envelope::decode_header(&key, bytes)?.is_expired(now) {
+                next_cursor = Some(std::mem::take(&mut last_key));
+                return Ok(ControlFlow::Break(()));
             }
-            let key = String::from_utf8_lossy(k);
-            if items.len() == limit {
-                // Is there another live record after this page?
-                if !envelope::decode_header(&key, bytes)?.is_expired(now) {
-                    next_cursor = Some(std::mem::take(&mut last_key));
-                    break;
-                }
-                continue;
-            }
-            let (header, value) = decode_record::<T>(&key, bytes)?;
-            if header.is_expired(now) {
-                continue;
-            }
-            if header.version < T::SPEC.version {
-                migrated.push((key.to_string(), header));
-            }
-            items.push(Stored {
-                value,
-                meta: header.meta(),
-            });
-            last_key = key.into_owned();
+            return Ok(ControlFlow::Continue(()));
         }
-        Ok(Page { items, next_cursor })
+        let (header, value) = decode_record::<T>(&key, bytes)?;
+        if header.is_expired(now) {
+            return Ok(ControlFlow::Continue(()));
+        }
+        if header.version < T::SPEC.version {
+            migrated.push((key.to_string(), header));
+        }
+        items.push(Stored {
+            value,
+            meta: header.meta(),
+        });
+        last_key = key.into_owned();
+        Ok(ControlFlow::Continue(()))
     })?;
+    let page = Page { items, next_cursor };
     for (key, header) in &migrated {
         write_back_if_migrated::<T>(store, key, header);
     }

@@ -30,8 +30,12 @@ pub struct RecordSpec {
     pub type_name: &'static str,
     /// The namespace the type's keys live under (default: the type name in snake_case).
     pub namespace: &'static str,
-    /// The key template, e.g. `progress/{book_id}`.
+    /// The key template, e.g. `progress/{book_id}` (for messages and
+    /// descriptions: keys are rendered from [`key_pieces`](Self::key_pieces)).
     pub key: &'static str,
+    /// The key template split into literals and placeholders, in order (the
+    /// macro splits it at compile time; no template is parsed at run time).
+    pub key_pieces: &'static [KeyPiece],
     /// Names of the fields in the key's placeholders, in order.
     pub key_params: &'static [&'static str],
     /// Singleton, keyed or list.
@@ -44,6 +48,19 @@ pub struct RecordSpec {
     pub doc: &'static str,
     /// Upgrades a value stored by an older schema version (`migrate = path`).
     pub migrate: Option<Migration>,
+}
+
+/// One piece of a key template: `progress/{book_id}` is
+/// `[Lit("progress/"), Field("book_id")]`.
+///
+/// In a valid template two placeholders are never adjacent and a literal
+/// after a placeholder never starts with `%` (`#[persisted]` refuses both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPiece {
+    /// Text written into the key as it is.
+    Lit(&'static str),
+    /// A placeholder: the value of the key field of this name, escaped.
+    Field(&'static str),
 }
 
 /// A schema migration: gets the stored JSON value and the version it was

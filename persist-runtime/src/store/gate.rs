@@ -78,6 +78,13 @@ impl Gate {
     }
 }
 
+impl SharedHold<'_> {
+    /// Whether this thread held the gate already (this hold took nothing).
+    pub fn is_nested(&self) -> bool {
+        self.guard.is_none()
+    }
+}
+
 impl Drop for SharedHold<'_> {
     fn drop(&mut self) {
         if self.guard.take().is_some() {

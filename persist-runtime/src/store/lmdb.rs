@@ -102,7 +102,6 @@ impl Shared {
 
     /// Runs `f` in a short read transaction.
     pub fn read<R>(&self, f: impl FnOnce(&RoTxn<'_>) -> Result<R>) -> Result<R> {
-        let nested = self.gate.held_here();
         let gate = self.gate();
         match self.env.read_txn() {
             Ok(txn) => {
@@ -113,7 +112,7 @@ impl Shared {
             }
             // A read from inside a write job (its thread holds the gate for the
             // batch) cannot wait for the exclusive hold: it fails instead.
-            Err(heed::Error::Mdb(MdbError::MapResized)) if !nested => {
+            Err(heed::Error::Mdb(MdbError::MapResized)) if !gate.is_nested() => {
                 drop(gate);
                 self.adopt_map_size()?;
                 let _gate = self.gate();

@@ -4,14 +4,12 @@
 //! space back. It walks the expiry index from its start (the oldest expiry)
 //! to now, so it touches only what expired, never the whole store.
 
-use std::ops::Bound;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::write_ops::index_key;
 use super::writer::{SHUTDOWN_WAIT, WriteFn, Writer, leading_here};
 use crate::envelope;
 use crate::error::{Error, Result};
@@ -26,28 +24,13 @@ const SWEEP_CHUNK: usize = 1_000;
 /// A job deleting up to [`SWEEP_CHUNK`] expired records; returns how many.
 fn sweep_chunk_job() -> WriteFn<usize> {
     Box::new(|ctx| {
-        let shared = ctx.shared;
-        let lmdb = |e| shared.lmdb(e);
         let now = ctx.now_ms;
-        let end = index_key(now.saturating_add(1), b"");
-        let range = (Bound::Unbounded, Bound::Excluded(end.as_slice()));
-        let mut due: Vec<Vec<u8>> = Vec::new();
-        for item in shared.expiry.range(ctx.txn, &range).map_err(lmdb)? {
-            let (k, ()) = item.map_err(lmdb)?;
-            due.push(k.to_vec());
-            if due.len() >= SWEEP_CHUNK {
-                break;
-            }
-        }
         let mut purged = 0;
-        for entry in &due {
-            shared.expiry.delete(ctx.txn, entry).map_err(lmdb)?;
-            let Some((expires, key)) = entry.split_first_chunk::<8>() else {
-                continue; // not an index entry of ours: dropped above
+        for (expires, key) in ctx.take_due_expiries(SWEEP_CHUNK)? {
+            let Some(bytes) = ctx.get(&key)? else {
+                continue;
             };
-            let Some(bytes) = ctx.get(key)? else { continue };
-            let key_text = String::from_utf8_lossy(key);
-            let header = match envelope::decode_header(&key_text, bytes) {
+            let header = match envelope::decode_header(&String::from_utf8_lossy(&key), bytes) {
                 Ok(header) => header,
                 Err(err) => {
                     // Never delete what we cannot read: keep the record, say so.
@@ -55,9 +38,10 @@ fn sweep_chunk_job() -> WriteFn<usize> {
                     continue;
                 }
             };
-            // Only delete the record if it still carries this expiry.
-            if header.expires_ms == Some(u64::from_be_bytes(*expires)) && header.is_expired(now) {
-                shared.records.delete(ctx.txn, key).map_err(lmdb)?;
+            // Only delete the record if it still carries this expiry (its
+            // index entry is gone already: `old` is `None`).
+            if header.expires_ms == Some(expires) && header.is_expired(now) {
+                ctx.remove(&key, None)?;
                 purged += 1;
             }
         }

@@ -1,4 +1,5 @@
 //! The write path: every write transaction of the process, group-committed.
+//! (What a job can do inside its transaction is [`super::txn`].)
 //!
 //! Callers queue jobs. Whoever finds no batch running leads: it takes every
 //! queued job (up to [`MAX_BATCH`]), runs each in a nested transaction of one
@@ -8,6 +9,10 @@
 //! async caller does not block its runtime on a commit: the writer thread
 //! leads for it, unless the store does not fsync (`Durability::NoSync`), where
 //! a commit takes microseconds and the caller leads itself.
+//!
+//! After a batch, the writer thread waits a moment (half that batch's time at
+//! most) for the callers it just answered to send their next writes, so that
+//! concurrent writers keep sharing one commit (see `Lead::gathered_batch`).
 //!
 //! A job that fails is rolled back alone and told so at once; the others are
 //! answered after the commit, so an `Ok` means durable. A write transaction
@@ -22,10 +27,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use heed::{MdbError, RwTxn};
+use heed::MdbError;
 
 use super::Durability;
 use super::lmdb::Shared;
+use super::txn::WriteCtx;
 use crate::error::{Error, Result};
 
 /// Name of the thread that leads for async and background writes.
@@ -34,16 +40,9 @@ const WRITER_THREAD: &str = "mcp-persist-writer";
 /// The most jobs committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
-/// What a job sees: the open (nested) write transaction and the store.
-pub(crate) struct WriteCtx<'a, 'e> {
-    pub txn: &'a mut RwTxn<'e>,
-    pub shared: &'a Shared,
-    /// The clock's reading for this batch.
-    pub now_ms: u64,
-}
-
-/// The work of one write. `run` may be called again if the batch is retried
-/// (after the map grew), so it must not consume what it needs.
+/// The work of one write. It may be called again if the batch is retried
+/// (after the map grew), so it must not consume what it needs (see
+/// [`super::txn`] for the whole contract of a job).
 pub(crate) type WriteFn<R> = Box<dyn FnMut(&mut WriteCtx<'_, '_>) -> Result<R> + Send>;
 
 /// Where a job stands between its caller and the leader. A job is claimed
@@ -202,6 +201,9 @@ struct Queue {
     /// The writer thread has stopped (closed, or killed by a panic that
     /// escaped every guard): callers lead their own batches.
     writer_stopped: bool,
+    /// The writer thread waits for the next batch to gather (see
+    /// [`Lead::gathered_batch`]): pushes tell it.
+    gathering: bool,
 }
 
 /// What callers and the writer thread share.
@@ -209,6 +211,8 @@ struct Lanes {
     queue: Mutex<Queue>,
     /// Wakes the writer thread: jobs wait and nobody leads, or closing.
     wake: Condvar,
+    /// Tells a gathering writer thread that a job arrived.
+    arrived: Condvar,
     /// Signalled when the writer thread stops.
     stopped: Condvar,
 }
@@ -255,6 +259,35 @@ impl<'a> Lead<'a> {
         }
         let n = queue.jobs.len().min(MAX_BATCH);
         Some((queue.jobs.drain(..n).collect(), queue.writer_stopped))
+    }
+
+    /// The next batch, after waiting up to `wait` for `want` jobs to be
+    /// queued: the jobs that were queued when the last batch was answered,
+    /// and as many more as that batch had.
+    ///
+    /// Group commit's gather. While a batch commits (an fsync), the writes
+    /// of other callers queue; taken at once when it ends, they form the
+    /// next batch while the callers just answered send their next writes a
+    /// few microseconds later, to wait a whole commit more. Concurrent
+    /// writers then settle in two half-size batches per round, two fsyncs
+    /// where one would do. Waiting a fraction of a commit for the answered
+    /// callers to come back keeps them in one batch. A lone writer never
+    /// waits (nothing else was queued, its own write was answered: one job).
+    fn gathered_batch(&self, want: usize, wait: Duration) -> Option<(Vec<Box<dyn Job>>, bool)> {
+        let want = want.min(MAX_BATCH);
+        if want > 1 && !wait.is_zero() {
+            let mut queue = self.lanes.lock();
+            if queue.jobs.len() < want && !queue.closed {
+                queue.gathering = true;
+                let (mut queue, _) = self
+                    .lanes
+                    .arrived
+                    .wait_timeout_while(queue, wait, |q| q.jobs.len() < want && !q.closed)
+                    .unwrap_or_else(PoisonError::into_inner);
+                queue.gathering = false;
+            }
+        }
+        self.next_batch()
     }
 }
 
@@ -305,8 +338,10 @@ impl Writer {
                 leading: false,
                 closed: false,
                 writer_stopped: false,
+                gathering: false,
             }),
             wake: Condvar::new(),
+            arrived: Condvar::new(),
             stopped: Condvar::new(),
         });
         let path = shared.path.clone();
@@ -339,6 +374,9 @@ impl Writer {
         }
         queue.jobs.push_back(job);
         if queue.leading {
+            if queue.gathering {
+                self.lanes.arrived.notify_one();
+            }
             return Ok(None);
         }
         if lead || queue.writer_stopped {
@@ -355,7 +393,7 @@ impl Writer {
     /// stopped, it runs everything queued: nobody else would.
     fn lead_until(&self, lead: Lead<'_>, mut done: impl FnMut() -> bool) {
         while let Some((batch, writer_stopped)) = lead.next_batch() {
-            execute(&self.shared, batch, self.timeout);
+            execute(&self.shared, batch, self.timeout, None);
             if done() && !writer_stopped {
                 break;
             }
@@ -448,6 +486,8 @@ impl Drop for Writer {
         let mut queue = self.lanes.lock();
         queue.closed = true;
         self.lanes.wake.notify_all();
+        // A gathering writer thread stops waiting for more jobs.
+        self.lanes.arrived.notify_all();
         let Some(thread) = self.thread.take() else {
             return;
         };
@@ -538,10 +578,21 @@ fn writer_turn(shared: &Shared, lanes: &Lanes, timeout: Duration) -> bool {
     queue.leading = true;
     drop(queue);
     let lead = Lead::taken(lanes);
-    while let Some((batch, _)) = lead.next_batch() {
-        execute(shared, batch, timeout);
+    let mut batch = lead.next_batch();
+    while let Some((jobs, _)) = batch {
+        let (size, started) = (jobs.len(), Instant::now());
+        let mut queued = 0;
+        execute(shared, jobs, timeout, Some((lanes, &mut queued)));
+        batch = lead.gathered_batch(queued + size, gather_wait(started.elapsed()));
     }
     true
+}
+
+/// How long the writer thread waits for the next batch to gather: half as
+/// long as the last batch took (a durable commit, ~0.3 ms, gathers for
+/// ~0.15 ms; a commit without fsync, microseconds), at most 2 ms.
+fn gather_wait(last_batch: Duration) -> Duration {
+    (last_batch / 2).min(Duration::from_millis(2))
 }
 
 /// Why an attempt at a batch must be tried again.
@@ -554,11 +605,22 @@ enum Retry {
     MapResized,
 }
 
-fn execute(shared: &Shared, mut batch: Vec<Box<dyn Job>>, timeout: Duration) {
+/// Runs `batch` to its end (committed, or failed and told so). With
+/// `queued`, it is set to how many jobs waited in the queue just before the
+/// batch's callers were answered (see [`Lead::gathered_batch`]).
+fn execute(
+    shared: &Shared,
+    mut batch: Vec<Box<dyn Job>>,
+    timeout: Duration,
+    queued: Option<(&Lanes, &mut usize)>,
+) {
     loop {
         let outcome = attempt(shared, &mut batch, timeout);
         let recovery = match outcome {
             Ok(Ok(())) => {
+                if let Some((lanes, queued)) = queued {
+                    *queued = lanes.lock().jobs.len();
+                }
                 batch.into_iter().for_each(|job| job.succeed());
                 return;
             }
@@ -575,7 +637,7 @@ fn execute(shared: &Shared, mut batch: Vec<Box<dyn Job>>, timeout: Duration) {
                     None if batch.len() > 1 => {
                         // The commit hit the ceiling: find out who, one at a time.
                         for job in batch {
-                            execute(shared, vec![job], timeout);
+                            execute(shared, vec![job], timeout, None);
                         }
                         return;
                     }
@@ -667,11 +729,7 @@ fn attempt(
             Ok(txn) => txn,
             Err(e) => return classify(e, shared, None).map(Err),
         };
-        let mut ctx = WriteCtx {
-            txn: &mut nested,
-            shared,
-            now_ms,
-        };
+        let mut ctx = WriteCtx::new(&mut nested, shared, now_ms);
         let job = &mut batch[i];
         let result = catch_unwind(AssertUnwindSafe(|| job.run(&mut ctx)))
             .unwrap_or_else(|panic| Err(Error::Panicked(panic_message(&*panic))));

@@ -1,37 +1,76 @@
-//! Record-level writes inside a write transaction: envelope, expiry index.
+//! [`WriteCtx`]: what one write job sees, and every change it can make.
 //!
-//! Every change to a record goes through here, so the expiry index always
-//! matches the records: an index entry `expires_ms (8 bytes, big-endian) ++ key`
-//! exists exactly for each record that has an expiry.
+//! The contract (see the module doc of [`crate::store`] for the whole
+//! boundary), in terms an engine other than LMDB can implement:
+//!
+//! - **One job is atomic.** Every change a job makes through its `WriteCtx`
+//!   is applied together, or none is (a job that returns an error changes
+//!   nothing). Jobs of a batch commit together, but each job's changes stand
+//!   or fall alone.
+//! - **Reads see the job's own writes** and, before them, the last committed
+//!   state: nothing another writer (thread or process) commits while the job
+//!   runs. A get after a put in the same job returns the put's value.
+//! - **A job closure may run more than once** for one call: today when the
+//!   batch is retried after the map grew; on a networked engine when an
+//!   optimistic transaction (WATCH/MULTI) lost a race. Only the last run's
+//!   changes are applied; a job must not consume what it needs nor act on
+//!   the world outside the store.
+//! - **The expiry index follows the records.** [`WriteCtx::put`] and
+//!   [`WriteCtx::remove`] keep an entry `(expires_ms, key)` exactly for each
+//!   record with an expiry; callers pass the header they replace (`old`) so
+//!   that no extra read is needed.
+//! - `now_ms` is one clock reading for the whole batch.
+//!
+//! On LMDB a job runs in a nested write transaction of its batch's write
+//! transaction, on the leading thread, holding the resize gate.
 
-use heed::RoTxn;
+use std::ops::Bound;
+
+use heed::RwTxn;
 
 use super::lmdb::Shared;
-use super::writer::WriteCtx;
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
 
-/// The expiry index key of a record.
-pub(crate) fn index_key(expires_ms: u64, key: &[u8]) -> Vec<u8> {
+/// What a job sees: the open (nested) write transaction and the store.
+pub(crate) struct WriteCtx<'a, 'e> {
+    txn: &'a mut RwTxn<'e>,
+    shared: &'a Shared,
+    /// The clock's reading for this batch (also [`WriteCtx::now_ms`]).
+    pub now_ms: u64,
+}
+
+/// The expiry index key of a record: `expires_ms` (8 bytes, big-endian)
+/// then the record key, so the index is in expiry order.
+pub(super) fn index_key(expires_ms: u64, key: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + key.len());
     out.extend_from_slice(&expires_ms.to_be_bytes());
     out.extend_from_slice(key);
     out
 }
 
-/// Reads a raw envelope in any transaction.
-pub(crate) fn get_raw<'t>(
-    shared: &Shared,
-    txn: &'t RoTxn<'_>,
-    key: &[u8],
-) -> Result<Option<&'t [u8]>> {
-    shared.records.get(txn, key).map_err(|e| shared.lmdb(e))
-}
+impl<'a, 'e> WriteCtx<'a, 'e> {
+    /// A context for one job in `txn` (the writer builds one per job).
+    pub(super) fn new(txn: &'a mut RwTxn<'e>, shared: &'a Shared, now_ms: u64) -> Self {
+        Self {
+            txn,
+            shared,
+            now_ms,
+        }
+    }
 
-impl WriteCtx<'_, '_> {
-    /// The raw envelope stored at `key`.
+    /// The clock's reading for this batch, in ms since the epoch.
+    #[allow(dead_code)] // the field is what the jobs of this crate read
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The raw envelope stored at `key` (this job's own writes included).
     pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
-        get_raw(self.shared, self.txn, key)
+        self.shared
+            .records
+            .get(self.txn, key)
+            .map_err(|e| self.shared.lmdb(e))
     }
 
     /// The header stored at `key`, if any.
@@ -44,7 +83,7 @@ impl WriteCtx<'_, '_> {
     /// The header at `key` for a write that replaces or deletes the record.
     /// A broken envelope does not block an explicit overwrite or delete (that
     /// is how a bad record gets fixed), but it is logged, never silent. Any
-    /// other error (LMDB's) fails the write.
+    /// other error (the engine's) fails the write.
     pub fn header_to_replace(&self, key: &str) -> Result<Option<Header>> {
         match self.header(key) {
             Ok(header) => Ok(header),
@@ -57,7 +96,8 @@ impl WriteCtx<'_, '_> {
     }
 
     /// Stores `data` (JSON) at `key` under `header`, replacing a record whose
-    /// header was `old`.
+    /// header was `old` (`None`: no record, or one whose header is unknown),
+    /// and moves its expiry index entry accordingly.
     pub fn put(
         &mut self,
         key: &[u8],
@@ -88,7 +128,8 @@ impl WriteCtx<'_, '_> {
         shared.records.put(self.txn, key, &bytes).map_err(lmdb)
     }
 
-    /// Deletes the record at `key` whose header is `old`. Returns whether it existed.
+    /// Deletes the record at `key` whose header is `old` (and its expiry
+    /// index entry). Returns whether a record was there.
     pub fn remove(&mut self, key: &[u8], old: Option<&Header>) -> Result<bool> {
         let shared = self.shared;
         let lmdb = |e| shared.lmdb(e);
@@ -101,7 +142,9 @@ impl WriteCtx<'_, '_> {
         shared.records.delete(self.txn, key).map_err(lmdb)
     }
 
-    /// The keys (and headers) of every record under `prefix`, in key order.
+    /// The keys (and headers) of every record under `prefix`, in key order,
+    /// or reversed with `rev`. Collected first, so the job may then change
+    /// them.
     pub fn scan_headers(&self, prefix: &str, rev: bool) -> Result<Vec<(String, Header)>> {
         let shared = self.shared;
         let lmdb = |e| shared.lmdb(e);
@@ -132,10 +175,52 @@ impl WriteCtx<'_, '_> {
         }
         Ok(out)
     }
+
+    /// The greatest key under `prefix` (a list's newest item), if any.
+    pub fn last_key_under(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
+        let shared = self.shared;
+        let lmdb = |e| shared.lmdb(e);
+        Ok(shared
+            .records
+            .rev_prefix_iter(self.txn, prefix)
+            .map_err(lmdb)?
+            .next()
+            .transpose()
+            .map_err(lmdb)?
+            .map(|(k, _)| k.to_vec()))
+    }
+
+    /// Takes up to `limit` entries due by `now_ms` out of the expiry index,
+    /// oldest expiry first: `(expires_ms, record key)`. The records are left
+    /// alone: the caller checks each still carries that expiry before it
+    /// removes it (with `old: None`: its index entry is gone already).
+    pub fn take_due_expiries(&mut self, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+        let shared = self.shared;
+        let lmdb = |e| shared.lmdb(e);
+        let end = index_key(self.now_ms.saturating_add(1), b"");
+        let range = (Bound::Unbounded, Bound::Excluded(end.as_slice()));
+        let mut entries: Vec<Vec<u8>> = Vec::new();
+        for item in shared.expiry.range(self.txn, &range).map_err(lmdb)? {
+            let (k, ()) = item.map_err(lmdb)?;
+            entries.push(k.to_vec());
+            if entries.len() >= limit {
+                break;
+            }
+        }
+        let mut due = Vec::with_capacity(entries.len());
+        for entry in entries {
+            shared.expiry.delete(self.txn, &entry).map_err(lmdb)?;
+            // An entry too short to be ours is dropped above, and nothing else.
+            if let Some((expires, key)) = entry.split_first_chunk::<8>() {
+                due.push((u64::from_be_bytes(*expires), key.to_vec()));
+            }
+        }
+        Ok(due)
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -165,11 +250,7 @@ mod tests {
             .records
             .put(&mut wtxn, b"ns:bad", b"garbage")
             .unwrap();
-        let ctx = WriteCtx {
-            txn: &mut wtxn,
-            shared: &shared,
-            now_ms: 0,
-        };
+        let ctx = WriteCtx::new(&mut wtxn, &shared, 0);
         assert!(matches!(ctx.header_to_replace("ns:bad"), Ok(None)));
         // A key LMDB refuses (an empty one): its error must fail the write, not pass for "no record".
         let refused = ctx.header_to_replace("");

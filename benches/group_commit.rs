@@ -1,0 +1,126 @@
+//! Group commit against one fsync per write, interleaved: each round times
+//! the raw baseline (heed, one durable transaction per write) and then the
+//! store with 1, 16 and 64 concurrent writers, on the same disk a moment
+//! apart, and reports each round's ratios (per write: baseline / ours).
+//! The cost of an fsync on a shared virtual disk moves between runs and
+//! within one; a ratio of two measures taken far apart moves with it.
+//!
+//! ```text
+//! cargo bench -p mcp-persist-benches --bench group_commit            # 5 rounds
+//! cargo bench -p mcp-persist-benches --bench group_commit -- 9       # 9 rounds
+//! strace -f -e trace=fdatasync -o trace target/release/deps/group_commit-<hash> 1
+//!     # fdatasyncs per thread: the writer thread's count is its commits
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::record;
+use mcp_persist::Store;
+
+/// Writes of the raw baseline per round, and of the store per writer count.
+const RAW_WRITES: u64 = 300;
+const OUR_WRITES: u64 = 3_200;
+
+fn concurrent_saves(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    tasks: u64,
+    writes: u64,
+    base: u64,
+) -> Duration {
+    let store = Arc::new(store.clone());
+    rt.block_on(async {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..tasks)
+            .map(|t| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    for n in 0..writes / tasks {
+                        record(base + t * 1_000_000 + n).save(&store).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+        start.elapsed()
+    }) / (writes / tasks * tasks) as u32
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` does not: a smoke run.
+    let benching = std::env::args().any(|a| a == "--bench");
+    let rounds: usize = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(if benching { 5 } else { 1 });
+    let (raw_writes, our_writes) = if benching {
+        (RAW_WRITES, OUR_WRITES)
+    } else {
+        (16, 128)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::builder()
+        .map_size(1 << 30)
+        .sweep_interval(None)
+        .open_at(dir.path().join("ours"))
+        .unwrap();
+    let (env, db) = common::raw_env(
+        &dir.path().join("raw"),
+        heed::EnvOpenOptions::new(),
+        1 << 30,
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut i = 0u64;
+    let mut ratios: [Vec<f64>; 3] = Default::default();
+    println!("round  raw/write  1 task  16 tasks  64 tasks   (per write; ratio = raw / ours)");
+    for round in 0..rounds {
+        let start = Instant::now();
+        for _ in 0..raw_writes {
+            i += 1;
+            let value = record(i);
+            let json = serde_json::to_vec(&value).unwrap();
+            let mut wtxn = env.write_txn().unwrap();
+            db.put(&mut wtxn, value.id.as_bytes(), &json).unwrap();
+            wtxn.commit().unwrap();
+        }
+        let raw = start.elapsed() / raw_writes as u32;
+        let base = (round as u64 + 1) * 100_000_000;
+        let one = concurrent_saves(&rt, &store, 1, raw_writes, base);
+        let sixteen = concurrent_saves(&rt, &store, 16, our_writes, base + 10_000_000);
+        let sixty_four = concurrent_saves(&rt, &store, 64, our_writes, base + 20_000_000);
+        let ratio = |ours: Duration| raw.as_secs_f64() / ours.as_secs_f64();
+        let r = [ratio(one), ratio(sixteen), ratio(sixty_four)];
+        for (all, r) in ratios.iter_mut().zip(r) {
+            all.push(r);
+        }
+        println!(
+            "{round:>5}  {raw:>9.1?}  {:>5.2}x  {:>7.2}x  {:>7.2}x   ({one:.1?}, {sixteen:.1?}, {sixty_four:.1?})",
+            r[0], r[1], r[2]
+        );
+    }
+    let [one, sixteen, sixty_four] = &mut ratios;
+    let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    println!(
+        "median  1 task {:.2}x, 16 tasks {:.2}x (min {:.2}x), 64 tasks {:.2}x (min {:.2}x)",
+        median(one),
+        median(sixteen),
+        min(sixteen),
+        median(sixty_four),
+        min(sixty_four)
+    );
+}
