@@ -73,6 +73,7 @@ mod incompatible {
 
 fn raw(store: &Store, id: &str) -> Value {
     let bytes = store
+        .admin()
         .get_raw(&format!("profile:profile/{id}"))
         .unwrap()
         .expect("stored");
@@ -140,7 +141,7 @@ fn a_field_added_with_a_default_needs_no_migration() {
 fn a_failed_migration_is_an_error_and_keeps_the_record() {
     let store = Store::memory().unwrap();
     write_v1(&store, "r", "refuse");
-    let before = store.get_raw("profile:profile/r").unwrap();
+    let before = store.admin().get_raw("profile:profile/r").unwrap();
     let err = v2::Profile::load(&store, "r").unwrap_err();
     assert!(
         matches!(err, Error::Migration { from: 1, to: 2, .. }),
@@ -149,7 +150,7 @@ fn a_failed_migration_is_an_error_and_keeps_the_record() {
     assert!(err.to_string().contains("cannot split this name"), "{err}");
     let err = v2::Profile::update_blocking(&store, "r", |_| {}).unwrap_err();
     assert!(matches!(err, Error::Migration { .. }), "{err}");
-    assert_eq!(store.get_raw("profile:profile/r").unwrap(), before);
+    assert_eq!(store.admin().get_raw("profile:profile/r").unwrap(), before);
 }
 
 #[test]
@@ -162,7 +163,7 @@ fn records_of_a_newer_version_are_refused_and_untouched() {
     }
     .save_blocking(&store)
     .unwrap();
-    let before = store.get_raw("profile:profile/n").unwrap();
+    let before = store.admin().get_raw("profile:profile/n").unwrap();
     let err = v1::Profile::load(&store, "n").unwrap_err();
     assert!(
         matches!(
@@ -180,7 +181,7 @@ fn records_of_a_newer_version_are_refused_and_untouched() {
     assert!(matches!(err, Err(Error::NewerVersion { .. })), "{err:?}");
     let err = v1::Profile::update_blocking(&store, "n", |p| p.name.push('!')).unwrap_err();
     assert!(matches!(err, Error::NewerVersion { .. }), "{err}");
-    assert_eq!(store.get_raw("profile:profile/n").unwrap(), before);
+    assert_eq!(store.admin().get_raw("profile:profile/n").unwrap(), before);
 }
 
 fn write_v1_result(store: &Store, id: &str) -> Result<(), Error> {
@@ -195,7 +196,11 @@ fn write_v1_result(store: &Store, id: &str) -> Result<(), Error> {
 fn a_record_that_does_not_decode_is_an_error_naming_key_and_type_and_is_kept() {
     let store = Store::memory().unwrap();
     write_v1(&store, "bad", "not a number");
-    let before = store.get_raw("profile:profile/bad").unwrap().unwrap();
+    let before = store
+        .admin()
+        .get_raw("profile:profile/bad")
+        .unwrap()
+        .unwrap();
     let err = incompatible::Profile::load(&store, "bad").unwrap_err();
     assert!(matches!(err, Error::Decode { .. }), "{err}");
     let message = err.to_string();
@@ -206,10 +211,17 @@ fn a_record_that_does_not_decode_is_an_error_naming_key_and_type_and_is_kept() {
     assert!(incompatible::Profile::list(&store).is_err());
     // Still there, byte for byte, and exportable raw.
     assert_eq!(
-        store.get_raw("profile:profile/bad").unwrap().unwrap(),
+        store
+            .admin()
+            .get_raw("profile:profile/bad")
+            .unwrap()
+            .unwrap(),
         before
     );
-    assert_eq!(store.raw_keys("profile:").unwrap(), ["profile:profile/bad"]);
+    assert_eq!(
+        store.admin().raw_keys("profile:").unwrap(),
+        ["profile:profile/bad"]
+    );
     let exported: Value = serde_json::from_slice(&before).unwrap();
     assert_eq!(exported["d"]["name"], json!("not a number"));
 }

@@ -38,12 +38,21 @@ pub fn persisted(args: TokenStream, input: TokenStream) -> TokenStream {
 fn expand(model: &Model) -> TokenStream {
     let item = with_derives(&model.item, model.tools.is_some());
     let spec_impl = spec_impl(model);
+    let seal = seal_impl(model);
     let accessors = accessors(model);
     quote! {
         #item
         #spec_impl
+        #seal
         #accessors
     }
+}
+
+/// The impl of the hidden supertrait that seals `Persisted`: only this
+/// attribute implements it, so a hand-written `impl Persisted` does not compile.
+fn seal_impl(model: &Model) -> TokenStream {
+    let ident = &model.item.ident;
+    quote!(impl ::mcp_persist::__private::Sealed for #ident {})
 }
 
 /// Whether `#[derive(...)]` on the item already names a trait called `name`.
@@ -200,6 +209,7 @@ fn tool_accessors(
     let name = crate::model::snake_case(&model.item.ident.to_string());
     let router = quote!(::mcp_persist::rmcp::handler::server::router::tool::ToolRouter<S>);
     let t = quote!(::mcp_persist::tools);
+    let p = quote!(::mcp_persist::__private);
     quote! {
         /// The MCP tools of this type, to merge into a server's router with `+`.
         /// The routes capture `store`; see `tools_with` for the limits they enforce.
@@ -212,9 +222,9 @@ fn tool_accessors(
             #store: &::mcp_persist::Store,
             config: #t::ToolConfig,
         ) -> #router {
-            #t::router::<Self, S>(
+            #p::router::<Self, S>(
                 #store,
-                &#t::ToolSet { name: #name, prefix: #prefix, ops: &[#(#t::ToolOp::#ops),*] },
+                &#p::ToolSet { name: #name, prefix: #prefix, ops: &[#(#p::ToolOp::#ops),*] },
                 config,
             )
         }

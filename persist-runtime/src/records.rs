@@ -390,22 +390,6 @@ where
     Box::new(move |ctx| Ok(job(ctx)?.map(|s| s.value)))
 }
 
-/// Atomically applies `f` to the live record at `key`; `f` may refuse with an
-/// error (nothing is written). Returns the stored value with its metadata.
-pub(crate) async fn try_update<T, F>(
-    store: &Store,
-    key: RecordKey,
-    f: F,
-) -> Result<Option<Stored<T>>>
-where
-    T: Persisted,
-    F: FnMut(&mut T) -> Result<()> + Send + 'static,
-{
-    store
-        .submit(Ok(try_update_job(key, Missing::Skip, f)))
-        .await
-}
-
 /// Atomically applies `f` to the live record at `params` and stores the
 /// result (read, modify and write in one write transaction: no update is
 /// lost between threads or processes). Returns the new value, or `None` (and
