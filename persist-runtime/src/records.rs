@@ -397,6 +397,13 @@ where
 /// writes wait for it and may run more than once for one call (the write is
 /// tried again after the map grew): keep it quick and free of side effects.
 /// The record keeps its own expiry policy (see [`Ttl`]).
+///
+/// Reads inside `f`: a read of the store (through a `Store` clone `f`
+/// captured, say, loading another record) sees the last committed state:
+/// not the writes that ran before it in the same batch (the writer commits
+/// many callers' writes in one transaction), nor this update's own change.
+/// Read what you need before calling, or keep values that must change
+/// together in one record.
 pub fn update<'s, T, F>(
     store: &'s Store,
     params: &[&dyn Display],
@@ -410,6 +417,9 @@ where
 }
 
 /// Blocking version of [`update`].
+///
+/// A read of the store inside `f` sees the last committed state, not
+/// earlier writes of the same batch (see [`update`]).
 pub fn update_blocking<T, F>(store: &Store, params: &[&dyn Display], f: F) -> Result<Option<T>>
 where
     T: Persisted,
@@ -434,6 +444,9 @@ fn inserted<T: Persisted>(value: Option<T>) -> Result<T> {
 
 /// Like [`update`], starting from `initial` when no live record exists at
 /// `initial`'s key. `f` is applied in both cases.
+///
+/// A read of the store inside `f` sees the last committed state, not
+/// earlier writes of the same batch (see [`update`]).
 pub fn update_or_insert<'s, T, F>(
     store: &'s Store,
     initial: &T,
@@ -448,6 +461,9 @@ where
 }
 
 /// Blocking version of [`update_or_insert`].
+///
+/// A read of the store inside `f` sees the last committed state, not
+/// earlier writes of the same batch (see [`update`]).
 pub fn update_or_insert_blocking<T, F>(store: &Store, initial: &T, f: F) -> Result<T>
 where
     T: Persisted,
