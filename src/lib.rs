@@ -39,6 +39,8 @@ pub use persist_runtime::{
 pub use persist_runtime::{admin, tools};
 /// The rmcp crate the generated tools are built for (3.11).
 pub use rmcp;
+/// The serde_json crate whose `Value` a [`Migration`] takes and returns.
+pub use serde_json;
 
 /// What generated code names. Not public API: it may change in any release.
 #[doc(hidden)]

@@ -19,7 +19,6 @@ mod spec;
 mod store;
 pub mod tools;
 
-pub use admin::Admin;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use envelope::{Meta, Stored};
 pub use error::{Error, Result};

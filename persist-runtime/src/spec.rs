@@ -73,4 +73,9 @@ pub trait Persisted: Sealed + Serialize + DeserializeOwned + Send + Sync + 'stat
 /// The supertrait that seals [`Persisted`]: `#[persisted]` implements it
 /// next to `Persisted`. Not public API: reachable only through `__private`.
 #[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`Persisted` is implemented by `#[persisted]` only, not by hand",
+    label = "put `#[persisted(key = \"...\")]` on the struct instead of this impl",
+    note = "the trait is sealed so that every persisted type goes through the attribute's checks"
+)]
 pub trait Sealed {}
