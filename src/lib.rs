@@ -26,21 +26,31 @@
 //! ```
 //!
 //! See the README for the attribute's options and the generated accessors.
+//!
+//! [`Store::admin`] (module [`admin`]) is the other door: type-agnostic
+//! access to raw records, export/import, backup, statistics and checks, for
+//! the `mcp-persist` command line and operators. It bypasses the types (no
+//! decoding, migration or expiry of a record as its type would do); a
+//! server's own code does not need it.
 
 pub use persist_macros::persisted;
 pub use persist_runtime::{
-    Clock, DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Error, Kind, ListOptions, MAX_KEY_LEN,
-    ManualClock, Meta, Page, Persisted, RecordKey, RecordSpec, Result, Store, StoreBuilder, Stored,
-    SystemClock, Ttl, resolve_dir,
+    Clock, DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Error, KeyPiece, Kind, ListOptions,
+    MAX_KEY_LEN, ManualClock, Meta, Migration, Page, Persisted, RecordKey, RecordSpec, Result,
+    Store, StoreBuilder, Stored, SystemClock, Ttl, resolve_dir,
 };
-pub use persist_runtime::{op, tools};
+pub use persist_runtime::{admin, op, tools};
 /// The rmcp crate the generated tools are built for (3.11).
 pub use rmcp;
+/// The serde_json crate whose `Value` a [`Migration`] takes and returns.
+pub use serde_json;
 
 /// What generated code names. Not public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use persist_runtime::{KeyPart, accessors, list, records};
+    pub use persist_runtime::__private::{
+        KeyPart, Sealed, ToolOp, ToolSet, accessors, key_of, router,
+    };
     pub use schemars;
     pub use serde;
     pub use serde_json;

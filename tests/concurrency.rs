@@ -208,3 +208,90 @@ fn a_write_inside_an_update_is_an_error_not_a_deadlock() {
         );
     }
 }
+
+/// The rule for reads inside an update closure: they see the last committed
+/// state of the store, not the writes that ran before in the same batch (one
+/// write transaction commits a batch; a read opens its own transaction).
+/// Here a save of `a` and an update of `b` that reads `a` are queued behind
+/// a held write, so they run as one batch, the save first: the update reads
+/// the `a` committed before the batch.
+#[test]
+fn a_read_inside_an_update_sees_the_last_commit_not_its_own_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::builder()
+        .durability(Durability::Full)
+        .sweep_interval(None)
+        .open_at(dir.path())
+        .unwrap();
+    for name in ["a", "b", "gate"] {
+        counter(name).save(&store).blocking().unwrap();
+    }
+    // A write that holds the writer until told to go.
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (go_tx, go) = std::sync::mpsc::channel::<()>();
+    let leader = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            Counter::update(&store, "gate", move |c| {
+                let _ = entered_tx.send(());
+                let _ = go.recv_timeout(std::time::Duration::from_secs(10));
+                c.n += 1;
+            })
+            .blocking()
+        })
+    };
+    entered.recv().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let wait_for_queue = |n: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while store.pending_writes() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writes were never queued"
+            );
+            std::thread::yield_now();
+        }
+    };
+    let save = {
+        let store = store.clone();
+        rt.spawn(async move {
+            Counter {
+                n: 5,
+                ..counter("a")
+            }
+            .save(&store)
+            .await
+        })
+    };
+    wait_for_queue(1);
+    let update = {
+        let store = store.clone();
+        let reader = store.clone();
+        rt.spawn(async move {
+            Counter::update(&store, "b", move |b| {
+                b.n = Counter::load(&reader, "a").blocking().unwrap().unwrap().n;
+            })
+            .await
+        })
+    };
+    wait_for_queue(2);
+    go_tx.send(()).unwrap();
+    assert!(leader.join().unwrap().is_ok());
+    rt.block_on(save).unwrap().unwrap();
+    let b = rt.block_on(update).unwrap().unwrap().unwrap();
+    assert_eq!(b.n, 0, "the update read `a` as committed before its batch");
+    assert_eq!(Counter::load(&store, "a").blocking().unwrap().unwrap().n, 5);
+    assert_eq!(Counter::load(&store, "b").blocking().unwrap().unwrap().n, 0);
+    // In a batch of its own, the same update reads the committed save.
+    let reader = store.clone();
+    let b = Counter::update(&store, "b", move |b| {
+        b.n = Counter::load(&reader, "a").blocking().unwrap().unwrap().n;
+    })
+    .blocking()
+    .unwrap()
+    .unwrap();
+    assert_eq!(b.n, 5);
+}

@@ -157,7 +157,7 @@ fn a_store_written_by_the_first_format_reads_back() {
         .open_at(dir.path())
         .unwrap();
 
-    assert_eq!(store.raw_keys("").unwrap(), KEYS);
+    assert_eq!(store.admin().raw_keys("").unwrap(), KEYS);
     // Today's rendering of each key is the stored one.
     assert_eq!(settings().record_key().unwrap().as_str(), KEYS[7]);
     assert_eq!(doc().record_key().unwrap().as_str(), KEYS[0]);
@@ -217,7 +217,7 @@ fn a_store_written_by_the_first_format_reads_back() {
     assert_eq!(Event::recent(&store, 10).blocking().unwrap(), newest_first);
 
     // The envelopes themselves are as the first format wrote them.
-    let raw = store.get_raw(KEYS[7]).unwrap().unwrap();
+    let raw = store.admin().get_raw(KEYS[7]).unwrap().unwrap();
     assert_eq!(
         String::from_utf8(raw).unwrap(),
         format!(
@@ -256,10 +256,10 @@ fn regenerate_fixture() {
         event.push(&store).blocking().unwrap();
     }
     profile_v1().save(&store).blocking().unwrap();
-    assert_eq!(store.raw_keys("").unwrap(), KEYS);
+    assert_eq!(store.admin().raw_keys("").unwrap(), KEYS);
     // A compacted copy: the smallest file that holds it.
     let copy = dir.path().join("copy");
-    store.backup_to(&copy).unwrap();
+    store.admin().backup_to(&copy).unwrap();
     let target = fixture();
     std::fs::create_dir_all(target.parent().unwrap()).unwrap();
     std::fs::copy(copy.join("data.mdb"), &target).unwrap();

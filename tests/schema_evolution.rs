@@ -73,6 +73,7 @@ mod incompatible {
 
 fn raw(store: &Store, id: &str) -> Value {
     let bytes = store
+        .admin()
         .get_raw(&format!("profile:profile/{id}"))
         .unwrap()
         .expect("stored");
@@ -145,7 +146,7 @@ fn a_field_added_with_a_default_needs_no_migration() {
 fn a_failed_migration_is_an_error_and_keeps_the_record() {
     let store = Store::memory().unwrap();
     write_v1(&store, "r", "refuse");
-    let before = store.get_raw("profile:profile/r").unwrap();
+    let before = store.admin().get_raw("profile:profile/r").unwrap();
     let err = v2::Profile::load(&store, "r").blocking().unwrap_err();
     assert!(
         matches!(err, Error::Migration { from: 1, to: 2, .. }),
@@ -156,7 +157,7 @@ fn a_failed_migration_is_an_error_and_keeps_the_record() {
         .blocking()
         .unwrap_err();
     assert!(matches!(err, Error::Migration { .. }), "{err}");
-    assert_eq!(store.get_raw("profile:profile/r").unwrap(), before);
+    assert_eq!(store.admin().get_raw("profile:profile/r").unwrap(), before);
 }
 
 #[test]
@@ -170,7 +171,7 @@ fn records_of_a_newer_version_are_refused_and_untouched() {
     .save(&store)
     .blocking()
     .unwrap();
-    let before = store.get_raw("profile:profile/n").unwrap();
+    let before = store.admin().get_raw("profile:profile/n").unwrap();
     let err = v1::Profile::load(&store, "n").blocking().unwrap_err();
     assert!(
         matches!(
@@ -190,7 +191,7 @@ fn records_of_a_newer_version_are_refused_and_untouched() {
         .blocking()
         .unwrap_err();
     assert!(matches!(err, Error::NewerVersion { .. }), "{err}");
-    assert_eq!(store.get_raw("profile:profile/n").unwrap(), before);
+    assert_eq!(store.admin().get_raw("profile:profile/n").unwrap(), before);
 }
 
 fn write_v1_result(store: &Store, id: &str) -> Result<(), Error> {
@@ -206,7 +207,11 @@ fn write_v1_result(store: &Store, id: &str) -> Result<(), Error> {
 fn a_record_that_does_not_decode_is_an_error_naming_key_and_type_and_is_kept() {
     let store = Store::memory().unwrap();
     write_v1(&store, "bad", "not a number");
-    let before = store.get_raw("profile:profile/bad").unwrap().unwrap();
+    let before = store
+        .admin()
+        .get_raw("profile:profile/bad")
+        .unwrap()
+        .unwrap();
     let err = incompatible::Profile::load(&store, "bad")
         .blocking()
         .unwrap_err();
@@ -219,10 +224,17 @@ fn a_record_that_does_not_decode_is_an_error_naming_key_and_type_and_is_kept() {
     assert!(incompatible::Profile::list(&store).blocking().is_err());
     // Still there, byte for byte, and exportable raw.
     assert_eq!(
-        store.get_raw("profile:profile/bad").unwrap().unwrap(),
+        store
+            .admin()
+            .get_raw("profile:profile/bad")
+            .unwrap()
+            .unwrap(),
         before
     );
-    assert_eq!(store.raw_keys("profile:").unwrap(), ["profile:profile/bad"]);
+    assert_eq!(
+        store.admin().raw_keys("profile:").unwrap(),
+        ["profile:profile/bad"]
+    );
     let exported: Value = serde_json::from_slice(&before).unwrap();
     assert_eq!(exported["d"]["name"], json!("not a number"));
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use mcp_persist::__private::records::KeyPiece;
+use mcp_persist::KeyPiece;
 use mcp_persist::tools::ToolServer;
 use mcp_persist::{Durability, Error, MAX_KEY_LEN, RecordSpec, Store, persisted};
 use persist_runtime::admin::RawHeader;
@@ -423,9 +423,10 @@ impl Fixture {
             return;
         }
         for key in now.keys().filter(|k| !self.baseline.contains_key(*k)) {
-            self.store.delete_raw_blocking(key).expect("delete");
+            self.store.admin().delete_raw_blocking(key).expect("delete");
         }
         self.store
+            .admin()
             .import_jsonl(&mut self.baseline_text.as_bytes(), false)
             .expect("re-import the baseline");
         assert_eq!(snapshot(&self.store), self.baseline, "reset");
@@ -434,7 +435,10 @@ impl Fixture {
 
 fn snapshot(store: &Store) -> Snapshot {
     let mut out = Vec::new();
-    store.export_jsonl(&mut out, &mut |_| {}).expect("export");
+    store
+        .admin()
+        .export_jsonl(&mut out, &mut |_| {})
+        .expect("export");
     String::from_utf8(out)
         .expect("export is UTF-8")
         .lines()
@@ -472,12 +476,15 @@ fn import_fixture() -> Fixture {
     Fixture::new(|store| {
         let day = Some(Duration::from_secs(86_400));
         store
+            .admin()
             .put_json_blocking("a:1", &json!({"n": 1, "s": "x"}), None)
             .expect("seed");
         store
+            .admin()
             .put_json_blocking("a:2", &json!([1, 2.5, "z"]), day)
             .expect("seed");
         store
+            .admin()
             .put_json_blocking("b:x/y", &json!("text"), None)
             .expect("seed");
     })
@@ -491,9 +498,9 @@ pub fn import(data: &[u8]) {
     static FIXTURE: OnceLock<Mutex<Fixture>> = OnceLock::new();
     with_fixture(&FIXTURE, import_fixture, |fx| {
         let before = snapshot(&fx.store);
-        let dry = fx.store.import_jsonl(&mut &data[..], true);
+        let dry = fx.store.admin().import_jsonl(&mut &data[..], true);
         assert_eq!(snapshot(&fx.store), before, "a dry run wrote something");
-        let real = fx.store.import_jsonl(&mut &data[..], false);
+        let real = fx.store.admin().import_jsonl(&mut &data[..], false);
         let after = snapshot(&fx.store);
         match (&dry, &real) {
             (Ok(dry), Ok(real)) => assert_eq!(dry, real, "dry run vs import"),
@@ -519,7 +526,12 @@ pub fn import(data: &[u8]) {
                         lines.iter().any(|l| l["key"] == json!(key)),
                         "{key} changed but is not in the import"
                     );
-                    let raw = fx.store.get_raw(&key).expect("read").expect("present");
+                    let raw = fx
+                        .store
+                        .admin()
+                        .get_raw(&key)
+                        .expect("read")
+                        .expect("present");
                     envelope::check(&raw).expect("an imported record decodes");
                 }
             }
@@ -630,19 +642,19 @@ fn key_field(args: &Map<String, Value>, field: &str) -> Option<String> {
 
 fn note_key(args: &Map<String, Value>) -> Option<String> {
     let title = key_field(args, "title")?;
-    let key = mcp_persist::__private::records::key_of::<Note>(&[&title]).ok()?;
+    let key = mcp_persist::__private::key_of::<Note>(&[&title]).ok()?;
     Some(key.as_str().to_owned())
 }
 
 fn progress_key(args: &Map<String, Value>) -> Option<String> {
     let id = key_field(args, "book_id")?;
-    let key = mcp_persist::__private::records::key_of::<Progress>(&[&id]).ok()?;
+    let key = mcp_persist::__private::key_of::<Progress>(&[&id]).ok()?;
     Some(key.as_str().to_owned())
 }
 
 fn stats_key(args: &Map<String, Value>) -> Option<String> {
     let library = key_field(args, "library")?;
-    let key = mcp_persist::__private::records::key_of::<LibraryStats>(&[&library]).ok()?;
+    let key = mcp_persist::__private::key_of::<LibraryStats>(&[&library]).ok()?;
     Some(key.as_str().to_owned())
 }
 

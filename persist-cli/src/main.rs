@@ -201,7 +201,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
         Command::Keys { prefix, limit } => {
             let store = open(&cli.select)?;
             let now = now_ms();
-            let records = store.scan(prefix.as_deref().unwrap_or(""), limit)?;
+            let records = store.admin().scan(prefix.as_deref().unwrap_or(""), limit)?;
             let rows: Vec<Vec<String>> = records
                 .iter()
                 .map(|r| match &r.header {
@@ -239,6 +239,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
         Command::Get { key, raw } => {
             let store = open(&cli.select)?;
             let envelope = store
+                .admin()
                 .get_envelope(&key)?
                 .ok_or_else(|| fail(1, format!("no record at key {key:?}")))?;
             let expired = envelope["e"].as_u64().is_some_and(|e| e <= now_ms());
@@ -275,12 +276,12 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                     ),
                 )
             })?;
-            store.put_json_blocking(&key, &value, ttl)?;
+            store.admin().put_json_blocking(&key, &value, ttl)?;
             out.done(&json!({"set": key}), &format!("set {key}"));
         }
         Command::Delete { key } => {
             let store = open(&cli.select)?;
-            if !store.delete_raw_blocking(&key)? {
+            if !store.admin().delete_raw_blocking(&key)? {
                 return Err(fail(1, format!("no record at key {key:?}")));
             }
             out.done(&json!({"deleted": key}), &format!("deleted {key}"));
@@ -298,7 +299,9 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             let mut progress = progress_reporter("exported");
             let n = match &file {
                 Some(path) => export_to_file(&store, path, &mut progress)?,
-                None => store.export_jsonl(&mut std::io::stdout().lock(), &mut progress)?,
+                None => store
+                    .admin()
+                    .export_jsonl(&mut std::io::stdout().lock(), &mut progress)?,
             };
             if file.is_some() || std::io::stderr().is_terminal() {
                 eprintln!("exported {n} records");
@@ -327,14 +330,14 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 ImportBatch::parse(&mut BufReader::new(f))?
             };
             let report = if exists {
-                open_at(&dir)?.import(batch, dry_run)?
+                open_at(&dir)?.admin().import(batch, dry_run)?
             } else if dry_run {
                 eprintln!("would create a new store at {}", dir.display());
                 batch.report_on_empty()
             } else {
                 let store = open_at(&dir)?;
                 eprintln!("created a new store at {}", dir.display());
-                store.import(batch, false).map_err(|err| {
+                store.admin().import(batch, false).map_err(|err| {
                     fail(
                         2,
                         format!(
@@ -352,7 +355,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
         }
         Command::Backup { dest } => {
             let store = open(&cli.select)?;
-            store.backup_to(&dest)?;
+            store.admin().backup_to(&dest)?;
             out.done(
                 &json!({"backup": dest}),
                 &format!("backed up to {}", dest.display()),
@@ -360,7 +363,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
         }
         Command::Stats => {
             let store = open(&cli.select)?;
-            let stats = store.stats()?;
+            let stats = store.admin().stats()?;
             let mut rows: Vec<Vec<String>> = stats
                 .namespaces
                 .iter()
@@ -386,7 +389,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
         }
         Command::Check => {
             let store = open(&cli.select)?;
-            let bad = store.check()?;
+            let bad = store.admin().check()?;
             let rows: Vec<Vec<String>> = bad
                 .iter()
                 .map(|(k, why)| vec![k.clone(), why.clone()])
@@ -445,6 +448,7 @@ fn export_to_file(
         .map_err(|e| failed("cannot create a file", &e))?;
     let mut out = BufWriter::new(temp.as_file_mut());
     let n = store
+        .admin()
         .export_jsonl(&mut out, progress)
         .map_err(|e| match e {
             Error::Io { source, .. } => failed("cannot write", &source),

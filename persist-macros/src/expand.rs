@@ -38,12 +38,21 @@ pub fn persisted(args: TokenStream, input: TokenStream) -> TokenStream {
 fn expand(model: &Model) -> TokenStream {
     let item = with_derives(&model.item, model.tools.is_some());
     let spec_impl = spec_impl(model);
+    let seal = seal_impl(model);
     let accessors = accessors(model);
     quote! {
         #item
         #spec_impl
+        #seal
         #accessors
     }
+}
+
+/// The impl of the hidden supertrait that seals `Persisted`: only this
+/// attribute implements it, so a hand-written `impl Persisted` does not compile.
+fn seal_impl(model: &Model) -> TokenStream {
+    let ident = &model.item.ident;
+    quote!(impl ::mcp_persist::__private::Sealed for #ident {})
 }
 
 /// Whether `#[derive(...)]` on the item already names a trait called `name`.
@@ -152,7 +161,7 @@ fn spec_impl(model: &Model) -> TokenStream {
             };
 
             fn record_key(&self) -> ::mcp_persist::Result<::mcp_persist::RecordKey> {
-                ::mcp_persist::__private::records::key_of::<Self>(&[#(#key_parts),*])
+                ::mcp_persist::__private::key_of::<Self>(&[#(#key_parts),*])
             }
         }
     }
@@ -163,7 +172,7 @@ fn spec_impl(model: &Model) -> TokenStream {
 /// Field("id")`. The template was checked (balanced braces, placeholders
 /// separated by text); an unbalanced brace left over is a literal.
 fn key_pieces(template: &str) -> Vec<TokenStream> {
-    let piece = quote!(::mcp_persist::__private::records::KeyPiece);
+    let piece = quote!(::mcp_persist::KeyPiece);
     let mut out = Vec::new();
     let mut rest = template;
     while !rest.is_empty() {
@@ -230,6 +239,7 @@ fn tool_accessors(
     let name = crate::model::snake_case(&model.item.ident.to_string());
     let router = quote!(::mcp_persist::rmcp::handler::server::router::tool::ToolRouter<S>);
     let t = quote!(::mcp_persist::tools);
+    let p = quote!(::mcp_persist::__private);
     quote! {
         /// The MCP tools of this type, to merge into a server's router with `+`.
         /// The routes capture `store`; see `tools_with` for the limits they enforce.
@@ -242,9 +252,9 @@ fn tool_accessors(
             #store: &::mcp_persist::Store,
             config: #t::ToolConfig,
         ) -> #router {
-            #t::router::<Self, S>(
+            #p::router::<Self, S>(
                 #store,
-                &#t::ToolSet { name: #name, prefix: #prefix, ops: &[#(#t::ToolOp::#ops),*] },
+                &#p::ToolSet { name: #name, prefix: #prefix, ops: &[#(#p::ToolOp::#ops),*] },
                 config,
             )
         }
@@ -285,7 +295,11 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
     let closure_doc = "`f` may run more than once for one call (the write is tried again after \
          the store's map grew) and runs while the store's writes wait for it: keep it quick and \
          free of side effects, and make it compute the same change from the same value. The \
-         record keeps its own expiry policy, re-armed from this write (see `Ttl`).";
+         record keeps its own expiry policy, re-armed from this write (see `Ttl`). A read of the store \
+         inside `f` (through a `Store` clone it captured, say, loading another record) sees the \
+         last committed state: not the writes that ran before it in the same batch of writes, nor \
+         this update's own change; read what you need before calling, or keep values that must \
+         change together in one record.";
     let delete_doc = format!("Deletes {which}. Returns whether a live record was deleted. {run}");
     let mut out = quote! {
         #[doc = #load_doc]
@@ -425,10 +439,7 @@ mod tests {
     fn pieces(template: &str) -> String {
         key_pieces(template)
             .iter()
-            .map(|p| {
-                p.to_string()
-                    .replace(":: mcp_persist :: __private :: records :: KeyPiece :: ", "")
-            })
+            .map(|p| p.to_string().replace(":: mcp_persist :: KeyPiece :: ", ""))
             .collect::<Vec<_>>()
             .join(" ")
     }

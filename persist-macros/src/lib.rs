@@ -10,6 +10,8 @@ mod args;
 mod errors;
 mod expand;
 mod model;
+#[cfg(test)]
+mod snapshots;
 
 use proc_macro::TokenStream;
 

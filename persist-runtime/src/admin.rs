@@ -1,6 +1,11 @@
-//! Type-agnostic access to a store, for tools that see it from outside
-//! (the `mcp-persist` command line): raw records, export/import, backup,
-//! statistics and checks. Typed code uses `records` and `list` instead.
+//! Type-agnostic access to a store: the door that bypasses types.
+//!
+//! [`Store::admin`] opens it: raw records by full key, export and import,
+//! backup, statistics and checks. It is the API of the `mcp-persist`
+//! command line and of operators' own tools, which see a store from outside
+//! and do not know its Rust types. Nothing here decodes, validates,
+//! migrates or expires a record as its type would: a server's own code uses
+//! the accessors `#[persisted]` generates instead.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
@@ -105,7 +110,52 @@ fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Type-agnostic access to a [`Store`], from [`Store::admin`]: the door that
+/// bypasses types, for the command line and operators (see the [module](self)).
+///
+/// ```
+/// # fn main() -> Result<(), persist_runtime::Error> {
+/// let store = persist_runtime::Store::memory()?;
+/// let admin = store.admin();
+/// admin.put_json_blocking("notes:a", &serde_json::json!({"text": "hi"}), None)?;
+/// assert_eq!(admin.raw_keys("notes:")?, ["notes:a"]);
+/// assert!(admin.check()?.is_empty());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Admin<'s> {
+    store: &'s Store,
+}
+
 impl Store {
+    /// Type-agnostic access to this store: raw records by full key,
+    /// export/import, backup, statistics and checks. The door that bypasses
+    /// types, for the command line and operators; a server's own code uses
+    /// the accessors `#[persisted]` generates instead.
+    pub fn admin(&self) -> Admin<'_> {
+        Admin { store: self }
+    }
+}
+
+impl Admin<'_> {
+    /// The raw stored envelope at a full key (`namespace:key`), whatever it
+    /// holds: for export, inspection and rescue of records that do not decode.
+    pub fn get_raw(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.store
+            .read_record(key.as_bytes(), |bytes| Ok(bytes.map(<[u8]>::to_vec)))
+    }
+
+    /// Full keys of every stored record starting with `prefix`, in key order
+    /// (expired records not yet purged included).
+    pub fn raw_keys(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut keys = Vec::new();
+        self.each_record(prefix, |k, _| {
+            keys.push(String::from_utf8_lossy(k).into_owned());
+            true
+        })?;
+        Ok(keys)
+    }
+
     /// Every record whose key starts with `prefix`, in key order, up to `limit`.
     pub fn scan(&self, prefix: &str, limit: Option<usize>) -> Result<Vec<RawRecord>> {
         let mut out = Vec::new();
@@ -131,7 +181,7 @@ impl Store {
     /// `prefix`, in key order and in one read transaction, until it says stop.
     fn each_record(&self, prefix: &str, mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
         let range = KeyRange::prefix(prefix.as_bytes());
-        self.scan_records(range, Order::Forward, |k, v| {
+        self.store.scan_records(range, Order::Forward, |k, v| {
             Ok(if f(k, v) {
                 ControlFlow::Continue(())
             } else {
@@ -164,7 +214,7 @@ impl Store {
             type_name: "JSON value",
             reason: e.to_string(),
         })?;
-        self.write_blocking(Box::new(move |ctx| {
+        self.store.write_blocking(Box::new(move |ctx| {
             let old = ctx.header_to_replace(&key)?;
             let now = ctx.now_ms;
             let live = old.filter(|h| !h.is_expired(now));
@@ -183,7 +233,7 @@ impl Store {
     /// Deletes the record at `key`, whatever it holds. Returns whether it existed.
     pub fn delete_raw_blocking(&self, key: &str) -> Result<bool> {
         let key = key.to_owned();
-        self.write_blocking(Box::new(move |ctx| {
+        self.store.write_blocking(Box::new(move |ctx| {
             let old = ctx.header_to_replace(&key)?;
             ctx.remove(key.as_bytes(), old.as_ref())
         }))
@@ -202,24 +252,25 @@ impl Store {
             source,
         };
         let mut n = 0;
-        self.scan_records(KeyRange::default(), Order::Forward, |k, v| {
-            let key = String::from_utf8_lossy(k);
-            let line = match serde_json::from_slice::<Value>(v) {
-                Ok(envelope) => json!({"key": key, "envelope": envelope}),
-                Err(_) => json!({"key": key, "raw": String::from_utf8_lossy(v)}),
-            };
-            writeln!(out, "{line}").map_err(io)?;
-            n += 1;
-            if n % 1000 == 0 {
-                progress(n);
-            }
-            Ok(ControlFlow::Continue(()))
-        })?;
+        self.store
+            .scan_records(KeyRange::default(), Order::Forward, |k, v| {
+                let key = String::from_utf8_lossy(k);
+                let line = match serde_json::from_slice::<Value>(v) {
+                    Ok(envelope) => json!({"key": key, "envelope": envelope}),
+                    Err(_) => json!({"key": key, "raw": String::from_utf8_lossy(v)}),
+                };
+                writeln!(out, "{line}").map_err(io)?;
+                n += 1;
+                if n % 1000 == 0 {
+                    progress(n);
+                }
+                Ok(ControlFlow::Continue(()))
+            })?;
         out.flush().map_err(io)?;
         Ok(n)
     }
 
-    /// Imports JSON lines as written by [`Store::export_jsonl`], all or
+    /// Imports JSON lines as written by [`Admin::export_jsonl`], all or
     /// nothing in one write transaction. Every line is checked before anything
     /// is written; an error names the line (and column). With `dry_run`,
     /// reports what would change and writes nothing.
@@ -233,7 +284,7 @@ impl Store {
     /// (or unchanged).
     pub fn import(&self, batch: ImportBatch, dry_run: bool) -> Result<ImportReport> {
         let records = batch.records;
-        self.write_blocking(Box::new(move |ctx| {
+        self.store.write_blocking(Box::new(move |ctx| {
             let mut tally = Tally::default();
             for (key, header, data) in &records {
                 let old = match tally.written(key) {
@@ -260,7 +311,7 @@ impl Store {
                 reason: "a store is already there; back up into an empty directory".into(),
             });
         }
-        self.copy_compacted_to(&target)?;
+        self.store.copy_compacted_to(&target)?;
         // Owner-only, like the store (inside a directory only its user reaches).
         #[cfg(unix)]
         {
@@ -278,7 +329,7 @@ impl Store {
     /// Per-namespace counts, sizes, and expired records not yet purged.
     pub fn stats(&self) -> Result<StoreStats> {
         let mut stats = StoreStats {
-            expired_pending: self.expired_pending()?,
+            expired_pending: self.store.expired_pending()?,
             ..StoreStats::default()
         };
         for record in self.scan("", None)? {
@@ -289,8 +340,9 @@ impl Store {
             ns.records += 1;
             ns.bytes += record.size as u64;
         }
-        stats.file_bytes = std::fs::metadata(self.path().join("data.mdb")).map_or(0, |m| m.len());
-        stats.map_bytes = self.map_bytes();
+        stats.file_bytes =
+            std::fs::metadata(self.store.path().join("data.mdb")).map_or(0, |m| m.len());
+        stats.map_bytes = self.store.map_bytes();
         Ok(stats)
     }
 
@@ -348,7 +400,7 @@ impl<'a> Tally<'a> {
 }
 
 /// The lines of an import file, every one checked, ready to be written by
-/// [`Store::import`]. Parsing first means a bad file is refused before any
+/// [`Admin::import`]. Parsing first means a bad file is refused before any
 /// store is opened (or created).
 #[derive(Debug, Clone, Default)]
 pub struct ImportBatch {
@@ -356,7 +408,7 @@ pub struct ImportBatch {
 }
 
 impl ImportBatch {
-    /// Reads and checks JSON lines as written by [`Store::export_jsonl`]
+    /// Reads and checks JSON lines as written by [`Admin::export_jsonl`]
     /// (blank lines are skipped). An error names the line (and column).
     pub fn parse(input: &mut dyn BufRead) -> Result<Self> {
         let mut records = Vec::new();

@@ -2,21 +2,22 @@
 //! the value envelope, TTL and the writer thread.
 //!
 //! Users depend on the `mcp-persist` facade, which re-exports this crate and
-//! the `#[persisted]` macro. Every generated accessor returns an [operation](op)
-//! built by a generic function of `accessors`.
+//! the `#[persisted]` macro. Every generated accessor returns an [operation](op):
+//! awaited, or run with `.blocking()`. Type-agnostic access (the command
+//! line's and operators' API) is behind [`Store::admin`]; what the generated
+//! code calls lives in the hidden `__private` module and is not public API.
 
 #![warn(missing_docs)]
 
-#[doc(hidden)]
-pub mod accessors;
+mod accessors;
 pub mod admin;
 mod clock;
 mod envelope;
 mod error;
 mod key;
-pub mod list;
+mod list;
 pub mod op;
-pub mod records;
+mod records;
 mod spec;
 mod store;
 pub mod tools;
@@ -24,7 +25,23 @@ pub mod tools;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use envelope::{Meta, Stored};
 pub use error::{Error, Result};
-pub use key::{KeyPart, MAX_KEY_LEN, RecordKey};
+pub use key::{MAX_KEY_LEN, RecordKey};
 pub use records::{ListOptions, Page, Ttl};
 pub use spec::{KeyPiece, Kind, Migration, Persisted, RecordSpec};
 pub use store::{DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Store, StoreBuilder, resolve_dir};
+
+/// What the code `#[persisted]` generates names (through the facade's own
+/// `__private`). Not public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::key::KeyPart;
+    pub use crate::spec::Sealed;
+    pub use crate::tools::routes::{ToolOp, ToolSet, router};
+
+    pub use crate::records::key_of;
+
+    /// The generic code behind every generated accessor.
+    pub mod accessors {
+        pub use crate::accessors::*;
+    }
+}

@@ -18,7 +18,6 @@ use crate::store::{KeyRange, Order, Store, WriteFn};
 
 /// The pieces of a key template, named here for the code `#[persisted]` generates.
 #[doc(hidden)]
-pub use crate::spec::KeyPiece;
 
 /// How long a record lives, overriding its type's `ttl`.
 ///
@@ -358,6 +357,15 @@ where
     })
 }
 
+/// The job of an update (`T::update`): `f` applied to the live record at
+/// `key` in one write transaction (no update is lost between threads or
+/// processes); `None`, and nothing written, if there is none (`Missing::Skip`).
+/// `f` may run more than once (the batch is retried after the map grew).
+///
+/// Reads inside `f`: a read of the store (through a `Store` clone `f`
+/// captured, say, loading another record) sees the last committed state:
+/// not the writes that ran before it in the same batch (the writer commits
+/// many callers' writes in one transaction), nor this update's own change.
 pub(crate) fn update_job<T: Persisted, F>(
     key: RecordKey,
     missing: Missing,
@@ -371,22 +379,6 @@ where
         Ok(())
     });
     Box::new(move |ctx| Ok(job(ctx)?.map(|s| s.value)))
-}
-
-/// Atomically applies `f` to the live record at `key`; `f` may refuse with an
-/// error (nothing is written). Returns the stored value with its metadata.
-pub(crate) async fn try_update<T, F>(
-    store: &Store,
-    key: RecordKey,
-    f: F,
-) -> Result<Option<Stored<T>>>
-where
-    T: Persisted,
-    F: FnMut(&mut T) -> Result<()> + Send + 'static,
-{
-    store
-        .submit(Ok(try_update_job(key, Missing::Skip, f)))
-        .await
 }
 
 /// The job of an update that starts from `initial` when no live record

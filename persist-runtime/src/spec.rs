@@ -72,10 +72,27 @@ pub type Migration = fn(serde_json::Value, u32) -> std::result::Result<serde_jso
 /// Implemented by `#[persisted]`; you do not implement it by hand. All the
 /// logic lives in generic runtime code over this trait; the generated inherent
 /// methods (`load`, `save`, ...) are thin calls into it.
-pub trait Persisted: Serialize + DeserializeOwned + Send + Sync + 'static {
+///
+/// The trait is sealed: its hidden supertrait `Sealed` is implemented by the
+/// attribute and by nothing else, so an `impl Persisted for MyType` written
+/// by hand does not compile (it would store records under a key template,
+/// version and migration that nothing checked). Put `#[persisted(...)]` on
+/// the struct instead. Sealing also lets this trait grow without breaking
+/// anyone, since only the macro implements it.
+pub trait Persisted: Sealed + Serialize + DeserializeOwned + Send + Sync + 'static {
     /// What the attribute declared.
     const SPEC: RecordSpec;
 
     /// The key of this value, built from its own key fields.
     fn record_key(&self) -> Result<RecordKey>;
 }
+
+/// The supertrait that seals [`Persisted`]: `#[persisted]` implements it
+/// next to `Persisted`. Not public API: reachable only through `__private`.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`Persisted` is implemented by `#[persisted]` only, not by hand",
+    label = "put `#[persisted(key = \"...\")]` on the struct instead of this impl",
+    note = "the trait is sealed so that every persisted type goes through the attribute's checks"
+)]
+pub trait Sealed {}

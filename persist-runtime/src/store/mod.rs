@@ -298,22 +298,6 @@ impl Store {
         self.inner.writer.write_detached(what, f);
     }
 
-    /// The raw stored envelope at a full key (`namespace:key`), whatever it
-    /// holds: for export, inspection and rescue of records that do not decode.
-    pub fn get_raw(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        self.read_record(key.as_bytes(), |bytes| Ok(bytes.map(<[u8]>::to_vec)))
-    }
-
-    /// Full keys of every stored record starting with `prefix`, in key order
-    /// (expired records not yet purged included).
-    pub fn raw_keys(&self, prefix: &str) -> Result<Vec<String>> {
-        Ok(self
-            .scan(prefix, None)?
-            .into_iter()
-            .map(|r| r.key)
-            .collect())
-    }
-
     pub(crate) fn write_blocking<R: Send + 'static>(&self, f: WriteFn<R>) -> Result<R> {
         self.inner.writer.write_blocking(f)
     }

@@ -6,10 +6,11 @@
 use std::sync::Arc;
 
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::ToolConfig;
-use super::ToolOp;
+use super::patch;
+use super::routes::ToolOp;
 use super::schema::RecordSchema;
 use crate::envelope::{Meta, Stored};
 use crate::error::Error;
@@ -156,17 +157,18 @@ fn check_fields<S: AsRef<str>>(args: &JsonObject, allowed: &[S]) -> Result<(), R
 /// Decodes a whole record, naming the field at fault.
 fn decode<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Result<T, Refusal> {
     check_fields(&args, &ctx.schema.fields)?;
-    decode_value(Value::Object(args))
+    decode_value(Value::Object(args)).map_err(Refusal)
 }
 
-fn decode_value<T: Persisted>(value: Value) -> Result<T, Refusal> {
+/// Decodes a record from JSON; the error names the field at fault.
+fn decode_value<T: Persisted>(value: Value) -> Result<T, String> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if path == "." || path.is_empty() {
-            Refusal(format!("invalid {}: {inner}", T::SPEC.type_name))
+            format!("invalid {}: {inner}", T::SPEC.type_name)
         } else {
-            Refusal(format!("field `{path}`: {inner}"))
+            format!("field `{path}`: {inner}")
         }
     })
 }
@@ -212,10 +214,13 @@ fn meta_json(meta: &Meta) -> (Value, Value, Value) {
 fn stored_json<T: Persisted>(stored: &Stored<T>) -> Result<Value, Refusal> {
     let record = serde_json::to_value(&stored.value)
         .map_err(|e| Refusal(format!("cannot encode the record: {e}")))?;
-    let (created, updated, expires) = meta_json(&stored.meta);
-    Ok(
-        json!({"record": record, "created_at": created, "updated_at": updated, "expires_at": expires}),
-    )
+    Ok(record_json(record, &stored.meta))
+}
+
+/// A record's JSON with its metadata, as the tools answer it.
+fn record_json(record: Value, meta: &Meta) -> Value {
+    let (created, updated, expires) = meta_json(meta);
+    json!({"record": record, "created_at": created, "updated_at": updated, "expires_at": expires})
 }
 
 fn describe_key<T: Persisted>(args: &JsonObject) -> String {
@@ -264,44 +269,16 @@ async fn set<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Outcome {
     Ok((body.to_string(), json!({"stored": body})))
 }
 
-/// RFC 7396 JSON merge patch.
-fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(patch) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(Map::new());
-    }
-    if let Value::Object(target) = target {
-        for (k, v) in patch {
-            if v.is_null() {
-                target.remove(k);
-            } else {
-                merge_patch(target.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-    }
-}
-
 async fn update<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Outcome {
     check_fields(&args, &ctx.schema.fields)?;
     let key = key_from_args::<T>(&args)?;
     let described = describe_key::<T>(&args);
-    let patch = Value::Object(args);
-    let result = records::try_update::<T, _>(&ctx.store, key, move |value: &mut T| {
-        let mut json = serde_json::to_value(&*value).map_err(|e| Error::Encode {
-            type_name: T::SPEC.type_name,
-            reason: e.to_string(),
-        })?;
-        merge_patch(&mut json, &patch);
-        *value = decode_value(json).map_err(|Refusal(reason)| Error::InvalidPatch { reason })?;
-        Ok(())
-    })
-    .await?;
-    match result {
-        Some(stored) => {
-            let body = stored_json(&stored)?;
+    let job = patch::patch_job::<T>(key, args, decode_value::<T>);
+    match ctx.store.submit(Ok(job)).await? {
+        Some(patched) => {
+            let record = serde_json::from_slice(&patched.data)
+                .map_err(|e| Refusal(format!("cannot read the stored record back: {e}")))?;
+            let body = record_json(record, &patched.meta);
             Ok((body.to_string(), json!({"found": true, "stored": body})))
         }
         None => Ok((

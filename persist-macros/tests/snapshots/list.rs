@@ -1,0 +1,65 @@
+// The expansion of `list`: see src/snapshots.rs (UPDATE_SNAPSHOTS=1 regenerates it).
+#[derive(
+    ::mcp_persist::__private::serde::Serialize,
+    ::mcp_persist::__private::serde::Deserialize
+)]
+#[serde(crate = "::mcp_persist::__private::serde")]
+/// A search, newest first.
+#[derive(Debug)]
+struct Search {
+    query: String,
+}
+impl ::mcp_persist::Persisted for Search {
+    const SPEC: ::mcp_persist::RecordSpec = ::mcp_persist::RecordSpec {
+        type_name: "Search",
+        namespace: "search",
+        key: "searches",
+        key_pieces: &[::mcp_persist::KeyPiece::Lit("searches")],
+        key_params: &[],
+        kind: ::mcp_persist::Kind::List {
+            max_len: ::core::option::Option::Some(5usize),
+        },
+        ttl: ::core::option::Option::Some(::core::time::Duration::from_secs(3600u64)),
+        version: 1u32,
+        doc: "A search, newest first.",
+        migrate: ::core::option::Option::None,
+    };
+    fn record_key(&self) -> ::mcp_persist::Result<::mcp_persist::RecordKey> {
+        ::mcp_persist::__private::key_of::<Self>(&[])
+    }
+}
+impl ::mcp_persist::__private::Sealed for Search {}
+#[allow(dead_code)]
+impl Search {
+    /// Adds this value as the newest item, dropping the oldest beyond
+    /// `max_len`, atomically; with the type's `ttl` unless the operation's
+    /// `.ttl(..)` chooses another. `.await` it, or run it with
+    /// `.blocking()`; either returns once the write is durable.
+    fn push<'s>(
+        &'s self,
+        store: &'s ::mcp_persist::Store,
+    ) -> ::mcp_persist::op::Save<'s, Self> {
+        ::mcp_persist::__private::accessors::save::<Self>(store, self)
+    }
+    /// Up to `limit` items, newest first (expired items are skipped).
+    /// `.await` it, or run it with `.blocking()`.
+    fn recent(
+        store: &::mcp_persist::Store,
+        limit: usize,
+    ) -> ::mcp_persist::op::Read<'_, ::std::vec::Vec<Self>> {
+        ::mcp_persist::__private::accessors::recent::<Self>(store, limit)
+    }
+    /// Up to `limit` items, newest first, with their metadata.
+    /// `.await` it, or run it with `.blocking()`.
+    fn recent_with_meta(
+        store: &::mcp_persist::Store,
+        limit: usize,
+    ) -> ::mcp_persist::op::Read<'_, ::std::vec::Vec<::mcp_persist::Stored<Self>>> {
+        ::mcp_persist::__private::accessors::recent_with_meta::<Self>(store, limit)
+    }
+    /// Deletes every item; returns how many live items there were.
+    /// `.await` it, or run it with `.blocking()`.
+    fn clear(store: &::mcp_persist::Store) -> ::mcp_persist::op::Write<'_, usize> {
+        ::mcp_persist::__private::accessors::clear::<Self>(store)
+    }
+}

@@ -1,0 +1,304 @@
+//! `update_<name>`: a JSON merge patch (RFC 7396) applied to the stored JSON
+//! inside the write, decoded into the record's type once to validate it.
+
+use rmcp::model::JsonObject;
+use serde_json::{Map, Value};
+
+use crate::envelope::{self, Header, Meta};
+use crate::error::{Error, Result};
+use crate::key::RecordKey;
+use crate::records::{Ttl, decode_record, encode, next_header};
+use crate::spec::Persisted;
+use crate::store::WriteFn;
+
+/// What a patch stored: the record's JSON as written, and its metadata.
+pub(super) struct Patched {
+    /// The stored JSON of the record (what `T` encoded to, not the patched
+    /// input: defaults filled in, unknown fields dropped).
+    pub data: Vec<u8>,
+    /// The metadata the write gave the record.
+    pub meta: Meta,
+}
+
+/// RFC 7396 JSON merge patch.
+pub(super) fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(target) = target {
+        for (k, v) in patch {
+            if v.is_null() {
+                target.remove(k);
+            } else {
+                merge_patch(target.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    }
+}
+
+/// The job of an `update_<name>` call: in one write, reads the live record
+/// at `key`, applies `patch` to its JSON, decodes the result as `T` (once:
+/// that is the validation), encodes and stores it. Nothing is written, and
+/// `None` returned, when no live record exists.
+///
+/// The rules are those of every update (`records::update`): a record of an
+/// older schema version goes through the type's migration first, one of a
+/// newer version is refused; key fields cannot change; the record keeps its
+/// own expiry policy, re-armed from this write. `decode` turns the patched
+/// JSON into `T`, naming the field at fault.
+pub(super) fn patch_job<T: Persisted>(
+    key: RecordKey,
+    patch: JsonObject,
+    decode: fn(Value) -> std::result::Result<T, String>,
+) -> WriteFn<Option<Patched>> {
+    let patch = Value::Object(patch);
+    Box::new(move |ctx| {
+        let now = ctx.now_ms;
+        let Some(bytes) = ctx.get(key.as_bytes())? else {
+            return Ok(None);
+        };
+        let (old, mut json) = current_json::<T>(key.as_str(), bytes)?;
+        if old.is_expired(now) {
+            return Ok(None);
+        }
+        merge_patch(&mut json, &patch);
+        let value = match decode(json) {
+            Ok(value) => value,
+            Err(reason) => {
+                // A stored record that does not decode as `T` is reported
+                // as such, as by every other update (not as the patch's fault).
+                decode_record::<T>(key.as_str(), bytes)?;
+                return Err(Error::InvalidPatch { reason });
+            }
+        };
+        let new_key = value.record_key()?;
+        if new_key != key {
+            return Err(Error::KeyChanged {
+                type_name: T::SPEC.type_name,
+                key: key.to_string(),
+                new_key: new_key.to_string(),
+            });
+        }
+        let data = encode(&value)?;
+        let header = next_header::<T>(Some(&old), now, Ttl::of_stored(old.ttl_ms));
+        ctx.put(key.as_bytes(), Some(&old), &header, &data)?;
+        Ok(Some(Patched {
+            data,
+            meta: header.meta(),
+        }))
+    })
+}
+
+/// The stored record at `key` as JSON in the current version's shape, with
+/// its header. A record of the current version is read as JSON straight
+/// from the envelope; any other (an older version, through the type's
+/// migration; a newer one, refused; one that does not decode) goes through
+/// `decode_record`, which has the rules and the error messages.
+fn current_json<T: Persisted>(key: &str, bytes: &[u8]) -> Result<(Header, Value)> {
+    if let Some((header, data)) = envelope::split(bytes)
+        && header.version == T::SPEC.version
+        && let Ok(json) = serde_json::from_slice::<Value>(data)
+    {
+        return Ok((header, json));
+    }
+    let (header, value) = decode_record::<T>(key, bytes)?;
+    let json = serde_json::to_value(&value).map_err(|e| Error::Encode {
+        type_name: T::SPEC.type_name,
+        reason: e.to_string(),
+    })?;
+    Ok((header, json))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::spec::KeyPiece;
+    use std::time::Duration;
+
+    use rmcp::model::CallToolResult;
+    use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::spec::{Kind, RecordSpec, Sealed};
+    use crate::store::Store;
+    use crate::tools::ToolConfig;
+    use crate::tools::handlers::{Ctx, call};
+    use crate::tools::routes::ToolOp;
+    use crate::tools::schema::RecordSchema;
+
+    /// Version 2 of a profile; version 1 called `name` `full_name`.
+    #[derive(Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+    struct Profile {
+        id: String,
+        name: String,
+        #[serde(default)]
+        tags: Vec<String>,
+    }
+
+    fn migrate(mut value: Value, from: u32) -> std::result::Result<Value, String> {
+        if from == 1 {
+            let fields = value.as_object_mut().ok_or("not an object")?;
+            let name = fields.remove("full_name").ok_or("no full_name")?;
+            fields.insert("name".into(), name);
+        }
+        Ok(value)
+    }
+
+    impl Sealed for Profile {}
+    impl Persisted for Profile {
+        const SPEC: RecordSpec = RecordSpec {
+            type_name: "Profile",
+            namespace: "profile",
+            key: "profile/{id}",
+            key_params: &["id"],
+            key_pieces: &[KeyPiece::Lit("profile/"), KeyPiece::Field("id")],
+            kind: Kind::Keyed,
+            ttl: Some(Duration::from_secs(60)),
+            version: 2,
+            doc: "",
+            migrate: Some(migrate),
+        };
+
+        fn record_key(&self) -> Result<RecordKey> {
+            crate::records::key_of::<Self>(&[&self.id])
+        }
+    }
+
+    fn ctx(store: &Store) -> Ctx {
+        Ctx {
+            store: store.clone(),
+            schema: Arc::new(RecordSchema::of::<Profile>()),
+            config: ToolConfig::default(),
+            tool_name: "update_profile".into(),
+        }
+    }
+
+    async fn update(store: &Store, args: Value) -> CallToolResult {
+        let args = args.as_object().cloned().unwrap_or_default();
+        call::<Profile>(&ctx(store), ToolOp::Update, Some(args)).await
+    }
+
+    fn envelope(store: &Store, id: &str) -> Value {
+        let key = format!("profile:profile/{id}");
+        store.admin().get_envelope(&key).unwrap().expect("stored")
+    }
+
+    fn text(result: &CallToolResult) -> String {
+        serde_json::to_string(&result.content).unwrap()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_migrated_record_is_patched_and_stored_in_the_current_version() {
+        let store = Store::memory().unwrap();
+        // A version 1 record that never expires (an explicit choice the update keeps).
+        let v1 = json!({"id": "a", "full_name": "Ann"});
+        let admin = store.admin();
+        admin
+            .put_json_blocking("profile:profile/a", &v1, None)
+            .unwrap();
+        assert_eq!(envelope(&store, "a")["v"], json!(1));
+
+        let result = update(&store, json!({"id": "a", "tags": ["x"]})).await;
+        assert_ne!(result.is_error, Some(true), "{}", text(&result));
+        let answer = result.structured_content.expect("structured");
+        let want = json!({"id": "a", "name": "Ann", "tags": ["x"]});
+        assert_eq!(answer["found"], json!(true));
+        assert_eq!(answer["stored"]["record"], want);
+        assert_eq!(answer["stored"]["expires_at"], Value::Null);
+
+        let stored = envelope(&store, "a");
+        assert_eq!(stored["v"], json!(2));
+        assert_eq!(stored["d"], want);
+        assert_eq!(
+            stored["e"],
+            Value::Null,
+            "the record's own policy (never) is kept"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_reply_is_what_was_stored_and_the_type_ttl_is_rearmed() {
+        let clock = ManualClock::new();
+        let store = Store::builder().clock(clock.clone()).memory().unwrap();
+        let saved = Profile {
+            id: "b".into(),
+            name: "Bo".into(),
+            tags: vec![],
+        };
+        crate::accessors::save(&store, &saved).blocking().unwrap();
+        clock.advance(Duration::from_secs(30));
+
+        // `tags: null` removes the field; the stored record has its default.
+        let result = update(&store, json!({"id": "b", "name": "Bea", "tags": null})).await;
+        let answer = result.structured_content.expect("structured");
+        assert_eq!(
+            answer["stored"]["record"],
+            json!({"id": "b", "name": "Bea", "tags": []})
+        );
+        let stored = envelope(&store, "b");
+        assert_eq!(stored["d"], answer["stored"]["record"]);
+        assert_eq!(
+            stored["e"],
+            json!(clock.now_ms() + 60_000),
+            "re-armed from this write"
+        );
+
+        clock.advance(Duration::from_secs(61));
+        let result = update(&store, json!({"id": "b", "name": "Cy"})).await;
+        assert_eq!(
+            result.structured_content.as_ref().expect("structured")["found"],
+            json!(false)
+        );
+        assert!(text(&result).contains("no Profile is stored with id = "));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_patch_that_breaks_the_record_changes_nothing() {
+        let store = Store::memory().unwrap();
+        let saved = Profile {
+            id: "c".into(),
+            name: "Cy".into(),
+            tags: vec!["t".into()],
+        };
+        crate::accessors::save(&store, &saved).blocking().unwrap();
+        let before = envelope(&store, "c");
+
+        let result = update(&store, json!({"id": "c", "name": null})).await;
+        assert_eq!(result.is_error, Some(true));
+        let text = text(&result);
+        assert!(
+            text.contains("the update does not fit the record"),
+            "{text}"
+        );
+        assert!(text.contains("missing field `name`"), "{text}");
+        let result = update(&store, json!({"id": "c", "tags": [1]})).await;
+        assert!(
+            self::text(&result).contains("field `tags[0]`"),
+            "{}",
+            self::text(&result)
+        );
+        assert_eq!(envelope(&store, "c"), before);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_stored_record_that_does_not_decode_is_reported_as_such() {
+        let store = Store::memory().unwrap();
+        let admin = store.admin();
+        // Version 1 without `full_name`: its migration fails.
+        admin
+            .put_json_blocking("profile:profile/d", &json!({"id": "d"}), None)
+            .unwrap();
+        let result = update(&store, json!({"id": "d", "tags": []})).await;
+        assert_eq!(result.is_error, Some(true));
+        let text = text(&result);
+        assert!(text.contains("no full_name"), "{text}");
+        assert!(!text.contains("the update does not fit"), "{text}");
+    }
+}

@@ -1,0 +1,28 @@
+// `Persisted` is sealed: only `#[persisted]` implements it.
+use mcp_persist::{Kind, Persisted, RecordKey, RecordSpec, Result};
+
+#[derive(mcp_persist::__private::serde::Serialize, mcp_persist::__private::serde::Deserialize)]
+#[serde(crate = "mcp_persist::__private::serde")]
+struct Note {
+    title: String,
+}
+
+impl Persisted for Note {
+    const SPEC: RecordSpec = RecordSpec {
+        type_name: "Note",
+        namespace: "note",
+        key: "note",
+        key_params: &[],
+        kind: Kind::Singleton,
+        ttl: None,
+        version: 1,
+        doc: "",
+        migrate: None,
+    };
+
+    fn record_key(&self) -> Result<RecordKey> {
+        unimplemented!()
+    }
+}
+
+fn main() {}
