@@ -150,7 +150,11 @@ fn fixture() -> PathBuf {
 #[test]
 fn a_store_written_by_the_first_format_reads_back() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(fixture(), dir.path().join("data.mdb")).unwrap();
+    let data = dir.path().join("data.mdb");
+    std::fs::copy(fixture(), &data).unwrap();
+    // A checkout gives the fixture git's 0644; a store must be owner-only.
+    #[cfg(unix)]
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let store = Store::builder()
         .clock(ManualClock::at_ms(WRITTEN_MS + 1_000))
         .sweep_interval(None)
