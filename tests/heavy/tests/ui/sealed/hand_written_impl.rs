@@ -12,6 +12,7 @@ impl Persisted for Note {
         type_name: "Note",
         namespace: "note",
         key: "note",
+        key_pieces: &[],
         key_params: &[],
         kind: Kind::Singleton,
         ttl: None,
