@@ -16,9 +16,6 @@ use crate::key::{self, RecordKey};
 use crate::spec::Persisted;
 use crate::store::{KeyRange, Order, Store, WriteFn};
 
-/// The pieces of a key template, named here for the code `#[persisted]` generates.
-#[doc(hidden)]
-
 /// How long a record lives, overriding its type's `ttl`.
 ///
 /// A save chooses the record's expiry policy; every later write of the
