@@ -12,44 +12,16 @@
 //!     # fdatasyncs per thread: the writer thread's count is its commits
 //! ```
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::record;
+use common::{concurrent_saves, record};
 use mcp_persist::Store;
 
 /// Writes of the raw baseline per round, and of the store per writer count.
 const RAW_WRITES: u64 = 300;
 const OUR_WRITES: u64 = 3_200;
-
-fn concurrent_saves(
-    rt: &tokio::runtime::Runtime,
-    store: &Store,
-    tasks: u64,
-    writes: u64,
-    base: u64,
-) -> Duration {
-    let store = Arc::new(store.clone());
-    rt.block_on(async {
-        let start = Instant::now();
-        let handles: Vec<_> = (0..tasks)
-            .map(|t| {
-                let store = Arc::clone(&store);
-                tokio::spawn(async move {
-                    for n in 0..writes / tasks {
-                        record(base + t * 1_000_000 + n).save(&store).await.unwrap();
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.await.unwrap();
-        }
-        start.elapsed()
-    }) / (writes / tasks * tasks) as u32
-}
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -100,9 +72,14 @@ fn main() {
         }
         let raw = start.elapsed() / raw_writes as u32;
         let base = (round as u64 + 1) * 100_000_000;
-        let one = concurrent_saves(&rt, &store, 1, raw_writes, base);
-        let sixteen = concurrent_saves(&rt, &store, 16, our_writes, base + 10_000_000);
-        let sixty_four = concurrent_saves(&rt, &store, 64, our_writes, base + 20_000_000);
+        // Time per write of `writes` spread over `tasks` tasks.
+        let per_write = |tasks: u64, writes: u64, base: u64| {
+            let per_task = writes / tasks;
+            concurrent_saves(&rt, &store, tasks, per_task, base) / (per_task * tasks) as u32
+        };
+        let one = per_write(1, raw_writes, base);
+        let sixteen = per_write(16, our_writes, base + 10_000_000);
+        let sixty_four = per_write(64, our_writes, base + 20_000_000);
         let ratio = |ours: Duration| raw.as_secs_f64() / ours.as_secs_f64();
         let r = [ratio(one), ratio(sixteen), ratio(sixty_four)];
         for (all, r) in ratios.iter_mut().zip(r) {

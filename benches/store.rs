@@ -9,13 +9,12 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 mod common;
 
-use common::{RawDb, RawRecord, Record, record};
+use common::{RawDb, RawRecord, Record, concurrent_saves, record};
 use mcp_persist::Store;
 
 fn raw_env(dir: &Path) -> (heed::Env, RawDb) {
@@ -124,33 +123,6 @@ fn durable_writes(c: &mut Criterion) {
     group.finish();
 }
 
-/// `writes` durable saves spread over `tasks` tokio tasks; returns the elapsed time.
-fn concurrent_saves(
-    rt: &tokio::runtime::Runtime,
-    store: &Store,
-    tasks: u64,
-    writes: u64,
-) -> Duration {
-    let store = Arc::new(store.clone());
-    rt.block_on(async {
-        let start = Instant::now();
-        let handles: Vec<_> = (0..tasks)
-            .map(|t| {
-                let store = Arc::clone(&store);
-                tokio::spawn(async move {
-                    for n in 0..writes.div_ceil(tasks) {
-                        record(t * 1_000_000 + n).save(&store).await.unwrap();
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.await.unwrap();
-        }
-        start.elapsed()
-    })
-}
-
 fn group_commit(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir.path().join("ours"));
@@ -182,7 +154,7 @@ fn group_commit(c: &mut Criterion) {
             &tasks,
             |b, &tasks| {
                 b.iter_custom(|iters| {
-                    concurrent_saves(&rt, &store, tasks, iters.max(tasks))
+                    concurrent_saves(&rt, &store, tasks, iters.max(tasks).div_ceil(tasks), 0)
                         / (iters.max(tasks) as u32)
                         * (iters as u32)
                 })

@@ -3,9 +3,11 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use heed::types::Bytes;
-use mcp_persist::persisted;
+use mcp_persist::{Store, persisted};
 use serde::{Deserialize, Serialize};
 
 /// A ~200-byte record, as an MCP server would keep.
@@ -69,4 +71,33 @@ pub fn raw_env<T: heed::TlsUsage + 'static>(
         .expect("create db")
         .unwrap_commit();
     (env, db)
+}
+
+/// `tasks` tokio tasks each doing `per_task` durable saves (of records
+/// numbered from `base`, each task its own); returns the elapsed time.
+pub fn concurrent_saves(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    tasks: u64,
+    per_task: u64,
+    base: u64,
+) -> Duration {
+    let store = Arc::new(store.clone());
+    rt.block_on(async {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..tasks)
+            .map(|t| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    for n in 0..per_task {
+                        record(base + t * 1_000_000 + n).save(&store).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+        start.elapsed()
+    })
 }

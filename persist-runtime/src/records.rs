@@ -205,6 +205,20 @@ pub(crate) fn next_header<T: Persisted>(old: Option<&Header>, now_ms: u64, ttl: 
     }
 }
 
+/// Refuses a change that would move a record to another key (its key
+/// fields changed inside an update or a patch).
+pub(crate) fn check_key_kept<T: Persisted>(key: &RecordKey, value: &T) -> Result<()> {
+    let new_key = value.record_key()?;
+    if new_key != *key {
+        return Err(Error::KeyChanged {
+            type_name: T::SPEC.type_name,
+            key: key.to_string(),
+            new_key: new_key.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Refuses to overwrite a record written by a newer schema version.
 fn check_not_newer<T: Persisted>(key: &str, old: Option<&Header>) -> Result<()> {
     match old {
@@ -332,14 +346,7 @@ where
             }
         };
         f(&mut value)?;
-        let new_key = value.record_key()?;
-        if new_key != key {
-            return Err(Error::KeyChanged {
-                type_name: T::SPEC.type_name,
-                key: key.to_string(),
-                new_key: new_key.to_string(),
-            });
-        }
+        check_key_kept(&key, &value)?;
         let data = encode(&value)?;
         // The record keeps its own expiry policy (a stale one does not).
         let ttl = old

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::envelope::{self, Header, Meta};
 use crate::error::{Error, Result};
 use crate::key::RecordKey;
-use crate::records::{Ttl, decode_record, encode, next_header};
+use crate::records::{Ttl, check_key_kept, decode_record, encode, next_header};
 use crate::spec::Persisted;
 use crate::store::WriteFn;
 
@@ -75,14 +75,7 @@ pub(super) fn patch_job<T: Persisted>(
                 return Err(Error::InvalidPatch { reason });
             }
         };
-        let new_key = value.record_key()?;
-        if new_key != key {
-            return Err(Error::KeyChanged {
-                type_name: T::SPEC.type_name,
-                key: key.to_string(),
-                new_key: new_key.to_string(),
-            });
-        }
+        check_key_kept(&key, &value)?;
         let data = encode(&value)?;
         let header = next_header::<T>(Some(&old), now, Ttl::of_stored(old.ttl_ms));
         ctx.put(key.as_bytes(), Some(&old), &header, &data)?;
