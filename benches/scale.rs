@@ -196,7 +196,7 @@ fn report_file_sizes(store: &Store, dir: &Path, clock: &ManualClock, n: u64) {
     let size = || std::fs::metadata(dir.join("data.mdb")).map_or(0, |m| m.len());
     let filled = size();
     clock.advance(Duration::from_secs(2 * 3600));
-    let purged = store.sweep_expired_blocking().unwrap();
+    let purged = store.sweep_expired().blocking().unwrap();
     let swept = size();
     fill(store, "t", n);
     let refilled = size();

@@ -2,7 +2,7 @@
 //!
 //! Fills a store with `SWEEP_RECORDS` records (default 1,000,000) with a
 //! one-hour TTL, moves a `ManualClock` two hours on so that every one of them
-//! expires at the same moment, then runs `sweep_expired_blocking()` on one
+//! expires at the same moment, then runs `sweep_expired().blocking()` on one
 //! thread while this thread does single saves in a loop, timing each. The
 //! same saves with no sweep running, just before, are the baseline. A sweep
 //! commits one transaction per chunk of 1,000 records, so a save waits at
@@ -146,7 +146,7 @@ fn main() {
     let (purged, sweep_time, mut during) = std::thread::scope(|s| {
         let sweeper = s.spawn(|| {
             let start = Instant::now();
-            let purged = store.sweep_expired_blocking().expect("sweep");
+            let purged = store.sweep_expired().blocking().expect("sweep");
             let took = start.elapsed();
             swept.store(true, Ordering::Release);
             (purged, took)

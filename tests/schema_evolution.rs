@@ -105,7 +105,7 @@ fn older_records_are_migrated_on_read_and_written_back() {
         ("Ada", "Lovelace")
     );
     // The write-back is queued behind the read; any later write waits for it.
-    store.sweep_expired_blocking().unwrap();
+    store.sweep_expired().blocking().unwrap();
     let stored = raw(&store, "ada");
     assert_eq!(stored["v"], json!(2));
     assert_eq!(stored["d"]["first"], json!("Ada"));
@@ -114,7 +114,7 @@ fn older_records_are_migrated_on_read_and_written_back() {
     write_v1(&store, "alan", "Alan Turing");
     let all = v2::Profile::list(&store).blocking().unwrap();
     assert_eq!(all.len(), 2);
-    store.sweep_expired_blocking().unwrap();
+    store.sweep_expired().blocking().unwrap();
     assert_eq!(raw(&store, "alan")["v"], json!(2));
 }
 

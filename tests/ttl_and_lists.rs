@@ -129,18 +129,35 @@ fn sweep_purges_exactly_the_expired_records() {
             .unwrap();
     }
     progress("kept", 1).save(&store).blocking().unwrap();
-    assert_eq!(store.sweep_expired_blocking().unwrap(), 0);
+    assert_eq!(store.sweep_expired().blocking().unwrap(), 0);
 
     clock.advance(Duration::from_secs(1800));
     assert_eq!(store.expired_pending().unwrap(), 90);
-    assert_eq!(store.sweep_expired_blocking().unwrap(), 90);
+    assert_eq!(store.sweep_expired().blocking().unwrap(), 90);
     assert_eq!(store.expired_pending().unwrap(), 0);
-    assert_eq!(store.sweep_expired_blocking().unwrap(), 0);
+    assert_eq!(store.sweep_expired().blocking().unwrap(), 0);
     assert_eq!(LibraryStats::list(&store).blocking().unwrap().len(), 10);
 
     clock.advance(Duration::from_secs(1800));
-    assert_eq!(store.sweep_expired_blocking().unwrap(), 10);
+    assert_eq!(store.sweep_expired().blocking().unwrap(), 10);
     assert!(Progress::load(&store, "kept").blocking().unwrap().is_some());
+}
+
+/// The same sweep, awaited: it purges what expired and counts it.
+#[tokio::test]
+async fn an_awaited_sweep_purges_expired_records() {
+    let (_dir, store, clock) = disk_store();
+    for i in 0..1_500 {
+        stats(&format!("lib{i}"), i).save(&store).await.unwrap();
+    }
+    progress("kept", 1).save(&store).await.unwrap();
+    let sweep = store.sweep_expired();
+    clock.advance(Duration::from_secs(7200));
+    // Built before the records expired, run after: it runs when awaited.
+    assert_eq!(sweep.await.unwrap(), 1_500);
+    assert_eq!(store.expired_pending().unwrap(), 0);
+    assert_eq!(store.sweep_expired().await.unwrap(), 0);
+    assert!(Progress::load(&store, "kept").await.unwrap().is_some());
 }
 
 #[test]
@@ -153,7 +170,7 @@ fn saving_without_ttl_removes_the_old_expiry() {
         .blocking()
         .unwrap();
     clock.advance(Duration::from_secs(7200));
-    assert_eq!(store.sweep_expired_blocking().unwrap(), 0);
+    assert_eq!(store.sweep_expired().blocking().unwrap(), 0);
     assert_eq!(
         LibraryStats::load(&store, "x")
             .blocking()

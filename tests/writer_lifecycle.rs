@@ -349,7 +349,7 @@ fn a_sweep_lets_other_writes_through_between_chunks() {
 
     let sweeper = {
         let store = store.clone();
-        std::thread::spawn(move || store.sweep_expired_blocking())
+        std::thread::spawn(move || store.sweep_expired().blocking())
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     while store.expired_pending().unwrap() == EXPIRED as usize {

@@ -288,7 +288,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
         }
         Command::Sweep => {
             let store = open(&cli.select)?;
-            let purged = store.sweep_expired_blocking()?;
+            let purged = store.sweep_expired().blocking()?;
             out.done(
                 &json!({"purged": purged}),
                 &format!("purged {purged} expired records"),

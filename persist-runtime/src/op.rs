@@ -202,7 +202,38 @@ impl<'s, T: Persisted> IntoFuture for Save<'s, T> {
     }
 }
 
-/// The future of an awaited [`Write`] or [`Save`]: resolves once the write
+/// A sweep of the store's expired records ([`Store::sweep_expired`]), not
+/// yet run: `.await` it, or call [`blocking`](Sweep::blocking). Either way it
+/// returns how many records it deleted.
+#[must_use = "a sweep does nothing until it is awaited or run with .blocking()"]
+pub struct Sweep<'s> {
+    store: &'s Store,
+}
+
+impl<'s> Sweep<'s> {
+    /// A sweep of `store`.
+    pub(crate) fn new(store: &'s Store) -> Self {
+        Self { store }
+    }
+
+    /// Sweeps, blocking this thread until every chunk is committed.
+    pub fn blocking(self) -> Result<usize> {
+        self.store.sweep_blocking()
+    }
+}
+
+impl<'s> IntoFuture for Sweep<'s> {
+    type Output = Result<usize>;
+    type IntoFuture = Pending<'s, usize>;
+
+    /// Queues the sweep's chunks for the store's writer thread, one after
+    /// the other, from the first poll on.
+    fn into_future(self) -> Self::IntoFuture {
+        Pending(Box::pin(self.store.sweep_async()))
+    }
+}
+
+/// The future of an awaited [`Write`], [`Save`] or [`Sweep`]: resolves once the write
 /// is committed. It is `Send`, whatever the write's closure captured.
 #[must_use = "futures do nothing unless polled"]
 pub struct Pending<'s, R>(Pin<Box<dyn Future<Output = Result<R>> + Send + 's>>);

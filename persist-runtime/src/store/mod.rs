@@ -242,16 +242,22 @@ impl Store {
         self.inner._temp.is_some()
     }
 
-    /// Deletes every expired record now and returns how many there were.
-    /// The background sweeper does the same periodically.
-    /// Each chunk of 1,000 records is its own transaction, so writers of
-    /// this and other processes are not held up for the whole sweep.
-    pub fn sweep_expired_blocking(&self) -> Result<usize> {
+    /// Deletes every expired record now and returns how many there were:
+    /// an operation, `.await` it or run it with `.blocking()`. The background
+    /// sweeper does the same periodically. Each chunk of 1,000 records is its
+    /// own transaction, so writers of this and other processes are not held
+    /// up for the whole sweep.
+    pub fn sweep_expired(&self) -> crate::op::Sweep<'_> {
+        crate::op::Sweep::new(self)
+    }
+
+    /// [`Store::sweep_expired`], run on this thread.
+    pub(crate) fn sweep_blocking(&self) -> Result<usize> {
         sweeper::sweep_all(|job| self.inner.writer.write_blocking(job), || true)
     }
 
-    /// Async version of [`Store::sweep_expired_blocking`].
-    pub fn sweep_expired(&self) -> impl Future<Output = Result<usize>> + Send + use<'_> {
+    /// [`Store::sweep_expired`], awaited.
+    pub(crate) fn sweep_async(&self) -> impl Future<Output = Result<usize>> + Send + use<'_> {
         sweeper::sweep_all_async(&self.inner.writer)
     }
 
