@@ -45,7 +45,7 @@ pub(super) fn merge_patch(target: &mut Value, patch: &Value) {
 /// that is the validation), encodes and stores it. Nothing is written, and
 /// `None` returned, when no live record exists.
 ///
-/// The rules are those of every update (`records::update`): a record of an
+/// The rules are those of every update (`T::update`, `records::update_job`): a record of an
 /// older schema version goes through the type's migration first, one of a
 /// newer version is refused; key fields cannot change; the record keeps its
 /// own expiry policy, re-armed from this write. `decode` turns the patched
