@@ -423,7 +423,7 @@ impl Fixture {
             return;
         }
         for key in now.keys().filter(|k| !self.baseline.contains_key(*k)) {
-            self.store.admin().delete_raw_blocking(key).expect("delete");
+            self.store.admin().delete_raw(key).expect("delete");
         }
         self.store
             .admin()
@@ -477,15 +477,15 @@ fn import_fixture() -> Fixture {
         let day = Some(Duration::from_secs(86_400));
         store
             .admin()
-            .put_json_blocking("a:1", &json!({"n": 1, "s": "x"}), None)
+            .put_json("a:1", &json!({"n": 1, "s": "x"}), None)
             .expect("seed");
         store
             .admin()
-            .put_json_blocking("a:2", &json!([1, 2.5, "z"]), day)
+            .put_json("a:2", &json!([1, 2.5, "z"]), day)
             .expect("seed");
         store
             .admin()
-            .put_json_blocking("b:x/y", &json!("text"), None)
+            .put_json("b:x/y", &json!("text"), None)
             .expect("seed");
     })
 }

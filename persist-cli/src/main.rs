@@ -276,12 +276,12 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                     ),
                 )
             })?;
-            store.admin().put_json_blocking(&key, &value, ttl)?;
+            store.admin().put_json(&key, &value, ttl)?;
             out.done(&json!({"set": key}), &format!("set {key}"));
         }
         Command::Delete { key } => {
             let store = open(&cli.select)?;
-            if !store.admin().delete_raw_blocking(&key)? {
+            if !store.admin().delete_raw(&key)? {
                 return Err(fail(1, format!("no record at key {key:?}")));
             }
             out.done(&json!({"deleted": key}), &format!("deleted {key}"));

@@ -6,6 +6,10 @@
 //! and do not know its Rust types. Nothing here decodes, validates,
 //! migrates or expires a record as its type would: a server's own code uses
 //! the accessors `#[persisted]` generates instead.
+//!
+//! Every method blocks the calling thread until it is done (writes until
+//! they are committed): it is made for command lines and scripts. From async
+//! code, call it in `tokio::task::spawn_blocking`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
@@ -117,7 +121,7 @@ fn check_key(key: &str) -> Result<()> {
 /// # fn main() -> Result<(), persist_runtime::Error> {
 /// let store = persist_runtime::Store::memory()?;
 /// let admin = store.admin();
-/// admin.put_json_blocking("notes:a", &serde_json::json!({"text": "hi"}), None)?;
+/// admin.put_json("notes:a", &serde_json::json!({"text": "hi"}), None)?;
 /// assert_eq!(admin.raw_keys("notes:")?, ["notes:a"]);
 /// assert!(admin.check()?.is_empty());
 /// # Ok(()) }
@@ -207,7 +211,7 @@ impl Admin<'_> {
     /// Stores `data` at `key`, keeping the stored envelope's version and
     /// creation time (version 1 for a new key). `ttl`: `None` never expires,
     /// `Some(d)` expires after `d`; later updates keep that choice.
-    pub fn put_json_blocking(&self, key: &str, data: &Value, ttl: Option<Duration>) -> Result<()> {
+    pub fn put_json(&self, key: &str, data: &Value, ttl: Option<Duration>) -> Result<()> {
         check_key(key)?;
         let key = key.to_owned();
         let data = serde_json::to_vec(data).map_err(|e| Error::Encode {
@@ -231,7 +235,7 @@ impl Admin<'_> {
     }
 
     /// Deletes the record at `key`, whatever it holds. Returns whether it existed.
-    pub fn delete_raw_blocking(&self, key: &str) -> Result<bool> {
+    pub fn delete_raw(&self, key: &str) -> Result<bool> {
         let key = key.to_owned();
         self.store.write_blocking(Box::new(move |ctx| {
             let old = ctx.header_to_replace(&key)?;

@@ -287,9 +287,9 @@ pub enum Error {
     Lmdb {
         /// Directory of the store.
         path: PathBuf,
-        /// The underlying error.
+        /// The underlying error (opaque: its message says what LMDB said).
         #[source]
-        source: heed::Error,
+        source: LmdbError,
     },
 
     /// A filesystem error.
@@ -309,10 +309,28 @@ impl Error {
         matches!(
             self,
             Error::Lmdb {
-                source: heed::Error::Mdb(heed::MdbError::MapFull),
+                source: LmdbError(heed::Error::Mdb(heed::MdbError::MapFull)),
                 ..
             }
         )
+    }
+}
+
+/// What LMDB reported, behind [`Error::Lmdb`]: its message and its
+/// [`source`](std::error::Error::source) chain say what happened. Opaque, so
+/// that the storage engine's own crate is not part of this crate's API.
+#[derive(Debug)]
+pub struct LmdbError(pub(crate) heed::Error);
+
+impl std::fmt::Display for LmdbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for LmdbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
     }
 }
 

@@ -24,7 +24,7 @@ pub mod tools;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use envelope::{Meta, Stored};
-pub use error::{Error, Result};
+pub use error::{Error, LmdbError, Result};
 pub use key::{MAX_KEY_LEN, RecordKey};
 pub use records::{ListOptions, Page, Ttl};
 pub use spec::{KeyPiece, Kind, Migration, Persisted, RecordSpec};

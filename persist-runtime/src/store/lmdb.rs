@@ -11,7 +11,7 @@ use heed::types::{Bytes, Unit};
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, MdbError, RoTxn, WithoutTls};
 
 use crate::clock::Clock;
-use crate::error::{Error, Result};
+use crate::error::{Error, LmdbError, Result};
 use crate::store::Durability;
 use crate::store::gate::{Gate, SharedHold};
 use crate::store::write_lock::WriteLock;
@@ -54,7 +54,7 @@ impl Shared {
         check_not_truncated(&env, path)?;
         let lmdb = |source| Error::Lmdb {
             path: path.to_owned(),
-            source,
+            source: LmdbError(source),
         };
         let stale = env.clear_stale_readers().map_err(lmdb)?;
         if stale > 0 {
@@ -90,7 +90,7 @@ impl Shared {
             },
             source => Error::Lmdb {
                 path: self.path.clone(),
-                source,
+                source: LmdbError(source),
             },
         }
     }
