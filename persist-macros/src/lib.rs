@@ -1,10 +1,10 @@
 //! The `#[persisted]` attribute macro of `mcp-persist`.
 //!
 //! Use it through the `mcp-persist` facade crate, which documents it in full.
-//! The macro parses its arguments into a typed model ([`args`], [`model`]),
-//! validates it while collecting every error ([`errors`]), and expands to a
+//! The macro parses its arguments into a typed model (`args.rs`, `model.rs`),
+//! validates it while collecting every error (`errors.rs`), and expands to a
 //! thin impl of the runtime's `Persisted` trait plus inherent accessors
-//! ([`expand`]).
+//! (`expand.rs`).
 
 mod args;
 mod errors;
