@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{concurrent_saves, record};
+use common::{concurrent_saves, raw_put_commit, record};
 use mcp_persist::Store;
 
 /// Writes of the raw baseline per round, and of the store per writer count.
@@ -64,11 +64,7 @@ fn main() {
         let start = Instant::now();
         for _ in 0..raw_writes {
             i += 1;
-            let value = record(i);
-            let json = serde_json::to_vec(&value).unwrap();
-            let mut wtxn = env.write_txn().unwrap();
-            db.put(&mut wtxn, value.id.as_bytes(), &json).unwrap();
-            wtxn.commit().unwrap();
+            raw_put_commit(&env, db, &record(i));
         }
         let raw = start.elapsed() / raw_writes as u32;
         let base = (round as u64 + 1) * 100_000_000;

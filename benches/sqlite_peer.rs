@@ -12,7 +12,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 mod common;
 
-use common::{Record, record};
+use common::{Record, raw_put_commit, record};
 use mcp_persist::{Durability, Store};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -112,11 +112,7 @@ fn peer(c: &mut Criterion) {
     group.bench_function("raw_heed_nosync_put_commit", |b| {
         b.iter(|| {
             i += 1;
-            let value = record(i % 1000);
-            let json = serde_json::to_vec(&value).unwrap();
-            let mut wtxn = raw_env.write_txn().unwrap();
-            raw_db.put(&mut wtxn, value.id.as_bytes(), &json).unwrap();
-            wtxn.commit().unwrap();
+            raw_put_commit(&raw_env, raw_db, &record(i % 1000));
         })
     });
     group.bench_function("mcp_persist_durability_nosync", |b| {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 mod common;
 
-use common::{RawDb, RawRecord, Record, concurrent_saves, record};
+use common::{RawDb, RawRecord, Record, concurrent_saves, raw_put_commit, record};
 use mcp_persist::Store;
 
 fn raw_env(dir: &Path) -> (heed::Env, RawDb) {
@@ -107,11 +107,7 @@ fn durable_writes(c: &mut Criterion) {
     group.bench_function("raw_heed_put_commit_fsync", |b| {
         b.iter(|| {
             i += 1;
-            let value = record(i % 1000);
-            let json = serde_json::to_vec(&value).unwrap();
-            let mut wtxn = env.write_txn().unwrap();
-            db.put(&mut wtxn, value.id.as_bytes(), &json).unwrap();
-            wtxn.commit().unwrap();
+            raw_put_commit(&env, db, &record(i % 1000));
         })
     });
     group.bench_function("save_blocking", |b| {
@@ -141,11 +137,7 @@ fn group_commit(c: &mut Criterion) {
         let mut i = 0u64;
         b.iter(|| {
             i += 1;
-            let value = record(i);
-            let json = serde_json::to_vec(&value).unwrap();
-            let mut wtxn = env.write_txn().unwrap();
-            db.put(&mut wtxn, value.id.as_bytes(), &json).unwrap();
-            wtxn.commit().unwrap();
+            raw_put_commit(&env, db, &record(i));
         })
     });
     for tasks in [1u64, 4, 16, 64] {

@@ -51,6 +51,14 @@ pub fn record(i: u64) -> Record {
 /// The one database of a raw heed baseline: bare keys, bare JSON values.
 pub type RawDb = heed::Database<'static, Bytes, Bytes>;
 
+/// The raw baseline's write of `value`: encode, put, commit (one transaction).
+pub fn raw_put_commit<T: heed::TlsUsage>(env: &heed::Env<T>, db: RawDb, value: &Record) {
+    let json = serde_json::to_vec(value).expect("encode");
+    let mut wtxn = env.write_txn().expect("write txn");
+    db.put(&mut wtxn, value.id.as_bytes(), &json).expect("put");
+    wtxn.commit().expect("commit");
+}
+
 /// A raw heed environment in the fresh directory `dir`, opened with `options`
 /// (flags and TLS as the caller set them) and a map of `map_size` bytes.
 pub fn raw_env<T: heed::TlsUsage + 'static>(

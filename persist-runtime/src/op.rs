@@ -32,6 +32,7 @@ use std::future::{Future, IntoFuture, Ready, ready};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::envelope::Header;
 use crate::error::Result;
 use crate::key::ReadKey;
 use crate::records::{ListOptions, Ttl};
@@ -173,21 +174,19 @@ impl<'s, T: Persisted> Save<'s, T> {
         self
     }
 
-    /// The write: encoding the value happens here, on the caller's thread.
-    fn write(self) -> Write<'s, ()> {
+    /// The write, answering the header it stored: encoding the value
+    /// happens here, on the caller's thread.
+    fn write(self) -> Write<'s, Header> {
         let job = match T::SPEC.kind {
             Kind::List { .. } => crate::list::push_job(self.value, self.ttl),
             Kind::Singleton | Kind::Keyed => crate::records::save_job(self.value, self.ttl),
         };
-        Write::new(
-            self.store,
-            job.map(|mut job| -> WriteFn<()> { Box::new(move |ctx| job(ctx).map(drop)) }),
-        )
+        Write::new(self.store, job)
     }
 
     /// Saves, blocking this thread until the write is committed.
     pub fn blocking(self) -> Result<()> {
-        self.write().blocking()
+        self.write().blocking().map(drop)
     }
 }
 
@@ -198,7 +197,8 @@ impl<'s, T: Persisted> IntoFuture for Save<'s, T> {
     /// Encodes the value now; queues the write when first polled (see
     /// [`Write::into_future`]).
     fn into_future(self) -> Self::IntoFuture {
-        self.write().into_future()
+        let Write { store, job } = self.write();
+        Pending(Box::pin(async move { store.submit(job).await.map(drop) }))
     }
 }
 
