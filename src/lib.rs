@@ -35,9 +35,10 @@
 
 pub use persist_macros::persisted;
 pub use persist_runtime::{
-    Clock, DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Error, KeyPiece, Kind, ListOptions,
-    MAX_KEY_LEN, ManualClock, Meta, Migration, Page, Persisted, RecordKey, RecordSpec, Result,
-    Store, StoreBuilder, Stored, SystemClock, Ttl, resolve_dir,
+    Clock, DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Error, KeyPiece, Kind, LOCAL_SCOPE_ENV_VAR,
+    ListOptions, MAX_KEY_LEN, ManualClock, Meta, Migration, Page, Persisted, RecordKey, RecordSpec,
+    Result, Scope, ScopedStore, Scoping, Store, StoreBuilder, Stored, SystemClock, Ttl,
+    resolve_dir,
 };
 pub use persist_runtime::{admin, op, tools};
 /// The rmcp crate the generated tools are built for (3.11).
@@ -49,7 +50,7 @@ pub use serde_json;
 #[doc(hidden)]
 pub mod __private {
     pub use persist_runtime::__private::{
-        KeyPart, Sealed, ToolOp, ToolSet, accessors, key_of, router,
+        KeyPart, Place, Sealed, ToolOp, ToolSet, accessors, key_of, router,
     };
     pub use schemars;
     pub use serde;

@@ -163,17 +163,17 @@ fn a_store_written_by_the_first_format_reads_back() {
 
     assert_eq!(store.admin().raw_keys("").unwrap(), KEYS);
     // Today's rendering of each key is the stored one.
-    assert_eq!(settings().record_key().unwrap().as_str(), KEYS[7]);
-    assert_eq!(doc().record_key().unwrap().as_str(), KEYS[0]);
-    assert_eq!(pair().record_key().unwrap().as_str(), KEYS[4]);
-    assert_eq!(session().record_key().unwrap().as_str(), KEYS[6]);
+    assert_eq!(settings().record_key(None).unwrap().as_str(), KEYS[7]);
+    assert_eq!(doc().record_key(None).unwrap().as_str(), KEYS[0]);
+    assert_eq!(pair().record_key(None).unwrap().as_str(), KEYS[4]);
+    assert_eq!(session().record_key(None).unwrap().as_str(), KEYS[6]);
     assert_eq!(
         v2::Profile {
             id: "p/1".into(),
             first: String::new(),
             last: String::new()
         }
-        .record_key()
+        .record_key(None)
         .unwrap()
         .as_str(),
         KEYS[5]

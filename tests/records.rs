@@ -267,7 +267,7 @@ fn bad_keys_are_clear_errors_and_write_nothing() {
         "{load_err}"
     );
     // The longest key that fits is stored and read back.
-    let prefix_len = mcp_persist::Persisted::record_key(&progress("x", 1))
+    let prefix_len = mcp_persist::Persisted::record_key(&progress("x", 1), None)
         .unwrap()
         .as_str()
         .len()

@@ -156,6 +156,7 @@ fn key_spec(template: &'static str, params: &'static [&'static str]) -> RecordSp
         version: 1,
         doc: "",
         migrate: None,
+        scope: mcp_persist::Scoping::Shared,
     }
 }
 
@@ -293,7 +294,7 @@ fn render_checked(index: usize, values: &[String]) -> Option<String> {
     let spec = key_spec(template, params);
     let displays: Vec<&dyn std::fmt::Display> =
         values.iter().map(|v| v as &dyn std::fmt::Display).collect();
-    let rendered = mcp_persist::RecordKey::render(&spec, &displays);
+    let rendered = mcp_persist::RecordKey::render(&spec, None, &displays);
     if values.len() != params.len() {
         assert!(
             matches!(rendered, Err(Error::KeyArity { .. })),
@@ -642,19 +643,19 @@ fn key_field(args: &Map<String, Value>, field: &str) -> Option<String> {
 
 fn note_key(args: &Map<String, Value>) -> Option<String> {
     let title = key_field(args, "title")?;
-    let key = mcp_persist::__private::key_of::<Note>(&[&title]).ok()?;
+    let key = mcp_persist::__private::key_of::<Note>(None, &[&title]).ok()?;
     Some(key.as_str().to_owned())
 }
 
 fn progress_key(args: &Map<String, Value>) -> Option<String> {
     let id = key_field(args, "book_id")?;
-    let key = mcp_persist::__private::key_of::<Progress>(&[&id]).ok()?;
+    let key = mcp_persist::__private::key_of::<Progress>(None, &[&id]).ok()?;
     Some(key.as_str().to_owned())
 }
 
 fn stats_key(args: &Map<String, Value>) -> Option<String> {
     let library = key_field(args, "library")?;
-    let key = mcp_persist::__private::key_of::<LibraryStats>(&[&library]).ok()?;
+    let key = mcp_persist::__private::key_of::<LibraryStats>(None, &[&library]).ok()?;
     Some(key.as_str().to_owned())
 }
 

@@ -8,7 +8,7 @@ use syn::{Lit, LitInt, LitStr, Token};
 use crate::errors::Errors;
 
 /// The options `#[persisted]` accepts, for error messages.
-pub const OPTIONS: &str = "key, ttl, list, max_len, namespace, version, migrate, tools";
+pub const OPTIONS: &str = "key, ttl, list, max_len, namespace, version, migrate, scope, tools";
 
 /// A value with the span it came from.
 pub struct Spanned<T> {
@@ -47,6 +47,8 @@ pub struct Args {
     pub version: Option<Spanned<u32>>,
     pub tools: Option<Tools>,
     pub migrate: Option<syn::ExprPath>,
+    /// `scope = "user"`: one set of records per user.
+    pub scope: Option<Span>,
 }
 
 /// `tools` or `tools(get, set, prefix = "books_")`.
@@ -160,6 +162,21 @@ impl Args {
                     Ok(v) => set_once(&mut self.version, Spanned::of(v, &lit), || {
                         duplicate(errors)
                     }),
+                }
+            }
+            "scope" => {
+                let Some(lit) = value_of::<LitStr>(meta, errors, "scope = \"user\"")? else {
+                    return Ok(());
+                };
+                if lit.value() == "user" {
+                    set_once(&mut self.scope, lit.span(), || duplicate(errors));
+                } else {
+                    errors.spanned(
+                        &lit,
+                        "`scope` must be \"user\" (one set of records per user); leave it out \
+                         for records shared by every caller. Per-conversation state of a user: \
+                         scope = \"user\" with the conversation id as a key field",
+                    );
                 }
             }
             "migrate" => {

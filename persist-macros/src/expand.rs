@@ -145,6 +145,11 @@ fn spec_impl(model: &Model) -> TokenStream {
             .ttl_secs
             .map(|s| quote!(::core::time::Duration::from_secs(#s))),
     );
+    let scope = if model.scoped {
+        quote!(::mcp_persist::Scoping::User)
+    } else {
+        quote!(::mcp_persist::Scoping::Shared)
+    };
     quote! {
         impl ::mcp_persist::Persisted for #ident {
             const SPEC: ::mcp_persist::RecordSpec = ::mcp_persist::RecordSpec {
@@ -158,10 +163,14 @@ fn spec_impl(model: &Model) -> TokenStream {
                 version: #version,
                 doc: #doc,
                 migrate: #migrate,
+                scope: #scope,
             };
 
-            fn record_key(&self) -> ::mcp_persist::Result<::mcp_persist::RecordKey> {
-                ::mcp_persist::__private::key_of::<Self>(&[#(#key_parts),*])
+            fn record_key(
+                &self,
+                scope: ::core::option::Option<&::mcp_persist::Scope>,
+            ) -> ::mcp_persist::Result<::mcp_persist::RecordKey> {
+                ::mcp_persist::__private::key_of::<Self>(scope, &[#(#key_parts),*])
             }
         }
     }
@@ -211,9 +220,16 @@ fn accessors(model: &Model) -> TokenStream {
     } else {
         Ident::new("store", Span::call_site())
     };
+    // A per-user type's accessors take the user's handle, so that leaving
+    // the user out does not compile.
+    let st = if model.scoped {
+        quote!(::mcp_persist::ScopedStore)
+    } else {
+        quote!(::mcp_persist::Store)
+    };
     let body = match model.kind {
-        Kind::Singleton | Kind::Keyed => record_accessors(model, vis, &store),
-        Kind::List { .. } => list_accessors(vis, &store),
+        Kind::Singleton | Kind::Keyed => record_accessors(model, vis, &store, &st),
+        Kind::List { .. } => list_accessors(vis, &store, &st),
     };
     let tools = model
         .tools
@@ -263,10 +279,14 @@ fn tool_accessors(
 
 /// Accessors of singletons and keyed records. Each returns an operation
 /// (`::mcp_persist::op`): awaited, or run with `.blocking()`.
-fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> TokenStream {
+fn record_accessors(
+    model: &Model,
+    vis: &syn::Visibility,
+    store: &Ident,
+    st: &TokenStream,
+) -> TokenStream {
     let a = quote!(::mcp_persist::__private::accessors);
     let op = quote!(::mcp_persist::op);
-    let st = quote!(::mcp_persist::Store);
     let fields: Vec<&Ident> = model.key_fields.iter().map(|(f, _)| f).collect();
     let params = quote!(#(#fields: impl ::core::fmt::Display,)*);
     let args = quote!(&[#(&#fields),*]);
@@ -304,26 +324,26 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
     let mut out = quote! {
         #[doc = #load_doc]
         #vis fn load(#store: &#st, #params) -> #op::Read<'_, ::core::option::Option<Self>> {
-            #a::load::<Self>(#store, #args)
+            #a::load::<Self>(#store.into(), #args)
         }
 
         #[doc = #meta_doc]
         #vis fn load_with_meta(#store: &#st, #params)
             -> #op::Read<'_, ::core::option::Option<::mcp_persist::Stored<Self>>>
         {
-            #a::load_with_meta::<Self>(#store, #args)
+            #a::load_with_meta::<Self>(#store.into(), #args)
         }
 
         #[doc = #exists_doc]
         #vis fn exists(#store: &#st, #params) -> #op::Read<'_, bool> {
-            #a::exists::<Self>(#store, #args)
+            #a::exists::<Self>(#store.into(), #args)
         }
 
         /// Saves this value at its key, with the type's `ttl` unless the
         /// operation's `.ttl(..)` chooses another. `.await` it, or run it with
         /// `.blocking()`; either returns once the write is durable.
         #vis fn save<'s>(&'s self, #store: &'s #st) -> #op::Save<'s, Self> {
-            #a::save::<Self>(#store, self)
+            #a::save::<Self>(#store.into(), self)
         }
 
         #[doc = #update_doc]
@@ -333,7 +353,7 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
         where
             F: FnMut(&mut Self) + Send + 'static,
         {
-            #a::update::<Self, F>(#store, #args, f)
+            #a::update::<Self, F>(#store.into(), #args, f)
         }
 
         /// Like `update`, but starts from `initial` when no record is stored at
@@ -344,12 +364,12 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
         where
             F: FnMut(&mut Self) + Send + 'static,
         {
-            #a::update_or_insert::<Self, F>(#store, initial, f)
+            #a::update_or_insert::<Self, F>(#store.into(), initial, f)
         }
 
         #[doc = #delete_doc]
         #vis fn delete(#store: &#st, #params) -> #op::Write<'_, bool> {
-            #a::delete::<Self>(#store, #args)
+            #a::delete::<Self>(#store.into(), #args)
         }
     };
     if fields.is_empty() {
@@ -360,7 +380,7 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
             where
                 for<'a> Self: ::core::default::Default,
             {
-                #a::load_or_default::<Self>(#store, &[])
+                #a::load_or_default::<Self>(#store.into(), &[])
             }
 
             /// Like `update`, starting from the type's default when no record
@@ -372,7 +392,7 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
                 F: FnMut(&mut Self) + Send + 'static,
                 for<'a> Self: ::core::default::Default,
             {
-                #a::update_or_default::<Self, F>(#store, f)
+                #a::update_or_default::<Self, F>(#store.into(), f)
             }
         });
     } else {
@@ -380,7 +400,7 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
             /// Every stored, unexpired record of this type, in key order.
             /// `.await` it, or run it with `.blocking()`.
             #vis fn list(#store: &#st) -> #op::Read<'_, ::std::vec::Vec<Self>> {
-                #a::list::<Self>(#store)
+                #a::list::<Self>(#store.into())
             }
 
             /// One page of records in key order, filtered by a prefix of the
@@ -389,7 +409,7 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
             #vis fn list_page(#store: &#st, options: ::mcp_persist::ListOptions)
                 -> #op::Read<'_, ::mcp_persist::Page<Self>>
             {
-                #a::list_page::<Self>(#store, options)
+                #a::list_page::<Self>(#store.into(), options)
             }
         });
     }
@@ -397,23 +417,22 @@ fn record_accessors(model: &Model, vis: &syn::Visibility, store: &Ident) -> Toke
 }
 
 /// Accessors of newest-first lists.
-fn list_accessors(vis: &syn::Visibility, store: &Ident) -> TokenStream {
+fn list_accessors(vis: &syn::Visibility, store: &Ident, st: &TokenStream) -> TokenStream {
     let a = quote!(::mcp_persist::__private::accessors);
     let op = quote!(::mcp_persist::op);
-    let st = quote!(::mcp_persist::Store);
     quote! {
         /// Adds this value as the newest item, dropping the oldest beyond
         /// `max_len`, atomically; with the type's `ttl` unless the operation's
         /// `.ttl(..)` chooses another. `.await` it, or run it with
         /// `.blocking()`; either returns once the write is durable.
         #vis fn push<'s>(&'s self, #store: &'s #st) -> #op::Save<'s, Self> {
-            #a::save::<Self>(#store, self)
+            #a::save::<Self>(#store.into(), self)
         }
 
         /// Up to `limit` items, newest first (expired items are skipped).
         /// `.await` it, or run it with `.blocking()`.
         #vis fn recent(#store: &#st, limit: usize) -> #op::Read<'_, ::std::vec::Vec<Self>> {
-            #a::recent::<Self>(#store, limit)
+            #a::recent::<Self>(#store.into(), limit)
         }
 
         /// Up to `limit` items, newest first, with their metadata.
@@ -421,13 +440,13 @@ fn list_accessors(vis: &syn::Visibility, store: &Ident) -> TokenStream {
         #vis fn recent_with_meta(#store: &#st, limit: usize)
             -> #op::Read<'_, ::std::vec::Vec<::mcp_persist::Stored<Self>>>
         {
-            #a::recent_with_meta::<Self>(#store, limit)
+            #a::recent_with_meta::<Self>(#store.into(), limit)
         }
 
         /// Deletes every item; returns how many live items there were.
         /// `.await` it, or run it with `.blocking()`.
         #vis fn clear(#store: &#st) -> #op::Write<'_, usize> {
-            #a::clear::<Self>(#store)
+            #a::clear::<Self>(#store.into())
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct Model {
     pub migrate: Option<syn::ExprPath>,
     /// `tools`: the operations (empty: all of the kind's) and the name prefix.
     pub tools: Option<(Vec<Ident>, String)>,
+    /// `scope = "user"`: one set of records per user.
+    pub scoped: bool,
 }
 
 impl Model {
@@ -151,6 +153,7 @@ impl Model {
             doc,
             tools,
             migrate: args.migrate,
+            scoped: args.scope.is_some(),
             item,
         })
     }

@@ -93,3 +93,17 @@ fn list_with_max_len_and_ttl() {
         },
     );
 }
+
+#[test]
+fn per_user_list_with_tools() {
+    snapshot(
+        "scoped_list",
+        quote!(key = "history", list, max_len = 100, scope = "user", tools),
+        quote! {
+            /// What one user looked at.
+            struct Visit {
+                page: String,
+            }
+        },
+    );
+}

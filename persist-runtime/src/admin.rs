@@ -11,6 +11,7 @@
 //! they are committed): it is made for command lines and scripts. From async
 //! code, call it in `tokio::task::spawn_blocking`.
 
+pub use crate::scope::split_key;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
 use std::ops::ControlFlow;
@@ -66,9 +67,19 @@ impl From<Header> for RawHeader {
 }
 
 impl RawRecord {
-    /// The namespace part of the key (before the first `:`).
+    /// The namespace part of the key (before the first `:`, after the
+    /// scope of a per-user record).
     pub fn namespace(&self) -> &str {
-        self.key.split_once(':').map_or("", |(ns, _)| ns)
+        split_key(&self.key)
+            .1
+            .split_once(':')
+            .map_or("", |(ns, _)| ns)
+    }
+
+    /// The user whose record this is (`None` for a shared record): see
+    /// [`split_key`].
+    pub fn scope(&self) -> Option<String> {
+        split_key(&self.key).0
     }
 }
 

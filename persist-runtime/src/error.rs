@@ -266,6 +266,29 @@ pub enum Error {
     #[error("MCP service error: {0}")]
     Serve(String),
 
+    /// A scope value that cannot name a user.
+    #[error(
+        "invalid scope {scope:?}: {reason}; a scope is 1 to 128 bytes of text without control characters"
+    )]
+    InvalidScope {
+        /// The rejected value (its start).
+        scope: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A record of a per-user type was reached with no user: the type says
+    /// `scope = "user"` and the call carried no [`Scope`](crate::Scope).
+    #[error(
+        "`{type_name}` records are kept per user (scope = \"user\") and this call names no user: \
+         pass store.scoped(&scope) to its accessors; tools need a request that carries an \
+         identity (HTTP with a ScopeResolver, or stdio's local scope)"
+    )]
+    NoScope {
+        /// The Rust type.
+        type_name: &'static str,
+    },
+
     /// A raw key (`namespace:key`) that cannot be stored.
     #[error("invalid key {key:?}: a full key is `namespace:key`, 1 to 480 bytes")]
     InvalidRawKey {

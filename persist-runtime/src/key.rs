@@ -17,6 +17,7 @@
 use std::fmt::{self, Display, Write as _};
 
 use crate::error::{Error, Result};
+use crate::scope::{Scope, Scoping};
 use crate::spec::{KeyPiece, Persisted, RecordSpec};
 
 /// The longest stored key, in bytes. LMDB allows 511; the expiry index and
@@ -28,19 +29,26 @@ pub const MAX_KEY_LEN: usize = 480;
 pub struct RecordKey(String);
 
 impl RecordKey {
-    /// Renders `spec.key_pieces` with `params` (one per placeholder, in order).
-    pub fn render(spec: &RecordSpec, params: &[&dyn Display]) -> Result<Self> {
-        Self::render_with(spec, &Escapes::of(spec.key_pieces), params)
+    /// Renders `spec.key_pieces` with `params` (one per placeholder, in
+    /// order), under `scope` for a per-user type (which fails without one;
+    /// a shared type ignores it).
+    pub fn render(
+        spec: &RecordSpec,
+        scope: Option<&Scope>,
+        params: &[&dyn Display],
+    ) -> Result<Self> {
+        Self::render_with(spec, &Escapes::of(spec.key_pieces), scope, params)
     }
 
     /// [`RecordKey::render`] with the template's escapes computed beforehand.
     pub(crate) fn render_with(
         spec: &RecordSpec,
         escapes: &Escapes,
+        scope: Option<&Scope>,
         params: &[&dyn Display],
     ) -> Result<Self> {
         let mut out = String::with_capacity(spec.namespace.len() + spec.key.len() + 16);
-        render_into(spec, escapes, params, &mut out)?;
+        render_into(spec, escapes, scope, params, &mut out)?;
         check_len(spec, escapes, params, &out)?;
         Ok(Self(out))
     }
@@ -173,10 +181,13 @@ impl fmt::Write for ReadKey {
 /// Renders the key of `T` with key fields `params` for a read: without an
 /// allocation unless the key is long.
 #[inline]
-pub(crate) fn read_key<T: Persisted>(params: &[&dyn Display]) -> Result<ReadKey> {
+pub(crate) fn read_key<T: Persisted>(
+    scope: Option<&Scope>,
+    params: &[&dyn Display],
+) -> Result<ReadKey> {
     let escapes = const { &Escapes::of(T::SPEC.key_pieces) };
     let mut out = ReadKey::Stack(arrayvec::ArrayString::new());
-    render_into(&T::SPEC, escapes, params, &mut out)?;
+    render_into(&T::SPEC, escapes, scope, params, &mut out)?;
     check_len(&T::SPEC, escapes, params, out.as_str())?;
     Ok(out)
 }
@@ -186,12 +197,26 @@ pub(crate) fn escapes_of<T: Persisted>() -> &'static Escapes {
     const { &Escapes::of(T::SPEC.key_pieces) }
 }
 
-/// Writes `namespace:` and the key pieces rendered with `params` to `out`
-/// (whose writes must not fail: a `String` or a [`ReadKey`]).
+/// What the keys of `spec` start with under `scope`: the scope's prefix for
+/// a per-user type (an error without a scope), nothing for a shared one.
+#[inline]
+pub(crate) fn scope_prefix<'a>(spec: &RecordSpec, scope: Option<&'a Scope>) -> Result<&'a str> {
+    match (spec.scope, scope) {
+        (Scoping::Shared, _) => Ok(""),
+        (Scoping::User, Some(scope)) => Ok(scope.key_prefix()),
+        (Scoping::User, None) => Err(Error::NoScope {
+            type_name: spec.type_name,
+        }),
+    }
+}
+
+/// Writes the scope's prefix, `namespace:` and the key pieces rendered with
+/// `params` to `out` (whose writes must not fail: a `String` or a [`ReadKey`]).
 #[inline]
 fn render_into(
     spec: &RecordSpec,
     escapes: &Escapes,
+    scope: Option<&Scope>,
     params: &[&dyn Display],
     out: &mut impl fmt::Write,
 ) -> Result<()> {
@@ -206,6 +231,7 @@ fn render_into(
         });
     }
     // Writes to `out` cannot fail (see above): their results are ignored.
+    let _ = out.write_str(scope_prefix(spec, scope)?);
     let _ = out.write_str(spec.namespace);
     let _ = out.write_char(':');
     let mut params = params.iter();
@@ -249,17 +275,25 @@ impl<T: Display> KeyPart for T {
     }
 }
 
-/// `namespace:`, the prefix every key of the type starts with.
-pub(crate) fn namespace_prefix(spec: &RecordSpec) -> String {
-    let mut out = String::with_capacity(spec.namespace.len() + spec.key.len() + 16);
+/// `namespace:` after the scope's prefix: what every key of the type under
+/// `scope` starts with.
+pub(crate) fn namespace_prefix(spec: &RecordSpec, scope: Option<&Scope>) -> Result<String> {
+    let scope = scope_prefix(spec, scope)?;
+    let mut out = String::with_capacity(scope.len() + spec.namespace.len() + spec.key.len() + 16);
+    out.push_str(scope);
     out.push_str(spec.namespace);
     out.push(':');
-    out
+    Ok(out)
 }
 
-/// The key prefix of the records whose first placeholder starts with `prefix`.
-pub(crate) fn search_prefix(spec: &RecordSpec, prefix: &str) -> String {
-    let mut out = namespace_prefix(spec);
+/// The key prefix of the records under `scope` whose first placeholder
+/// starts with `prefix`.
+pub(crate) fn search_prefix(
+    spec: &RecordSpec,
+    scope: Option<&Scope>,
+    prefix: &str,
+) -> Result<String> {
+    let mut out = namespace_prefix(spec, scope)?;
     for piece in spec.key_pieces {
         match *piece {
             KeyPiece::Lit(lit) => out.push_str(lit),
@@ -272,7 +306,7 @@ pub(crate) fn search_prefix(spec: &RecordSpec, prefix: &str) -> String {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// The first character of every literal that follows a placeholder: in a
@@ -430,45 +464,46 @@ mod tests {
             version: 1,
             doc: "",
             migrate: None,
+            scope: crate::scope::Scoping::Shared,
         }
     }
 
     #[test]
     fn renders_and_escapes_delimiters() {
         let s = spec("progress/{book_id}", &["book_id"]);
-        let k = RecordKey::render(&s, &[&"../x"]).unwrap();
+        let k = RecordKey::render(&s, None, &[&"../x"]).unwrap();
         assert_eq!(k.as_str(), "t:progress/..%2Fx");
-        let k = RecordKey::render(&s, &[&"100%"]).unwrap();
+        let k = RecordKey::render(&s, None, &[&"100%"]).unwrap();
         assert_eq!(k.as_str(), "t:progress/100%25");
-        let k = RecordKey::render(&s, &[&42u32]).unwrap();
+        let k = RecordKey::render(&s, None, &[&42u32]).unwrap();
         assert_eq!(k.as_str(), "t:progress/42");
         // Letters of the literal are not escaped: keys keep the values' order.
-        let k = RecordKey::render(&s, &[&"emma"]).unwrap();
+        let k = RecordKey::render(&s, None, &[&"emma"]).unwrap();
         assert_eq!(k.as_str(), "t:progress/emma");
     }
 
     #[test]
     fn adjacent_values_cannot_collide() {
         let s = spec("{a}-{b}", &["a", "b"]);
-        let k1 = RecordKey::render(&s, &[&"x-y", &"z"]).unwrap();
-        let k2 = RecordKey::render(&s, &[&"x", &"y-z"]).unwrap();
+        let k1 = RecordKey::render(&s, None, &[&"x-y", &"z"]).unwrap();
+        let k2 = RecordKey::render(&s, None, &[&"x", &"y-z"]).unwrap();
         assert_ne!(k1, k2);
         let s = spec("{a}.json", &["a"]);
-        let k1 = RecordKey::render(&s, &[&"x.json"]).unwrap();
+        let k1 = RecordKey::render(&s, None, &[&"x.json"]).unwrap();
         assert_eq!(k1.as_str(), "t:x%2Ejson.json");
         // A literal may start with a character of several bytes.
         let s = spec("{a}é{b}", &["a", "b"]);
-        let k = RecordKey::render(&s, &[&"xé", &"y"]).unwrap();
+        let k = RecordKey::render(&s, None, &[&"xé", &"y"]).unwrap();
         assert_eq!(k.as_str(), "t:x%C3%A9éy");
     }
 
     #[test]
     fn empty_and_long_values_are_errors() {
         let s = spec("p/{id}", &["id"]);
-        let err = RecordKey::render(&s, &[&""]).unwrap_err();
+        let err = RecordKey::render(&s, None, &[&""]).unwrap_err();
         assert!(err.to_string().contains("`id`"), "{err}");
         let long = "x".repeat(600);
-        let err = RecordKey::render(&s, &[&long]).unwrap_err();
+        let err = RecordKey::render(&s, None, &[&long]).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -479,7 +514,7 @@ mod tests {
             ),
             "{err}"
         );
-        let err = RecordKey::render(&s, &[]).unwrap_err();
+        let err = RecordKey::render(&s, None, &[]).unwrap_err();
         assert!(matches!(err, Error::KeyArity { .. }), "{err}");
     }
 
@@ -502,7 +537,7 @@ mod tests {
             namespace: "note",
             ..spec("notes/{title}", &["title"])
         };
-        let err = RecordKey::render(&s, &[&"x".repeat(600)]).unwrap_err();
+        let err = RecordKey::render(&s, None, &[&"x".repeat(600)]).unwrap_err();
         let message = err.to_string();
         // "note:notes/" takes 11 bytes: 469 are left.
         assert!(
@@ -528,8 +563,8 @@ mod tests {
             "{err:?}"
         );
         // The figure is exact: that many bytes fit, one more does not.
-        assert!(RecordKey::render(&s, &[&"x".repeat(469)]).is_ok());
-        let err = RecordKey::render(&s, &[&"x".repeat(470)]).unwrap_err();
+        assert!(RecordKey::render(&s, None, &[&"x".repeat(469)]).is_ok());
+        let err = RecordKey::render(&s, None, &[&"x".repeat(470)]).unwrap_err();
         assert_eq!(left_in(&err.to_string()), 469, "{err}");
     }
 
@@ -537,7 +572,7 @@ mod tests {
     fn too_long_after_escaping_says_the_escaped_size() {
         let s = spec("p/{id}", &["id"]);
         // 200 bytes as given, each `/` stored as `%2F`.
-        let err = RecordKey::render(&s, &[&"/".repeat(200)]).unwrap_err();
+        let err = RecordKey::render(&s, None, &[&"/".repeat(200)]).unwrap_err();
         let message = err.to_string();
         assert!(
             message.contains("field `id` is 600 bytes once escaped (200 bytes as given;"),
@@ -547,7 +582,7 @@ mod tests {
         // A value that fits before escaping but not after.
         let fits_raw = "/".repeat(160);
         assert!(4 + fits_raw.len() <= MAX_KEY_LEN);
-        let err = RecordKey::render(&s, &[&fits_raw]).unwrap_err();
+        let err = RecordKey::render(&s, None, &[&fits_raw]).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -566,15 +601,16 @@ mod tests {
         let s = spec("{a}-{b}/{c}", &["a", "b", "c"]);
         let a = "x".repeat(10);
         let b = "y".repeat(500);
-        let err = RecordKey::render(&s, &[&a, &b, &"z"]).unwrap_err();
+        let err = RecordKey::render(&s, None, &[&a, &b, &"z"]).unwrap_err();
         let message = err.to_string();
         assert!(message.contains("field `b` is 500 bytes"), "{message}");
         // "t:" + a + "-" + "/" + c = 2 + 10 + 1 + 1 + 1.
         assert_eq!(left_in(&message), 480 - 15, "{message}");
         let fits = "y".repeat(465);
-        assert!(RecordKey::render(&s, &[&a, &fits, &"z"]).is_ok());
+        assert!(RecordKey::render(&s, None, &[&a, &fits, &"z"]).is_ok());
         // The escaped size decides: 100 `-` in `a` (300 bytes) outweigh 250 plain bytes in `b`.
-        let err = RecordKey::render(&s, &[&"-".repeat(100), &"y".repeat(250), &"z"]).unwrap_err();
+        let err =
+            RecordKey::render(&s, None, &[&"-".repeat(100), &"y".repeat(250), &"z"]).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -588,7 +624,8 @@ mod tests {
             "{err:?}"
         );
         // Equal sizes: the first field is named.
-        let err = RecordKey::render(&s, &[&"y".repeat(300), &"y".repeat(300), &"z"]).unwrap_err();
+        let err =
+            RecordKey::render(&s, None, &[&"y".repeat(300), &"y".repeat(300), &"z"]).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -604,13 +641,13 @@ mod tests {
         let stack_err = {
             let mut out = ReadKey::Stack(arrayvec::ArrayString::new());
             let escapes = Escapes::of(s.key_pieces);
-            render_into(&s, &escapes, &[&long, &"b", &"c"], &mut out).unwrap();
+            render_into(&s, &escapes, None, &[&long, &"b", &"c"], &mut out).unwrap();
             assert!(matches!(out, ReadKey::Heap(_)), "moved to the heap");
             check_len(&s, &escapes, &[&long, &"b", &"c"], out.as_str()).unwrap_err()
         };
         assert_eq!(
             stack_err.to_string(),
-            RecordKey::render(&s, &[&long, &"b", &"c"])
+            RecordKey::render(&s, None, &[&long, &"b", &"c"])
                 .unwrap_err()
                 .to_string()
         );
@@ -633,9 +670,12 @@ mod tests {
     #[test]
     fn search_prefix_is_prefix_of_key() {
         let s = spec("notes/{user}/{id}", &["user", "id"]);
-        let k = RecordKey::render(&s, &[&"al/ice", &"7"]).unwrap();
-        assert!(k.as_str().starts_with(&search_prefix(&s, "al/i")));
-        assert_eq!(search_prefix(&s, ""), "t:notes/");
+        let k = RecordKey::render(&s, None, &[&"al/ice", &"7"]).unwrap();
+        assert!(
+            k.as_str()
+                .starts_with(&search_prefix(&s, None, "al/i").unwrap())
+        );
+        assert_eq!(search_prefix(&s, None, "").unwrap(), "t:notes/");
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod key;
 mod list;
 pub mod op;
 mod records;
+mod scope;
 mod spec;
 mod store;
 pub mod tools;
@@ -27,6 +28,7 @@ pub use envelope::{Meta, Stored};
 pub use error::{Error, LmdbError, Result};
 pub use key::{MAX_KEY_LEN, RecordKey};
 pub use records::{ListOptions, Page, Ttl};
+pub use scope::{LOCAL_SCOPE_ENV_VAR, Scope, ScopedStore, Scoping};
 pub use spec::{KeyPiece, Kind, Migration, Persisted, RecordSpec};
 pub use store::{DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Store, StoreBuilder, resolve_dir};
 
@@ -39,6 +41,7 @@ pub mod __private {
     pub use crate::tools::routes::{ToolOp, ToolSet, router};
 
     pub use crate::records::key_of;
+    pub use crate::scope::Place;
 
     /// The generic code behind every generated accessor.
     pub mod accessors {

@@ -11,15 +11,17 @@ use crate::envelope::{Header, Meta, Stored};
 use crate::error::{Error, Result};
 use crate::key::{RecordKey, namespace_prefix};
 use crate::records::{Ttl, decode_record, next_header, write_back_if_migrated};
+use crate::scope::{Place, Scope};
 use crate::spec::{Kind, Persisted};
-use crate::store::{KeyRange, Order, Store, WriteFn};
+use crate::store::{KeyRange, Order, WriteFn};
 
-/// `namespace:key/`, the prefix of every item of the list.
-fn item_prefix<T: Persisted>() -> String {
-    let mut prefix = namespace_prefix(&T::SPEC);
+/// `namespace:key/` (after the scope's prefix), the prefix of every item of
+/// the list under `scope`.
+fn item_prefix<T: Persisted>(scope: Option<&Scope>) -> Result<String> {
+    let mut prefix = namespace_prefix(&T::SPEC, scope)?;
     prefix.push_str(T::SPEC.key);
     prefix.push('/');
-    prefix
+    Ok(prefix)
 }
 
 fn max_len<T: Persisted>() -> Option<usize> {
@@ -29,9 +31,13 @@ fn max_len<T: Persisted>() -> Option<usize> {
     }
 }
 
-pub(crate) fn push_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<Header>> {
+pub(crate) fn push_job<T: Persisted>(
+    value: &T,
+    scope: Option<&Scope>,
+    ttl: Ttl,
+) -> Result<WriteFn<Header>> {
     let data = crate::records::encode(value)?;
-    let prefix = item_prefix::<T>();
+    let prefix = item_prefix::<T>(scope)?;
     // The longest item key, checked once up front.
     RecordKey::checked(&T::SPEC, format!("{prefix}{:016x}", u64::MAX))?;
     Ok(Box::new(move |ctx| {
@@ -74,17 +80,18 @@ fn parse_seq(suffix: &[u8]) -> Option<u64> {
 
 /// Adds `value` as the newest item of the list (trimming it to `max_len`), returning the metadata the write gave the item.
 pub(crate) async fn push_with_meta<T: Persisted>(
-    store: &Store,
+    at: Place<'_>,
     value: &T,
     ttl: Ttl,
 ) -> Result<Meta> {
-    let write = store.submit(push_job(value, ttl));
+    let write = at.store.submit(push_job(value, at.scope, ttl));
     Ok(write.await?.meta())
 }
 
 /// Up to `limit` live items, newest first, with their metadata.
-pub(crate) fn recent_stored<T: Persisted>(store: &Store, limit: usize) -> Result<Vec<Stored<T>>> {
-    let prefix = item_prefix::<T>();
+pub(crate) fn recent_stored<T: Persisted>(at: Place<'_>, limit: usize) -> Result<Vec<Stored<T>>> {
+    let store = at.store;
+    let prefix = item_prefix::<T>(at.scope)?;
     let now = store.now_ms();
     let mut migrated = Vec::new();
     let mut items = Vec::new();
@@ -112,9 +119,9 @@ pub(crate) fn recent_stored<T: Persisted>(store: &Store, limit: usize) -> Result
     Ok(items)
 }
 
-pub(crate) fn clear_job<T: Persisted>() -> WriteFn<usize> {
-    let prefix = item_prefix::<T>();
-    Box::new(move |ctx| {
+pub(crate) fn clear_job<T: Persisted>(scope: Option<&Scope>) -> Result<WriteFn<usize>> {
+    let prefix = item_prefix::<T>(scope)?;
+    Ok(Box::new(move |ctx| {
         let now = ctx.now_ms;
         let mut live = 0;
         for (key, header) in ctx.scan_headers(&prefix, false)? {
@@ -122,5 +129,5 @@ pub(crate) fn clear_job<T: Persisted>() -> WriteFn<usize> {
             live += usize::from(!header.is_expired(now));
         }
         Ok(live)
-    })
+    }))
 }

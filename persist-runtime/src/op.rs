@@ -36,6 +36,7 @@ use crate::envelope::Header;
 use crate::error::Result;
 use crate::key::ReadKey;
 use crate::records::{ListOptions, Ttl};
+use crate::scope::Place;
 use crate::spec::{Kind, Persisted};
 use crate::store::{Store, WriteFn};
 
@@ -43,7 +44,7 @@ use crate::store::{Store, WriteFn};
 /// [`blocking`](Read::blocking). See [the module](self).
 #[must_use = "a read does nothing until it is awaited or run with .blocking()"]
 pub struct Read<'s, R> {
-    store: &'s Store,
+    at: Place<'s>,
     query: Query<R>,
 }
 
@@ -52,44 +53,44 @@ enum Query<R> {
     /// One record, by key (the key's rendering may have failed).
     Key(Result<ReadKey>, fn(&Store, &str) -> Result<R>),
     /// A page of a listing.
-    Page(ListOptions, fn(&Store, &ListOptions) -> Result<R>),
+    Page(ListOptions, fn(Place<'_>, &ListOptions) -> Result<R>),
     /// The newest items of a list, at most this many.
-    Recent(usize, fn(&Store, usize) -> Result<R>),
+    Recent(usize, fn(Place<'_>, usize) -> Result<R>),
 }
 
 impl<'s, R> Read<'s, R> {
-    /// A read of the record at `key`.
+    /// A read of the record at `key` (rendered under the scope of `at`).
     pub(crate) fn key(
-        store: &'s Store,
+        at: Place<'s>,
         key: Result<ReadKey>,
         run: fn(&Store, &str) -> Result<R>,
     ) -> Self {
         Self {
-            store,
+            at,
             query: Query::Key(key, run),
         }
     }
 
     /// A read of a page of records.
     pub(crate) fn page(
-        store: &'s Store,
+        at: Place<'s>,
         options: ListOptions,
-        run: fn(&Store, &ListOptions) -> Result<R>,
+        run: fn(Place<'_>, &ListOptions) -> Result<R>,
     ) -> Self {
         Self {
-            store,
+            at,
             query: Query::Page(options, run),
         }
     }
 
     /// A read of the newest `limit` items of a list.
     pub(crate) fn recent(
-        store: &'s Store,
+        at: Place<'s>,
         limit: usize,
-        run: fn(&Store, usize) -> Result<R>,
+        run: fn(Place<'_>, usize) -> Result<R>,
     ) -> Self {
         Self {
-            store,
+            at,
             query: Query::Recent(limit, run),
         }
     }
@@ -97,9 +98,9 @@ impl<'s, R> Read<'s, R> {
     /// Runs the read on this thread and returns what it found.
     pub fn blocking(self) -> Result<R> {
         match self.query {
-            Query::Key(key, run) => run(self.store, key?.as_str()),
-            Query::Page(options, run) => run(self.store, &options),
-            Query::Recent(limit, run) => run(self.store, limit),
+            Query::Key(key, run) => run(self.at.store, key?.as_str()),
+            Query::Page(options, run) => run(self.at, &options),
+            Query::Recent(limit, run) => run(self.at, limit),
         }
     }
 }
@@ -152,16 +153,16 @@ impl<'s, R: Send + 'static> IntoFuture for Write<'s, R> {
 /// chosen. `.await` it, or call [`blocking`](Save::blocking).
 #[must_use = "a save does nothing until it is awaited or run with .blocking()"]
 pub struct Save<'s, T> {
-    store: &'s Store,
+    at: Place<'s>,
     value: &'s T,
     ttl: Ttl,
 }
 
 impl<'s, T: Persisted> Save<'s, T> {
     /// A save of `value` with the type's own `ttl`.
-    pub(crate) fn new(store: &'s Store, value: &'s T) -> Self {
+    pub(crate) fn new(at: Place<'s>, value: &'s T) -> Self {
         Self {
-            store,
+            at,
             value,
             ttl: Ttl::Default,
         }
@@ -178,10 +179,12 @@ impl<'s, T: Persisted> Save<'s, T> {
     /// happens here, on the caller's thread.
     fn write(self) -> Write<'s, Header> {
         let job = match T::SPEC.kind {
-            Kind::List { .. } => crate::list::push_job(self.value, self.ttl),
-            Kind::Singleton | Kind::Keyed => crate::records::save_job(self.value, self.ttl),
+            Kind::List { .. } => crate::list::push_job(self.value, self.at.scope, self.ttl),
+            Kind::Singleton | Kind::Keyed => {
+                crate::records::save_job(self.value, self.at.scope, self.ttl)
+            }
         };
-        Write::new(self.store, job)
+        Write::new(self.at.store, job)
     }
 
     /// Saves, blocking this thread until the write is committed.

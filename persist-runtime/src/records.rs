@@ -13,6 +13,7 @@ use crate::clock::duration_ms;
 use crate::envelope::{self, Header, Meta, Stored};
 use crate::error::{Error, Result};
 use crate::key::{self, RecordKey};
+use crate::scope::{Place, Scope};
 use crate::spec::Persisted;
 use crate::store::{KeyRange, Order, Store, WriteFn};
 
@@ -207,8 +208,12 @@ pub(crate) fn next_header<T: Persisted>(old: Option<&Header>, now_ms: u64, ttl: 
 
 /// Refuses a change that would move a record to another key (its key
 /// fields changed inside an update or a patch).
-pub(crate) fn check_key_kept<T: Persisted>(key: &RecordKey, value: &T) -> Result<()> {
-    let new_key = value.record_key()?;
+pub(crate) fn check_key_kept<T: Persisted>(
+    key: &RecordKey,
+    scope: Option<&Scope>,
+    value: &T,
+) -> Result<()> {
+    let new_key = value.record_key(scope)?;
     if new_key != *key {
         return Err(Error::KeyChanged {
             type_name: T::SPEC.type_name,
@@ -232,9 +237,10 @@ fn check_not_newer<T: Persisted>(key: &str, old: Option<&Header>) -> Result<()> 
     }
 }
 
-/// The key of the record of `T` with key fields `params`.
-pub fn key_of<T: Persisted>(params: &[&dyn Display]) -> Result<RecordKey> {
-    RecordKey::render_with(&T::SPEC, key::escapes_of::<T>(), params)
+/// The key of the record of `T` with key fields `params`, under `scope`
+/// for a per-user type.
+pub fn key_of<T: Persisted>(scope: Option<&Scope>, params: &[&dyn Display]) -> Result<RecordKey> {
+    RecordKey::render_with(&T::SPEC, key::escapes_of::<T>(), scope, params)
 }
 
 /// Loads the live record at `key` with its metadata.
@@ -285,8 +291,12 @@ pub(crate) fn exists_at(store: &Store, key: &str) -> Result<bool> {
     })
 }
 
-pub(crate) fn save_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<Header>> {
-    let key = value.record_key()?;
+pub(crate) fn save_job<T: Persisted>(
+    value: &T,
+    scope: Option<&Scope>,
+    ttl: Ttl,
+) -> Result<WriteFn<Header>> {
+    let key = value.record_key(scope)?;
     let data = encode(value)?;
     Ok(Box::new(move |ctx| {
         let old = ctx.header_to_replace(key.as_str())?;
@@ -299,11 +309,11 @@ pub(crate) fn save_job<T: Persisted>(value: &T, ttl: Ttl) -> Result<WriteFn<Head
 
 /// Saves `value` at its key, returning the metadata the write gave the record.
 pub(crate) async fn save_with_meta<T: Persisted>(
-    store: &Store,
+    at: Place<'_>,
     value: &T,
     ttl: Ttl,
 ) -> Result<Meta> {
-    let write = store.submit(save_job(value, ttl));
+    let write = at.store.submit(save_job(value, at.scope, ttl));
     Ok(write.await?.meta())
 }
 
@@ -319,6 +329,7 @@ pub(crate) enum Missing {
 /// which case nothing is written.
 fn try_update_job<T: Persisted, F>(
     key: RecordKey,
+    scope: Option<Scope>,
     missing: Missing,
     mut f: F,
 ) -> WriteFn<Option<Stored<T>>>
@@ -346,7 +357,7 @@ where
             }
         };
         f(&mut value)?;
-        check_key_kept(&key, &value)?;
+        check_key_kept(&key, scope.as_ref(), &value)?;
         let data = encode(&value)?;
         // The record keeps its own expiry policy (a stale one does not).
         let ttl = old
@@ -372,13 +383,14 @@ where
 /// many callers' writes in one transaction), nor this update's own change.
 pub(crate) fn update_job<T: Persisted, F>(
     key: RecordKey,
+    scope: Option<Scope>,
     missing: Missing,
     mut f: F,
 ) -> WriteFn<Option<T>>
 where
     F: FnMut(&mut T) + Send + 'static,
 {
-    let mut job = try_update_job::<T, _>(key, missing, move |v: &mut T| {
+    let mut job = try_update_job::<T, _>(key, scope, missing, move |v: &mut T| {
         f(v);
         Ok(())
     });
@@ -387,13 +399,13 @@ where
 
 /// The job of an update that starts from `initial` when no live record
 /// exists at its key; returns the stored value.
-pub(crate) fn upsert_job<T, F>(initial: &T, f: F) -> Result<WriteFn<T>>
+pub(crate) fn upsert_job<T, F>(initial: &T, scope: Option<&Scope>, f: F) -> Result<WriteFn<T>>
 where
     T: Persisted,
     F: FnMut(&mut T) + Send + 'static,
 {
-    let key = initial.record_key()?;
-    let mut job = update_job(key, Missing::Insert(encode(initial)?), f);
+    let key = initial.record_key(scope)?;
+    let mut job = update_job(key, scope.cloned(), Missing::Insert(encode(initial)?), f);
     Ok(Box::new(move |ctx| inserted(job(ctx)?)))
 }
 
@@ -415,12 +427,17 @@ pub(crate) async fn delete_key(store: &Store, key: RecordKey) -> Result<bool> {
     store.submit(Ok(delete_job(key))).await
 }
 
-/// Lists live records of `T` in key order, a page at a time.
-pub(crate) fn list<T: Persisted>(store: &Store, opts: &ListOptions) -> Result<Page<T>> {
+/// Lists live records of `T` (under the scope of `at`) in key order, a
+/// page at a time.
+pub(crate) fn list<T: Persisted>(at: Place<'_>, opts: &ListOptions) -> Result<Page<T>> {
     let spec = &T::SPEC;
-    let prefix = key::search_prefix(spec, opts.prefix.as_deref().unwrap_or(""));
+    let store = at.store;
+    let prefix = key::search_prefix(spec, at.scope, opts.prefix.as_deref().unwrap_or(""))?;
+    // A cursor names the last key of a page: one of this type in this scope.
     let after = match &opts.cursor {
-        Some(cursor) if cursor.starts_with(&key::namespace_prefix(spec)) => Some(cursor.as_bytes()),
+        Some(cursor) if cursor.starts_with(&key::namespace_prefix(spec, at.scope)?) => {
+            Some(cursor.as_bytes())
+        }
         Some(cursor) => {
             return Err(Error::InvalidCursor {
                 type_name: spec.type_name,

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Result;
 use crate::key::RecordKey;
+use crate::scope::{Scope, Scoping};
 
 /// The shape of a persisted type: one record, one record per key, or a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,8 @@ pub struct RecordSpec {
     pub doc: &'static str,
     /// Upgrades a value stored by an older schema version (`migrate = path`).
     pub migrate: Option<Migration>,
+    /// Whose records these are: shared, or one set per user (`scope = "user"`).
+    pub scope: Scoping,
 }
 
 /// One piece of a key template: `progress/{book_id}` is
@@ -83,8 +86,10 @@ pub trait Persisted: Sealed + Serialize + DeserializeOwned + Send + Sync + 'stat
     /// What the attribute declared.
     const SPEC: RecordSpec;
 
-    /// The key of this value, built from its own key fields.
-    fn record_key(&self) -> Result<RecordKey>;
+    /// The key of this value, built from its own key fields, under `scope`
+    /// for a per-user type (an [`Error::NoScope`](crate::Error::NoScope)
+    /// without one; a shared type ignores it).
+    fn record_key(&self, scope: Option<&Scope>) -> Result<RecordKey>;
 }
 
 /// The supertrait that seals [`Persisted`]: `#[persisted]` implements it

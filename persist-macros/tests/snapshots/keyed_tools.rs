@@ -30,11 +30,16 @@ impl ::mcp_persist::Persisted for Progress {
         version: 1u32,
         doc: "Reading progress of one user in one book.",
         migrate: ::core::option::Option::None,
+        scope: ::mcp_persist::Scoping::Shared,
     };
-    fn record_key(&self) -> ::mcp_persist::Result<::mcp_persist::RecordKey> {
+    fn record_key(
+        &self,
+        scope: ::core::option::Option<&::mcp_persist::Scope>,
+    ) -> ::mcp_persist::Result<::mcp_persist::RecordKey> {
         ::mcp_persist::__private::key_of::<
             Self,
         >(
+            scope,
             &[
                 ::mcp_persist::__private::KeyPart::as_key_part(&self.user),
                 ::mcp_persist::__private::KeyPart::as_key_part(&self.book_id),
@@ -51,7 +56,9 @@ impl Progress {
         user: impl ::core::fmt::Display,
         book_id: impl ::core::fmt::Display,
     ) -> ::mcp_persist::op::Read<'_, ::core::option::Option<Self>> {
-        ::mcp_persist::__private::accessors::load::<Self>(store, &[&user, &book_id])
+        ::mcp_persist::__private::accessors::load::<
+            Self,
+        >(store.into(), &[&user, &book_id])
     }
     ///Loads the record with key fields `user`, `book_id` with its metadata (timestamps, expiry, version). `.await` it, or run it with `.blocking()`.
     pub fn load_with_meta(
@@ -64,7 +71,7 @@ impl Progress {
     > {
         ::mcp_persist::__private::accessors::load_with_meta::<
             Self,
-        >(store, &[&user, &book_id])
+        >(store.into(), &[&user, &book_id])
     }
     ///Whether the record with key fields `user`, `book_id` is stored and not expired. `.await` it, or run it with `.blocking()`.
     pub fn exists(
@@ -72,7 +79,9 @@ impl Progress {
         user: impl ::core::fmt::Display,
         book_id: impl ::core::fmt::Display,
     ) -> ::mcp_persist::op::Read<'_, bool> {
-        ::mcp_persist::__private::accessors::exists::<Self>(store, &[&user, &book_id])
+        ::mcp_persist::__private::accessors::exists::<
+            Self,
+        >(store.into(), &[&user, &book_id])
     }
     /// Saves this value at its key, with the type's `ttl` unless the
     /// operation's `.ttl(..)` chooses another. `.await` it, or run it with
@@ -81,7 +90,7 @@ impl Progress {
         &'s self,
         store: &'s ::mcp_persist::Store,
     ) -> ::mcp_persist::op::Save<'s, Self> {
-        ::mcp_persist::__private::accessors::save::<Self>(store, self)
+        ::mcp_persist::__private::accessors::save::<Self>(store.into(), self)
     }
     ///Atomically applies `f` to the record with key fields `user`, `book_id` and stores the result (one write transaction: no lost updates between threads or processes). Returns the new value, or `None` if there is no record (nothing is written). `.await` it, or run it with `.blocking()`.
     ///
@@ -98,7 +107,7 @@ impl Progress {
         ::mcp_persist::__private::accessors::update::<
             Self,
             F,
-        >(store, &[&user, &book_id], f)
+        >(store.into(), &[&user, &book_id], f)
     }
     /// Like `update`, but starts from `initial` when no record is stored at
     /// `initial`'s key; `f` is applied in both cases. Returns the stored value.
@@ -115,7 +124,7 @@ impl Progress {
         ::mcp_persist::__private::accessors::update_or_insert::<
             Self,
             F,
-        >(store, initial, f)
+        >(store.into(), initial, f)
     }
     ///Deletes the record with key fields `user`, `book_id`. Returns whether a live record was deleted. `.await` it, or run it with `.blocking()`.
     pub fn delete(
@@ -123,14 +132,16 @@ impl Progress {
         user: impl ::core::fmt::Display,
         book_id: impl ::core::fmt::Display,
     ) -> ::mcp_persist::op::Write<'_, bool> {
-        ::mcp_persist::__private::accessors::delete::<Self>(store, &[&user, &book_id])
+        ::mcp_persist::__private::accessors::delete::<
+            Self,
+        >(store.into(), &[&user, &book_id])
     }
     /// Every stored, unexpired record of this type, in key order.
     /// `.await` it, or run it with `.blocking()`.
     pub fn list(
         store: &::mcp_persist::Store,
     ) -> ::mcp_persist::op::Read<'_, ::std::vec::Vec<Self>> {
-        ::mcp_persist::__private::accessors::list::<Self>(store)
+        ::mcp_persist::__private::accessors::list::<Self>(store.into())
     }
     /// One page of records in key order, filtered by a prefix of the
     /// first key field, with their metadata and a cursor for the next
@@ -139,7 +150,7 @@ impl Progress {
         store: &::mcp_persist::Store,
         options: ::mcp_persist::ListOptions,
     ) -> ::mcp_persist::op::Read<'_, ::mcp_persist::Page<Self>> {
-        ::mcp_persist::__private::accessors::list_page::<Self>(store, options)
+        ::mcp_persist::__private::accessors::list_page::<Self>(store.into(), options)
     }
     /// The MCP tools of this type, to merge into a server's router with `+`.
     /// The routes capture `store`; see `tools_with` for the limits they enforce.

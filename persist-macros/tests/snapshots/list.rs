@@ -23,9 +23,13 @@ impl ::mcp_persist::Persisted for Search {
         version: 1u32,
         doc: "A search, newest first.",
         migrate: ::core::option::Option::None,
+        scope: ::mcp_persist::Scoping::Shared,
     };
-    fn record_key(&self) -> ::mcp_persist::Result<::mcp_persist::RecordKey> {
-        ::mcp_persist::__private::key_of::<Self>(&[])
+    fn record_key(
+        &self,
+        scope: ::core::option::Option<&::mcp_persist::Scope>,
+    ) -> ::mcp_persist::Result<::mcp_persist::RecordKey> {
+        ::mcp_persist::__private::key_of::<Self>(scope, &[])
     }
 }
 impl ::mcp_persist::__private::Sealed for Search {}
@@ -39,7 +43,7 @@ impl Search {
         &'s self,
         store: &'s ::mcp_persist::Store,
     ) -> ::mcp_persist::op::Save<'s, Self> {
-        ::mcp_persist::__private::accessors::save::<Self>(store, self)
+        ::mcp_persist::__private::accessors::save::<Self>(store.into(), self)
     }
     /// Up to `limit` items, newest first (expired items are skipped).
     /// `.await` it, or run it with `.blocking()`.
@@ -47,7 +51,7 @@ impl Search {
         store: &::mcp_persist::Store,
         limit: usize,
     ) -> ::mcp_persist::op::Read<'_, ::std::vec::Vec<Self>> {
-        ::mcp_persist::__private::accessors::recent::<Self>(store, limit)
+        ::mcp_persist::__private::accessors::recent::<Self>(store.into(), limit)
     }
     /// Up to `limit` items, newest first, with their metadata.
     /// `.await` it, or run it with `.blocking()`.
@@ -55,11 +59,13 @@ impl Search {
         store: &::mcp_persist::Store,
         limit: usize,
     ) -> ::mcp_persist::op::Read<'_, ::std::vec::Vec<::mcp_persist::Stored<Self>>> {
-        ::mcp_persist::__private::accessors::recent_with_meta::<Self>(store, limit)
+        ::mcp_persist::__private::accessors::recent_with_meta::<
+            Self,
+        >(store.into(), limit)
     }
     /// Deletes every item; returns how many live items there were.
     /// `.await` it, or run it with `.blocking()`.
     fn clear(store: &::mcp_persist::Store) -> ::mcp_persist::op::Write<'_, usize> {
-        ::mcp_persist::__private::accessors::clear::<Self>(store)
+        ::mcp_persist::__private::accessors::clear::<Self>(store.into())
     }
 }

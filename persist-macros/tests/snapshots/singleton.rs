@@ -22,9 +22,13 @@ impl ::mcp_persist::Persisted for Preferences {
         version: 1u32,
         doc: "User preferences.",
         migrate: ::core::option::Option::None,
+        scope: ::mcp_persist::Scoping::Shared,
     };
-    fn record_key(&self) -> ::mcp_persist::Result<::mcp_persist::RecordKey> {
-        ::mcp_persist::__private::key_of::<Self>(&[])
+    fn record_key(
+        &self,
+        scope: ::core::option::Option<&::mcp_persist::Scope>,
+    ) -> ::mcp_persist::Result<::mcp_persist::RecordKey> {
+        ::mcp_persist::__private::key_of::<Self>(scope, &[])
     }
 }
 impl ::mcp_persist::__private::Sealed for Preferences {}
@@ -34,7 +38,7 @@ impl Preferences {
     pub fn load(
         store: &::mcp_persist::Store,
     ) -> ::mcp_persist::op::Read<'_, ::core::option::Option<Self>> {
-        ::mcp_persist::__private::accessors::load::<Self>(store, &[])
+        ::mcp_persist::__private::accessors::load::<Self>(store.into(), &[])
     }
     ///Loads the record with its metadata (timestamps, expiry, version). `.await` it, or run it with `.blocking()`.
     pub fn load_with_meta(
@@ -43,11 +47,11 @@ impl Preferences {
         '_,
         ::core::option::Option<::mcp_persist::Stored<Self>>,
     > {
-        ::mcp_persist::__private::accessors::load_with_meta::<Self>(store, &[])
+        ::mcp_persist::__private::accessors::load_with_meta::<Self>(store.into(), &[])
     }
     ///Whether the record is stored and not expired. `.await` it, or run it with `.blocking()`.
     pub fn exists(store: &::mcp_persist::Store) -> ::mcp_persist::op::Read<'_, bool> {
-        ::mcp_persist::__private::accessors::exists::<Self>(store, &[])
+        ::mcp_persist::__private::accessors::exists::<Self>(store.into(), &[])
     }
     /// Saves this value at its key, with the type's `ttl` unless the
     /// operation's `.ttl(..)` chooses another. `.await` it, or run it with
@@ -56,7 +60,7 @@ impl Preferences {
         &'s self,
         store: &'s ::mcp_persist::Store,
     ) -> ::mcp_persist::op::Save<'s, Self> {
-        ::mcp_persist::__private::accessors::save::<Self>(store, self)
+        ::mcp_persist::__private::accessors::save::<Self>(store.into(), self)
     }
     ///Atomically applies `f` to the record and stores the result (one write transaction: no lost updates between threads or processes). Returns the new value, or `None` if there is no record (nothing is written). `.await` it, or run it with `.blocking()`.
     ///
@@ -68,7 +72,7 @@ impl Preferences {
     where
         F: FnMut(&mut Self) + Send + 'static,
     {
-        ::mcp_persist::__private::accessors::update::<Self, F>(store, &[], f)
+        ::mcp_persist::__private::accessors::update::<Self, F>(store.into(), &[], f)
     }
     /// Like `update`, but starts from `initial` when no record is stored at
     /// `initial`'s key; `f` is applied in both cases. Returns the stored value.
@@ -85,11 +89,11 @@ impl Preferences {
         ::mcp_persist::__private::accessors::update_or_insert::<
             Self,
             F,
-        >(store, initial, f)
+        >(store.into(), initial, f)
     }
     ///Deletes the record. Returns whether a live record was deleted. `.await` it, or run it with `.blocking()`.
     pub fn delete(store: &::mcp_persist::Store) -> ::mcp_persist::op::Write<'_, bool> {
-        ::mcp_persist::__private::accessors::delete::<Self>(store, &[])
+        ::mcp_persist::__private::accessors::delete::<Self>(store.into(), &[])
     }
     /// Loads the record, or the type's default if none is stored.
     /// `.await` it, or run it with `.blocking()`.
@@ -99,7 +103,7 @@ impl Preferences {
     where
         for<'a> Self: ::core::default::Default,
     {
-        ::mcp_persist::__private::accessors::load_or_default::<Self>(store, &[])
+        ::mcp_persist::__private::accessors::load_or_default::<Self>(store.into(), &[])
     }
     /// Like `update`, starting from the type's default when no record
     /// is stored. Returns the stored value.
@@ -113,6 +117,9 @@ impl Preferences {
         F: FnMut(&mut Self) + Send + 'static,
         for<'a> Self: ::core::default::Default,
     {
-        ::mcp_persist::__private::accessors::update_or_default::<Self, F>(store, f)
+        ::mcp_persist::__private::accessors::update_or_default::<
+            Self,
+            F,
+        >(store.into(), f)
     }
 }

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::key::RecordKey;
 use crate::list;
 use crate::records::{self, ListOptions, Ttl};
+use crate::scope::{Place, Scope};
 use crate::spec::Persisted;
 use crate::store::Store;
 
@@ -48,24 +49,31 @@ impl From<Error> for Refusal {
 
 type Outcome = Result<(String, Value), Refusal>;
 
-/// Runs one call of tool `op` on `T`.
+/// Runs one call of tool `op` on `T`, for the caller whose scope the
+/// request carried (`None`: no identity; a per-user type refuses the call
+/// before reading or writing anything, a shared type ignores the scope).
 pub(crate) async fn call<T: Persisted>(
     ctx: &Ctx,
+    scope: Option<&Scope>,
     op: ToolOp,
     args: Option<JsonObject>,
 ) -> CallToolResult {
     let args = args.unwrap_or_default();
+    let at = Place {
+        store: &ctx.store,
+        scope,
+    };
     let outcome = match check_size(ctx, &args) {
         Err(refusal) => Err(refusal),
         Ok(()) => match op {
-            ToolOp::Get => get::<T>(ctx, &args),
-            ToolOp::Set => set::<T>(ctx, args).await,
-            ToolOp::Update => update::<T>(ctx, args).await,
-            ToolOp::Delete => delete::<T>(ctx, &args).await,
-            ToolOp::List => list_records::<T>(ctx, &args),
-            ToolOp::Add => add::<T>(ctx, args).await,
-            ToolOp::Recent => recent::<T>(ctx, &args),
-            ToolOp::Clear => clear::<T>(ctx, &args).await,
+            ToolOp::Get => get::<T>(at, &args),
+            ToolOp::Set => set::<T>(ctx, at, args).await,
+            ToolOp::Update => update::<T>(ctx, at, args).await,
+            ToolOp::Delete => delete::<T>(at, &args).await,
+            ToolOp::List => list_records::<T>(ctx, at, &args),
+            ToolOp::Add => add::<T>(ctx, at, args).await,
+            ToolOp::Recent => recent::<T>(ctx, at, &args),
+            ToolOp::Clear => clear::<T>(at, &args).await,
         },
     };
     match outcome {
@@ -173,8 +181,11 @@ fn decode_value<T: Persisted>(value: Value) -> Result<T, String> {
     })
 }
 
-/// The key of the record named by the key fields in `args`.
-fn key_from_args<T: Persisted>(args: &JsonObject) -> Result<RecordKey, Refusal> {
+/// The key of the record named by the key fields in `args`, under `scope`.
+fn key_from_args<T: Persisted>(
+    scope: Option<&Scope>,
+    args: &JsonObject,
+) -> Result<RecordKey, Refusal> {
     let params = T::SPEC.key_params;
     let mut values = Vec::with_capacity(params.len());
     for &param in params {
@@ -196,7 +207,7 @@ fn key_from_args<T: Persisted>(args: &JsonObject) -> Result<RecordKey, Refusal> 
     }
     let displays: Vec<&dyn std::fmt::Display> =
         values.iter().map(|v| v as &dyn std::fmt::Display).collect();
-    Ok(records::key_of::<T>(&displays)?)
+    Ok(records::key_of::<T>(scope, &displays)?)
 }
 
 fn stamp(time: std::time::SystemTime) -> Value {
@@ -241,10 +252,10 @@ fn describe_key<T: Persisted>(args: &JsonObject) -> String {
     }
 }
 
-fn get<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
+fn get<T: Persisted>(at: Place<'_>, args: &JsonObject) -> Outcome {
     check_fields(args, T::SPEC.key_params)?;
-    let key = key_from_args::<T>(args)?;
-    match records::load_stored_at::<T>(&ctx.store, key.as_str())? {
+    let key = key_from_args::<T>(at.scope, args)?;
+    match records::load_stored_at::<T>(at.store, key.as_str())? {
         Some(stored) => {
             let body = stored_json(&stored)?;
             Ok((body.to_string(), json!({"found": true, "stored": body})))
@@ -260,21 +271,21 @@ fn get<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
     }
 }
 
-async fn set<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Outcome {
+async fn set<T: Persisted>(ctx: &Ctx, at: Place<'_>, args: JsonObject) -> Outcome {
     let value: T = decode(ctx, args)?;
     // The metadata comes from the write itself: a concurrent writer cannot
     // slip its record into this answer.
-    let meta = records::save_with_meta(&ctx.store, &value, Ttl::Default).await?;
+    let meta = records::save_with_meta(at, &value, Ttl::Default).await?;
     let body = stored_json(&Stored { value, meta })?;
     Ok((body.to_string(), json!({"stored": body})))
 }
 
-async fn update<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Outcome {
+async fn update<T: Persisted>(ctx: &Ctx, at: Place<'_>, args: JsonObject) -> Outcome {
     check_fields(&args, &ctx.schema.fields)?;
-    let key = key_from_args::<T>(&args)?;
+    let key = key_from_args::<T>(at.scope, &args)?;
     let described = describe_key::<T>(&args);
-    let job = patch::patch_job::<T>(key, args, decode_value::<T>);
-    match ctx.store.submit(Ok(job)).await? {
+    let job = patch::patch_job::<T>(key, at.scope.cloned(), args, decode_value::<T>);
+    match at.store.submit(Ok(job)).await? {
         Some(patched) => {
             let record = serde_json::from_slice(&patched.data)
                 .map_err(|e| Refusal(format!("cannot read the stored record back: {e}")))?;
@@ -291,10 +302,10 @@ async fn update<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Outcome {
     }
 }
 
-async fn delete<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
+async fn delete<T: Persisted>(at: Place<'_>, args: &JsonObject) -> Outcome {
     check_fields(args, T::SPEC.key_params)?;
-    let key = key_from_args::<T>(args)?;
-    let deleted = records::delete_key(&ctx.store, key).await?;
+    let key = key_from_args::<T>(at.scope, args)?;
+    let deleted = records::delete_key(at.store, key).await?;
     let text = if deleted {
         format!(
             "deleted the {}{}",
@@ -332,14 +343,14 @@ fn string_arg(args: &JsonObject, name: &str) -> Result<Option<String>, Refusal> 
     }
 }
 
-fn list_records<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
+fn list_records<T: Persisted>(ctx: &Ctx, at: Place<'_>, args: &JsonObject) -> Outcome {
     check_fields(args, &["prefix", "limit", "cursor"])?;
     let options = ListOptions {
         prefix: string_arg(args, "prefix")?,
         limit: Some(limit(ctx, args)?),
         cursor: string_arg(args, "cursor")?,
     };
-    let page = records::list::<T>(&ctx.store, &options)?;
+    let page = records::list::<T>(at, &options)?;
     let items = page
         .items
         .iter()
@@ -349,16 +360,16 @@ fn list_records<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
     Ok((body.to_string(), body))
 }
 
-async fn add<T: Persisted>(ctx: &Ctx, args: JsonObject) -> Outcome {
+async fn add<T: Persisted>(ctx: &Ctx, at: Place<'_>, args: JsonObject) -> Outcome {
     let value: T = decode(ctx, args)?;
-    let meta = list::push_with_meta(&ctx.store, &value, Ttl::Default).await?;
+    let meta = list::push_with_meta(at, &value, Ttl::Default).await?;
     let body = stored_json(&Stored { value, meta })?;
     Ok((body.to_string(), json!({"added": body})))
 }
 
-fn recent<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
+fn recent<T: Persisted>(ctx: &Ctx, at: Place<'_>, args: &JsonObject) -> Outcome {
     check_fields(args, &["limit"])?;
-    let items = list::recent_stored::<T>(&ctx.store, limit(ctx, args)?)?;
+    let items = list::recent_stored::<T>(at, limit(ctx, args)?)?;
     let items = items
         .iter()
         .map(stored_json)
@@ -367,9 +378,9 @@ fn recent<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
     Ok((body.to_string(), body))
 }
 
-async fn clear<T: Persisted>(ctx: &Ctx, args: &JsonObject) -> Outcome {
+async fn clear<T: Persisted>(at: Place<'_>, args: &JsonObject) -> Outcome {
     check_fields::<&str>(args, &[])?;
-    let cleared = crate::accessors::clear::<T>(&ctx.store).await?;
+    let cleared = crate::accessors::clear::<T>(at).await?;
     Ok((
         format!("cleared {cleared} items"),
         json!({"cleared": cleared}),

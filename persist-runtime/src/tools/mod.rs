@@ -47,6 +47,21 @@ impl Default for ToolConfig {
     }
 }
 
+/// The scope a request carries: a [`Scope`](crate::Scope) in its extensions
+/// (stdio serving puts the local scope there), or in the extensions of its
+/// HTTP request (put there by the HTTP layer's resolver). `None`: the
+/// request carries no identity.
+pub(crate) fn caller_scope(extensions: &rmcp::model::Extensions) -> Option<crate::Scope> {
+    if let Some(scope) = extensions.get::<crate::Scope>() {
+        return Some(scope.clone());
+    }
+    #[cfg(feature = "http")]
+    if let Some(parts) = extensions.get::<http::request::Parts>() {
+        return parts.extensions.get::<crate::Scope>().cloned();
+    }
+    None
+}
+
 /// Names of every tool generated in this process, so that [`serve_stdio`]
 /// can check that the server really serves them.
 static GENERATED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());

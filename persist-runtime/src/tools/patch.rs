@@ -8,6 +8,7 @@ use crate::envelope::{self, Header, Meta};
 use crate::error::{Error, Result};
 use crate::key::RecordKey;
 use crate::records::{Ttl, check_key_kept, decode_record, encode, next_header};
+use crate::scope::Scope;
 use crate::spec::Persisted;
 use crate::store::WriteFn;
 
@@ -52,6 +53,7 @@ pub(super) fn merge_patch(target: &mut Value, patch: &Value) {
 /// JSON into `T`, naming the field at fault.
 pub(super) fn patch_job<T: Persisted>(
     key: RecordKey,
+    scope: Option<Scope>,
     patch: JsonObject,
     decode: fn(Value) -> std::result::Result<T, String>,
 ) -> WriteFn<Option<Patched>> {
@@ -75,7 +77,7 @@ pub(super) fn patch_job<T: Persisted>(
                 return Err(Error::InvalidPatch { reason });
             }
         };
-        check_key_kept(&key, &value)?;
+        check_key_kept(&key, scope.as_ref(), &value)?;
         let data = encode(&value)?;
         let header = next_header::<T>(Some(&old), now, Ttl::of_stored(old.ttl_ms));
         ctx.put(key.as_bytes(), Some(&old), &header, &data)?;
@@ -157,10 +159,11 @@ mod tests {
             version: 2,
             doc: "",
             migrate: Some(migrate),
+            scope: crate::scope::Scoping::Shared,
         };
 
-        fn record_key(&self) -> Result<RecordKey> {
-            crate::records::key_of::<Self>(&[&self.id])
+        fn record_key(&self, scope: Option<&crate::scope::Scope>) -> Result<RecordKey> {
+            crate::records::key_of::<Self>(scope, &[&self.id])
         }
     }
 
@@ -175,7 +178,7 @@ mod tests {
 
     async fn update(store: &Store, args: Value) -> CallToolResult {
         let args = args.as_object().cloned().unwrap_or_default();
-        call::<Profile>(&ctx(store), ToolOp::Update, Some(args)).await
+        call::<Profile>(&ctx(store), None, ToolOp::Update, Some(args)).await
     }
 
     fn envelope(store: &Store, id: &str) -> Value {
@@ -223,7 +226,9 @@ mod tests {
             name: "Bo".into(),
             tags: vec![],
         };
-        crate::accessors::save(&store, &saved).blocking().unwrap();
+        crate::accessors::save((&store).into(), &saved)
+            .blocking()
+            .unwrap();
         clock.advance(Duration::from_secs(30));
 
         // `tags: null` removes the field; the stored record has its default.
@@ -258,7 +263,9 @@ mod tests {
             name: "Cy".into(),
             tags: vec!["t".into()],
         };
-        crate::accessors::save(&store, &saved).blocking().unwrap();
+        crate::accessors::save((&store).into(), &saved)
+            .blocking()
+            .unwrap();
         let before = envelope(&store, "c");
 
         let result = update(&store, json!({"id": "c", "name": null})).await;

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::schema::RecordSchema;
 use super::{GENERATED, ToolConfig, handlers};
+use crate::scope::Scoping;
 use crate::spec::{Kind, Persisted};
 use crate::store::Store;
 
@@ -107,8 +108,16 @@ where
             tool,
             move |call: rmcp::handler::server::tool::ToolCallContext<'_, S>| {
                 let ctx = Arc::clone(&ctx);
+                let scope = match T::SPEC.scope {
+                    Scoping::User => super::caller_scope(&call.request_context.extensions),
+                    Scoping::Shared => None,
+                };
                 let args = call.arguments;
-                Box::pin(async move { Ok(handlers::call::<T>(&ctx, op, args).await.into()) })
+                Box::pin(async move {
+                    Ok(handlers::call::<T>(&ctx, scope.as_ref(), op, args)
+                        .await
+                        .into())
+                })
             },
         ));
     }
@@ -228,7 +237,11 @@ fn describe<T: Persisted>(
             ToolAnnotations::new().destructive(true).idempotent(true),
         ),
     };
-    Tool::new(name, format!("{summary}{doc}"), input)
+    let scope = match spec.scope {
+        Scoping::User => " Each user has their own records: this reaches the caller's only.",
+        Scoping::Shared => "",
+    };
+    Tool::new(name, format!("{summary}{scope}{doc}"), input)
         .with_raw_output_schema(output)
         .with_annotations(annotations)
 }

@@ -24,6 +24,10 @@ use crate::error::{Error, Result};
 /// not fit a known method (`tools/call` with `arguments` an array) are
 /// `-32602`. Each carries the request's `id` when it can still be read.
 ///
+/// Per-user records (`scope = "user"`): the one client's scope is
+/// [`Scope::local`](crate::Scope::local), `local` unless
+/// `MCP_PERSIST_SCOPE` names another.
+///
 /// Log to stderr: stdout is the protocol ([`init_logging`](super::init_logging)
 /// sets that up). Started by hand in a terminal, it says on stderr what it
 /// is and how to connect a client to it.
@@ -43,6 +47,9 @@ pub async fn serve_stdio<S: ServerHandler>(server: S) -> Result<()> {
             missing.join(", ")
         )));
     }
+    // Checked before anything starts: a bad MCP_PERSIST_SCOPE is an error,
+    // never a fallback to another user's records.
+    let scope = crate::Scope::local()?;
     let mut stop = Shutdown::listen();
     let info = server.get_info();
     let name = &info.server_info.name;
@@ -52,7 +59,7 @@ pub async fn serve_stdio<S: ServerHandler>(server: S) -> Result<()> {
              e.g. #[tool_handler(router = self.tool_router, name = \"my-server\", version = \"1.0.0\")]"
         );
     }
-    let (transport, output) = StdioTransport::spawn(std::io::stdin(), std::io::stdout())?;
+    let (transport, output) = StdioTransport::spawn(std::io::stdin(), std::io::stdout(), scope)?;
     if std::io::stdin().is_terminal() {
         say_hello(name);
     }

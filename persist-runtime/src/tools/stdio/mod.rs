@@ -21,11 +21,12 @@ use std::io::{self, BufReader, Read, Write};
 use std::time::Duration;
 
 use rmcp::RoleServer;
-use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::model::{ClientJsonRpcMessage, GetExtensions, JsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::Transport;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
+use crate::scope::Scope;
 use inbound::{Inbound, MAX_LINE_BYTES};
 
 /// Messages read ahead of the service, and lines queued for stdout.
@@ -46,6 +47,8 @@ enum Out {
 pub(crate) struct StdioTransport {
     inbound: mpsc::Receiver<Box<ClientJsonRpcMessage>>,
     outbound: mpsc::Sender<Out>,
+    /// The one client's scope, given to every request it sends.
+    scope: Scope,
 }
 
 /// The serving side's hold on the writer thread, to let it finish.
@@ -56,9 +59,12 @@ pub(crate) struct Output {
 
 impl StdioTransport {
     /// Starts the reader thread on `input` and the writer thread on `output`.
+    /// Every request read gets `scope` (the client's identity for per-user
+    /// records).
     pub(crate) fn spawn(
         input: impl Read + Send + 'static,
         output: impl Write + Send + 'static,
+        scope: Scope,
     ) -> Result<(Self, Output)> {
         let (inbound_tx, inbound) = mpsc::channel(QUEUE);
         let (outbound, outbound_rx) = mpsc::channel(QUEUE);
@@ -79,7 +85,14 @@ impl StdioTransport {
             outbound: outbound.clone(),
             finished,
         };
-        Ok((Self { inbound, outbound }, output))
+        Ok((
+            Self {
+                inbound,
+                outbound,
+                scope,
+            },
+            output,
+        ))
     }
 }
 
@@ -125,7 +138,11 @@ impl Transport<RoleServer> for StdioTransport {
     }
 
     async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {
-        self.inbound.recv().await.map(|message| *message)
+        let mut message = *self.inbound.recv().await?;
+        if let JsonRpcMessage::Request(request) = &mut message {
+            request.request.extensions_mut().insert(self.scope.clone());
+        }
+        Some(message)
     }
 
     async fn close(&mut self) -> io::Result<()> {

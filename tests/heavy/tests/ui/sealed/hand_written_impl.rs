@@ -19,9 +19,10 @@ impl Persisted for Note {
         version: 1,
         doc: "",
         migrate: None,
+        scope: mcp_persist::Scoping::Shared,
     };
 
-    fn record_key(&self) -> Result<RecordKey> {
+    fn record_key(&self, _scope: Option<&mcp_persist::Scope>) -> Result<RecordKey> {
         unimplemented!()
     }
 }
