@@ -1,8 +1,13 @@
-//! Reading progress per book, and per-library statistics cached for an hour.
+//! Reading progress per book, kept per user, and per-library statistics
+//! (shared by every user) cached for an hour.
 //!
 //! ```text
 //! cargo run --example reading_progress
 //! ```
+//!
+//! Over stdio the one client is the local user (`local`, or the value of
+//! `MCP_PERSIST_SCOPE`): the same store can keep several people's progress
+//! apart, each running the server with their own `MCP_PERSIST_SCOPE`.
 //!
 //! Tools: get_progress, set_progress, update_progress, delete_progress,
 //! list_progress, get_library_stats, set_library_stats, list_library_stats.
@@ -10,10 +15,10 @@
 use std::process::ExitCode;
 
 use mcp_persist::tools::{ToolServer, exit_code, init_logging, serve_stdio};
-use mcp_persist::{Store, persisted};
+use mcp_persist::{Scope, Store, persisted};
 
 /// Where the reader is in one book.
-#[persisted(key = "progress/{book_id}", tools)]
+#[persisted(key = "progress/{book_id}", scope = "user", tools)]
 struct Progress {
     /// The book's identifier, e.g. an ISBN.
     book_id: String,
@@ -42,9 +47,11 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), mcp_persist::Error> {
     let store = Store::open("reading-progress")?;
+    let reader = store.scoped(&Scope::local()?);
     tracing::info!(
         path = %store.path().display(),
-        books = Progress::list(&store).await?.len(),
+        user = %reader.scope(),
+        books = Progress::list(&reader).await?.len(),
         "store opened"
     );
     let tools = Progress::tools(&store) + LibraryStats::tools(&store);

@@ -114,7 +114,13 @@ impl Scope {
     /// fallback to `local`.
     pub fn local() -> Result<Self> {
         match std::env::var(LOCAL_SCOPE_ENV_VAR) {
-            Ok(value) => Self::new(value),
+            Ok(value) => Self::new(&value).map_err(|err| match err {
+                Error::InvalidScope { scope, reason } => Error::InvalidScope {
+                    scope,
+                    reason: format!("{LOCAL_SCOPE_ENV_VAR} is invalid: {reason}"),
+                },
+                other => other,
+            }),
             Err(std::env::VarError::NotPresent) => Self::new(Self::LOCAL),
             Err(std::env::VarError::NotUnicode(value)) => Err(Error::InvalidScope {
                 scope: value.to_string_lossy().chars().take(40).collect(),

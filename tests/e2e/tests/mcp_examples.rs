@@ -159,3 +159,75 @@ async fn reading_progress_tracks_books_and_expires_cached_stats() {
     assert_refused(&wrong, &["`page`"]);
     client.cancel().await.unwrap();
 }
+
+/// `reading_progress` over stdio with `MCP_PERSIST_SCOPE` set to `user` (or
+/// unset for `None`).
+async fn reading_progress_as(data: &std::path::Path, user: Option<&str>) -> mcp::Client {
+    use rmcp::ServiceExt;
+    let mut cmd = tokio::process::Command::new(mcp::example("reading_progress"));
+    cmd.env("MCP_PERSIST_DIR", data).env("RUST_LOG", "warn");
+    match user {
+        Some(user) => cmd.env("MCP_PERSIST_SCOPE", user),
+        None => cmd.env_remove("MCP_PERSIST_SCOPE"),
+    };
+    let (transport, _) = rmcp::transport::TokioChildProcess::builder(cmd)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn reading_progress");
+    ().serve(transport).await.expect("initialize")
+}
+
+#[tokio::test]
+async fn over_stdio_per_user_records_belong_to_the_local_user() {
+    let data = tempfile::tempdir().unwrap();
+    let book = |page: u32| json!({"book_id": "dune", "page": page, "percent": 10.0});
+    let local = reading_progress_as(data.path(), None).await;
+    call(&local, "set_progress", book(12)).await;
+    local.cancel().await.unwrap();
+
+    let bob = reading_progress_as(data.path(), Some("bob")).await;
+    let got = call(&bob, "get_progress", json!({"book_id": "dune"})).await;
+    assert_eq!(
+        structured(&got)["found"],
+        json!(false),
+        "bob sees no progress of the local user"
+    );
+    call(&bob, "set_progress", book(99)).await;
+    let listed = call(&bob, "list_progress", json!({})).await;
+    assert_eq!(
+        structured(&listed)["records"].as_array().map(Vec::len),
+        Some(1)
+    );
+    bob.cancel().await.unwrap();
+
+    let store = Store::open_at(data.path().join("reading-progress")).unwrap();
+    let keys = store.admin().raw_keys("").unwrap();
+    assert_eq!(
+        keys,
+        [
+            "@bob/progress:progress/dune",
+            "@local/progress:progress/dune"
+        ]
+    );
+}
+
+#[test]
+fn an_invalid_local_scope_stops_the_server_with_the_reason() {
+    let data = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(mcp::example("reading_progress"))
+        .env("MCP_PERSIST_DIR", data.path())
+        .env("MCP_PERSIST_SCOPE", "")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run reading_progress");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("MCP_PERSIST_SCOPE is invalid: it is empty"),
+        "{stderr}"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "nothing is written to the protocol"
+    );
+}
