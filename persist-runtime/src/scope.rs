@@ -202,7 +202,13 @@ fn unescape(escaped: &str) -> Option<String> {
 /// (`scope = "user"`) take. From [`Store::scoped`]; cheap to clone.
 ///
 /// ```
-/// use mcp_persist_doc::*;
+/// use persist_runtime::{Scope, Store};
+/// let store = Store::memory()?;
+/// let alice = store.scoped(&Scope::new("alice")?);
+/// assert_eq!(alice.scope().as_str(), "alice");
+/// // A per-user type's accessors take `&alice`; `T::load(&alice, ..)`
+/// // reaches alice's records only.
+/// # Ok::<(), persist_runtime::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct ScopedStore {
