@@ -289,6 +289,17 @@ pub enum Error {
         type_name: &'static str,
     },
 
+    /// A list of bearer tokens that cannot be used (HTTP serving's
+    /// `BearerTokens`): a malformed line, a token given to two users, a file
+    /// other users can read.
+    #[error("bearer tokens from {origin}: {reason}")]
+    Tokens {
+        /// Where the tokens came from (a file, an environment variable).
+        origin: String,
+        /// What is wrong, never a token itself.
+        reason: String,
+    },
+
     /// A raw key (`namespace:key`) that cannot be stored.
     #[error("invalid key {key:?}: a full key is `namespace:key`, 1 to 480 bytes")]
     InvalidRawKey {

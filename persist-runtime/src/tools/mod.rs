@@ -6,9 +6,14 @@
 //! user's server type implements nothing of ours; routers merge with `+`.
 //! This module holds what a server's `main` uses: the limits the tools
 //! enforce ([`ToolConfig`]), a ready server ([`ToolServer`]), serving over
-//! stdio and logging.
+//! stdio ([`serve_stdio`]) or HTTP ([`http`], feature `http`), the
+//! caller's scope for a server's own tools ([`caller_scope`]) and logging.
 
+mod caller;
 mod handlers;
+#[cfg(feature = "http")]
+pub mod http;
+mod lifecycle;
 mod logging;
 mod patch;
 pub(crate) mod routes;
@@ -17,6 +22,7 @@ mod serve;
 mod server;
 mod stdio;
 
+pub use caller::caller_scope;
 #[cfg(feature = "logging")]
 pub use logging::init_logging;
 pub use logging::{LogGuard, exit_code};
@@ -45,21 +51,6 @@ impl Default for ToolConfig {
             max_page_size: 1000,
         }
     }
-}
-
-/// The scope a request carries: a [`Scope`](crate::Scope) in its extensions
-/// (stdio serving puts the local scope there), or in the extensions of its
-/// HTTP request (put there by the HTTP layer's resolver). `None`: the
-/// request carries no identity.
-pub(crate) fn caller_scope(extensions: &rmcp::model::Extensions) -> Option<crate::Scope> {
-    if let Some(scope) = extensions.get::<crate::Scope>() {
-        return Some(scope.clone());
-    }
-    #[cfg(feature = "http")]
-    if let Some(parts) = extensions.get::<http::request::Parts>() {
-        return parts.extensions.get::<crate::Scope>().cloned();
-    }
-    None
 }
 
 /// Names of every tool generated in this process, so that [`serve_stdio`]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use rmcp::{ServerHandler, ServiceExt};
 
+use super::lifecycle::{Shutdown, check_served, server_name};
 use super::stdio::StdioTransport;
 use crate::error::{Error, Result};
 
@@ -38,30 +39,15 @@ use crate::error::{Error, Result};
 /// `router = self.tool_router` would silently drop the generated tools. A
 /// server that reports rmcp's default name ("rmcp") gets a warning.
 pub async fn serve_stdio<S: ServerHandler>(server: S) -> Result<()> {
-    let missing = super::unserved(|name| server.get_tool(name).is_some());
-    if !missing.is_empty() {
-        return Err(Error::Serve(format!(
-            "generated tools are not served: {}. Serve the merged router: put \
-             #[tool_handler(router = self.tool_router)] on the ServerHandler impl \
-             (plain #[tool_handler] serves only Self::tool_router())",
-            missing.join(", ")
-        )));
-    }
+    check_served(&server)?;
     // Checked before anything starts: a bad MCP_PERSIST_SCOPE is an error,
     // never a fallback to another user's records.
     let scope = crate::Scope::local()?;
     let mut stop = Shutdown::listen();
-    let info = server.get_info();
-    let name = &info.server_info.name;
-    if name == "rmcp" {
-        tracing::warn!(
-            "this server tells clients its name is \"rmcp\" (rmcp's default): give it its own, \
-             e.g. #[tool_handler(router = self.tool_router, name = \"my-server\", version = \"1.0.0\")]"
-        );
-    }
+    let name = server_name(&server);
     let (transport, output) = StdioTransport::spawn(std::io::stdin(), std::io::stdout(), scope)?;
     if std::io::stdin().is_terminal() {
-        say_hello(name);
+        say_hello(&name);
     }
     tracing::info!("serving MCP over stdio");
     let served = serve(server, transport, &mut stop).await;
@@ -122,54 +108,4 @@ fn say_hello(name: &str) {
         "{name} is an MCP server: it speaks JSON-RPC on stdin/stdout and is meant to be started \
          by an MCP client. To try it: npx @modelcontextprotocol/inspector {program}  (Ctrl-C stops it)"
     );
-}
-
-/// SIGTERM and Ctrl-C (SIGINT), listened for from creation on: a signal that
-/// arrives before the first wait is kept, not fatal.
-struct Shutdown {
-    #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    int: Option<tokio::signal::unix::Signal>,
-}
-
-impl Shutdown {
-    fn listen() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let listen = |kind, name: &str| {
-                signal(kind)
-                    .inspect_err(|err| tracing::warn!(%err, "cannot listen for {name}"))
-                    .ok()
-            };
-            Self {
-                term: listen(SignalKind::terminate(), "SIGTERM"),
-                int: listen(SignalKind::interrupt(), "SIGINT"),
-            }
-        }
-        #[cfg(not(unix))]
-        Self {}
-    }
-
-    async fn wait(&mut self) -> &'static str {
-        #[cfg(unix)]
-        {
-            async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
-                match signal {
-                    Some(signal) => _ = signal.recv().await,
-                    None => std::future::pending().await,
-                }
-            }
-            tokio::select! {
-                () = next(&mut self.term) => "SIGTERM",
-                () = next(&mut self.int) => "SIGINT",
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            "Ctrl-C"
-        }
-    }
 }

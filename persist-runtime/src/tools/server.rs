@@ -17,6 +17,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 ///
 /// `examples/quickstart.rs` and the README show it in use (both compiled by the tests):
 /// `serve_stdio(ToolServer::new("notes", "1.0.0", Note::tools(&store))).await`.
+#[derive(Clone)]
 pub struct ToolServer {
     info: Implementation,
     instructions: Option<String>,

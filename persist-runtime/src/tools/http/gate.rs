@@ -1,0 +1,95 @@
+//! The door of the HTTP server: a request reaches MCP only at the endpoint's
+//! path and with a user its resolver named.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use rmcp::ServerHandler;
+use rmcp::transport::streamable_http_server::StreamableHttpService;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+
+use super::resolve::{Denied, ScopeResolver};
+
+/// What every connection's requests go through.
+pub(super) struct Gate<S> {
+    pub(super) mcp: StreamableHttpService<S, LocalSessionManager>,
+    pub(super) resolver: Arc<dyn ScopeResolver>,
+    pub(super) path: Arc<str>,
+}
+
+/// A response body, as rmcp's service gives them.
+pub(super) type Body = BoxBody<Bytes, Infallible>;
+
+impl<S: ServerHandler + Send + 'static> Gate<S> {
+    /// Answers one request from `peer`.
+    pub(super) async fn handle(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        if request.uri().path() != &*self.path {
+            return plain(
+                StatusCode::NOT_FOUND,
+                format!("not found: the MCP endpoint is {}", self.path),
+            );
+        }
+        let (mut head, body) = request.into_parts();
+        match self.resolver.resolve(&head).await {
+            Ok(scope) => {
+                tracing::debug!(%peer, %scope, method = %head.method, "request");
+                head.extensions.insert(scope);
+                self.mcp.handle(Request::from_parts(head, body)).await
+            }
+            Err(denied) => {
+                tracing::info!(%peer, reason = denied.reason(), "refused a request: 401");
+                unauthorized(&denied)
+            }
+        }
+    }
+}
+
+/// `401` with a Bearer challenge (RFC 6750 §3) and the reason as JSON.
+fn unauthorized(denied: &Denied) -> Response<Body> {
+    let challenge = if denied.credentials_given() {
+        format!(
+            "Bearer realm=\"mcp\", error=\"invalid_token\", error_description=\"{}\"",
+            quoted(denied.reason())
+        )
+    } else {
+        "Bearer realm=\"mcp\"".to_owned()
+    };
+    let body = serde_json::json!({ "error": "unauthorized", "error_description": denied.reason() });
+    let mut response = plain(StatusCode::UNAUTHORIZED, body.to_string());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    // A challenge that is not a valid header value (a resolver's reason with
+    // control characters) falls back to the bare one.
+    let value = HeaderValue::from_str(&challenge)
+        .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"mcp\""));
+    response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    response
+}
+
+/// `text` fit for a quoted-string: `"` and `\` dropped.
+fn quoted(text: &str) -> String {
+    text.chars().filter(|c| !matches!(c, '"' | '\\')).collect()
+}
+
+/// A response of `status` with `text` as its body.
+fn plain(status: StatusCode, text: String) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(text)).boxed());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
