@@ -22,10 +22,16 @@ pub fn root() -> PathBuf {
 /// tests always run the current source. `cargo test` builds examples only
 /// as test harnesses, not as the servers they are.
 pub fn example(name: &str) -> PathBuf {
+    example_with(name, &[])
+}
+
+/// Path of example `name` built with the facade's `features` (see [`example`]).
+pub fn example_with(name: &str, features: &[&str]) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(path) = built.get(name) {
+    let id = format!("{name} {}", features.join(","));
+    if let Some(path) = built.get(&id) {
         return path.clone();
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -39,6 +45,12 @@ pub fn example(name: &str) -> PathBuf {
         ])
         .arg("--manifest-path")
         .arg(&manifest)
+        .args(
+            (!features.is_empty())
+                .then(|| ["--features".to_owned(), features.join(",")])
+                .into_iter()
+                .flatten(),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -64,7 +76,7 @@ pub fn example(name: &str) -> PathBuf {
         .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == name)
         .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
         .unwrap_or_else(|| panic!("cargo built no executable for example {name}"));
-    built.insert(name.to_owned(), path.clone());
+    built.insert(id, path.clone());
     path
 }
 
