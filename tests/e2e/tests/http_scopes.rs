@@ -295,11 +295,17 @@ async fn no_user_reaches_another_users_records_through_any_tool() {
 
 /// One raw HTTP/1.1 POST of a JSON-RPC `body` to `/mcp`: the status line
 /// and the whole response.
-fn post(port: u16, authorization: Option<&str>, body: &Value) -> (u16, String) {
+fn post(
+    port: u16,
+    authorization: Option<&str>,
+    body: &Value,
+    session: Option<&str>,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream.set_read_timeout(Some(LIMIT)).expect("timeout");
     let body = body.to_string();
-    let auth = authorization.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    let auth = authorization.map_or(String::new(), |a| format!("Authorization: {a}\r\n"))
+        + &session.map_or(String::new(), |s| format!("Mcp-Session-Id: {s}\r\n"));
     let request = format!(
         "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
          Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-06-18\r\n\
@@ -336,7 +342,7 @@ async fn requests_without_a_known_token_get_401_and_touch_nothing() {
     ] {
         for body in [&initialize, &set_note] {
             let (status, response) =
-                tokio::task::block_in_place(|| post(server.port, authorization, body));
+                tokio::task::block_in_place(|| post(server.port, authorization, body, None));
             assert_eq!(status, 401, "{authorization:?}: {response}");
             let lower = response.to_ascii_lowercase();
             assert!(
@@ -361,7 +367,7 @@ async fn requests_without_a_known_token_get_401_and_touch_nothing() {
 
     // The probe was able to write: the same call with a known token does.
     let (status, _) =
-        tokio::task::block_in_place(|| post(server.port, Some("Bearer tokA"), &initialize));
+        tokio::task::block_in_place(|| post(server.port, Some("Bearer tokA"), &initialize, None));
     assert_eq!(status, 200);
     let alice = user(&server, "tokA", true).await;
     ask(
@@ -449,4 +455,53 @@ async fn two_processes_on_one_store_count_every_increment_once() {
             (CLIENTS * BUMPS) as u64
         );
     }
+}
+
+/// The `Mcp-Session-Id` of a legacy `initialize` answer.
+fn session_id(response: &str) -> String {
+    response
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("mcp-session-id")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no session id in {response}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_opened_by_one_user_is_no_key_to_their_records() {
+    let place = place();
+    let server = Server::start(&place);
+    let alice = user(&server, "tokA", true).await;
+    ask(
+        &alice,
+        "set_note",
+        json!({"title": "plan", "text": "alice's plan"}),
+    )
+    .await;
+
+    // Bob presents alice's session id (say it leaked) with his own token:
+    // he acts as bob, in bob's records.
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "probe", "version": "1"}}});
+    let port = server.port;
+    let written = tokio::task::block_in_place(|| {
+        let (status, response) = post(port, Some("Bearer tokA"), &initialize, None);
+        assert_eq!(status, 200, "{response}");
+        let session = session_id(&response);
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let (status, response) = post(port, Some("Bearer tokA"), &initialized, Some(&session));
+        assert_eq!(status, 202, "{response}");
+        let overwrite = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "set_note", "arguments": {"title": "plan", "text": "bob's"}}});
+        post(port, Some("Bearer tokB"), &overwrite, Some(&session))
+    });
+    assert_eq!(written.0, 200, "{}", written.1);
+    let mine = ask(&alice, "get_note", json!({"title": "plan"})).await;
+    assert_eq!(mine["stored"]["record"]["text"], "alice's plan");
+    let keys = open_store(&place).admin().raw_keys("").expect("keys");
+    assert_eq!(keys, ["@alice/note:notes/plan", "@bob/note:notes/plan"]);
+    alice.cancel().await.expect("close");
 }
