@@ -457,6 +457,21 @@ async fn two_processes_on_one_store_count_every_increment_once() {
     }
 }
 
+/// `DELETE /mcp` of `session` (ends it): the status and the response.
+fn delete(port: u16, token: &str, session: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(LIMIT)).expect("timeout");
+    let request = format!(
+        "DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n\
+         Mcp-Session-Id: {session}\r\nMCP-Protocol-Version: 2025-06-18\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("a response");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    (status, response)
+}
+
 /// The `Mcp-Session-Id` of a legacy `initialize` answer.
 fn session_id(response: &str) -> String {
     response
@@ -496,7 +511,10 @@ async fn a_session_opened_by_one_user_is_no_key_to_their_records() {
         assert_eq!(status, 202, "{response}");
         let overwrite = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
             "name": "set_note", "arguments": {"title": "plan", "text": "bob's"}}});
-        post(port, Some("Bearer tokB"), &overwrite, Some(&session))
+        let written = post(port, Some("Bearer tokB"), &overwrite, Some(&session));
+        let (status, response) = delete(port, "tokA", &session);
+        assert_eq!(status, 204, "ending a session is 204 No Content: {response}");
+        written
     });
     assert_eq!(written.0, 200, "{}", written.1);
     let mine = ask(&alice, "get_note", json!({"title": "plan"})).await;

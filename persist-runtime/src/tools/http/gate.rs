@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -45,7 +45,15 @@ impl<S: ServerHandler + Send + 'static> Gate<S> {
             Ok(scope) => {
                 tracing::debug!(%peer, %scope, method = %head.method, "request");
                 head.extensions.insert(scope);
-                self.mcp.handle(Request::from_parts(head, body)).await
+                let delete = head.method == Method::DELETE;
+                let mut response = self.mcp.handle(Request::from_parts(head, body)).await;
+                // rmcp ends a session with `202 Accepted`; the Python SDK
+                // takes only 200 or 204 as done (and warns on every close).
+                // The session is ended either way: say so with 204.
+                if delete && response.status() == StatusCode::ACCEPTED {
+                    *response.status_mut() = StatusCode::NO_CONTENT;
+                }
+                response
             }
             Err(denied) => {
                 tracing::info!(%peer, reason = denied.reason(), "refused a request: 401");
