@@ -88,11 +88,27 @@ fn start(server: &Server, data: &Path) -> (Running, u16) {
     (running, port)
 }
 
+/// Each client's HTTP client keeps its connection between calls, as the
+/// Python SDK's httpx and browsers do. rmcp's default client opens a new TCP
+/// connection per message (`pool_max_idle_per_host(0)`, against a delayed-ACK
+/// stall on SSE bodies left unread); set `HTTP_BENCH_FRESH_CONNECTIONS=1` to
+/// measure that instead.
+fn http_client() -> reqwest::Client {
+    let fresh = std::env::var_os("HTTP_BENCH_FRESH_CONNECTIONS").is_some_and(|v| v == "1");
+    let builder = reqwest::Client::builder();
+    let builder = if fresh {
+        builder.pool_max_idle_per_host(0)
+    } else {
+        builder
+    };
+    builder.build().expect("an HTTP client")
+}
+
 async fn connect(port: u16, client: usize) -> Client {
     let config =
         StreamableHttpClientTransportConfig::with_uri(format!("http://127.0.0.1:{port}/mcp"))
             .auth_header(format!("tok{client}"));
-    let transport = StreamableHttpClientTransport::from_config(config);
+    let transport = StreamableHttpClientTransport::with_client(http_client(), config);
     tokio::time::timeout(CALL_LIMIT, ().serve(transport))
         .await
         .expect("connect in time")

@@ -11,6 +11,9 @@
 //! (`tokA=alice,tokB=bob`). The port is `--port` or `NOTES_HTTP_PORT`
 //! (default 8080; 0 picks a free one, logged). The server binds 127.0.0.1
 //! only and serves MCP at `/mcp`, both lifecycles; SIGTERM or Ctrl-C stop it.
+//! Each request is answered on its own (JSON, no session), which any replica
+//! can do; `--sessions` (or `NOTES_HTTP_SESSIONS=1`) keeps legacy
+//! `Mcp-Session-Id` sessions with an SSE stream per client instead.
 //!
 //! Tools: get_note, set_note, update_note, delete_note, list_note,
 //! get_preferences, set_preferences, update_preferences, delete_preferences,
@@ -111,6 +114,7 @@ async fn run() -> Result<(), Error> {
     tracing::info!(path = %store.path().display(), users = options.tokens.len(), "store opened");
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, options.port));
     HttpServer::new(Notes::new(store), options.tokens)
+        .config(|config| config.with_legacy_session_mode(options.sessions))
         .serve(addr)
         .await
 }
@@ -119,12 +123,16 @@ async fn run() -> Result<(), Error> {
 struct Options {
     port: u16,
     tokens: BearerTokens,
+    /// Legacy `Mcp-Session-Id` sessions (an SSE stream per client) instead
+    /// of answering each request on its own.
+    sessions: bool,
 }
 
 impl Options {
     fn parse() -> Result<Self, Error> {
         let mut port = std::env::var("NOTES_HTTP_PORT").ok();
         let mut tokens_file: Option<PathBuf> = None;
+        let mut sessions = std::env::var_os("NOTES_HTTP_SESSIONS").is_some_and(|v| v == "1");
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -136,6 +144,7 @@ impl Options {
                             .into(),
                     );
                 }
+                "--sessions" => sessions = true,
                 other => return Err(usage(&format!("unknown argument {other:?}"))),
             }
         }
@@ -154,13 +163,17 @@ impl Options {
                 return Err(usage("no tokens: give --tokens FILE or NOTES_HTTP_TOKENS"));
             }
         };
-        Ok(Self { port, tokens })
+        Ok(Self {
+            port,
+            tokens,
+            sessions,
+        })
     }
 }
 
 fn usage(problem: &str) -> Error {
     Error::Serve(format!(
-        "{problem}. Usage: notes_http [--port PORT] [--tokens FILE] \
-         (or NOTES_HTTP_PORT, NOTES_HTTP_TOKENS=tokA=alice,tokB=bob)"
+        "{problem}. Usage: notes_http [--port PORT] [--tokens FILE] [--sessions] \
+         (or NOTES_HTTP_PORT, NOTES_HTTP_TOKENS=tokA=alice,tokB=bob, NOTES_HTTP_SESSIONS=1)"
     ))
 }

@@ -72,9 +72,15 @@ struct Server {
 impl Server {
     /// Starts the example on a free port, waits (bounded) for it to listen.
     fn start(place: &Place) -> Self {
+        Self::start_with(place, &[])
+    }
+
+    /// [`start`](Self::start) with more arguments (`--sessions`).
+    fn start_with(place: &Place, args: &[&str]) -> Self {
         let mut child = Command::new(mcp::example_with("notes_http", &["http"]))
             .args(["--port", "0", "--tokens"])
             .arg(&place.tokens)
+            .args(args)
             .env("MCP_PERSIST_DIR", &place.data)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -384,7 +390,7 @@ async fn requests_without_a_known_token_get_401_and_touch_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_restart_each_user_finds_their_state() {
     let place = place();
-    let server = Server::start(&place);
+    let server = Server::start_with(&place, &["--sessions"]);
     let alice = user(&server, "tokA", false).await;
     let bob = user(&server, "tokB", true).await;
     write_everything(&alice, "alice").await;
@@ -413,7 +419,8 @@ async fn two_processes_on_one_store_count_every_increment_once() {
     const CLIENTS: usize = 4;
     const BUMPS: usize = 100;
     let place = place();
-    let (one, two) = (Server::start(&place), Server::start(&place));
+    let one = Server::start(&place);
+    let two = Server::start_with(&place, &["--sessions"]);
     let via_one = user(&one, "tokA", true).await;
     let via_two = user(&two, "tokA", false).await;
     ask(
@@ -468,7 +475,11 @@ fn delete(port: u16, token: &str, session: &str) -> (u16, String) {
     stream.write_all(request.as_bytes()).expect("send");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("a response");
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
     (status, response)
 }
 
@@ -487,7 +498,7 @@ fn session_id(response: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_opened_by_one_user_is_no_key_to_their_records() {
     let place = place();
-    let server = Server::start(&place);
+    let server = Server::start_with(&place, &["--sessions"]);
     let alice = user(&server, "tokA", true).await;
     ask(
         &alice,
@@ -513,7 +524,10 @@ async fn a_session_opened_by_one_user_is_no_key_to_their_records() {
             "name": "set_note", "arguments": {"title": "plan", "text": "bob's"}}});
         let written = post(port, Some("Bearer tokB"), &overwrite, Some(&session));
         let (status, response) = delete(port, "tokA", &session);
-        assert_eq!(status, 204, "ending a session is 204 No Content: {response}");
+        assert_eq!(
+            status, 204,
+            "ending a session is 204 No Content: {response}"
+        );
         written
     });
     assert_eq!(written.0, 200, "{}", written.1);

@@ -20,10 +20,17 @@
 //! a session opened with one user's token cannot be used with another's to
 //! reach the first user's records.
 //!
-//! Behind the door is rmcp's `StreamableHttpService`: both MCP lifecycles
-//! (2026-07-28 stateless, and the legacy one with `initialize` and
-//! `Mcp-Session-Id` sessions), SSE, `Host` checks (loopback by default: set
-//! `allowed_hosts` through [`HttpServer::config`] to serve other names).
+//! Behind the door is rmcp's `StreamableHttpService`, serving both MCP
+//! lifecycles (2026-07-28, and the legacy one that starts with
+//! `initialize`). By default every request is answered on its own, with a
+//! JSON body when the handler sends nothing before its answer: no session
+//! state in the process, so any process serving the store can answer any
+//! request, and HTTP clients can keep their connections. Legacy
+//! `Mcp-Session-Id` sessions (an SSE stream per client, for servers that
+//! push notifications outside a request) are one setting away:
+//! `.config(|c| c.with_legacy_session_mode(true))`. `Host` is checked
+//! (loopback names by default: set `allowed_hosts` through
+//! [`HttpServer::config`] to serve other names).
 
 mod gate;
 mod resolve;
@@ -74,13 +81,17 @@ impl<S> std::fmt::Debug for HttpServer<S> {
 }
 
 impl<S: ServerHandler + Clone + Send + Sync + 'static> HttpServer<S> {
-    /// Serves `server` at `/mcp`, each request's user told by `resolver`.
+    /// Serves `server` at `/mcp`, each request's user told by `resolver`,
+    /// each request answered on its own (no legacy sessions, JSON answers:
+    /// see the [module](self)).
     pub fn new(server: S, resolver: impl ScopeResolver) -> Self {
         Self {
             server,
             resolver: Arc::new(resolver),
             path: "/mcp".into(),
-            config: StreamableHttpServerConfig::default(),
+            config: StreamableHttpServerConfig::default()
+                .with_legacy_session_mode(false)
+                .with_json_response(true),
         }
     }
 
