@@ -34,10 +34,13 @@ const START_LIMIT: Duration = Duration::from_secs(60);
 /// How long one tool call may take before the bench gives up.
 const CALL_LIMIT: Duration = Duration::from_secs(30);
 
-/// One server under test: how to start it on a port with a store directory.
+/// How to start a server: on a port, with a store directory and tokens.
+type StartCommand = Box<dyn Fn(u16, &Path, &str) -> Command>;
+
+/// One server under test.
 struct Server {
     label: &'static str,
-    command: Box<dyn Fn(u16, &Path, &str) -> Command>,
+    command: StartCommand,
 }
 
 /// A running server process, killed when dropped.

@@ -6,7 +6,7 @@
 //! toolchain (`RUSTC_BOOTSTRAP=1` unlocks `--output-format json`) into its
 //! own target directory (`target/public-api`, so the main build is not
 //! invalidated), and is read by the `public-api` crate: every public path
-//! with its kind and signature, methods and trait impls included (blanket
+//! with its kind and signature (with every feature on, `http` included), methods and trait impls included (blanket
 //! impls and auto-trait impls left out). Items under `#[doc(hidden)]` (the `__private` plumbing
 //! of the generated code) are not in rustdoc's output, so not in the list.
 //!
@@ -34,7 +34,15 @@ fn rustdoc_json(package: &str, crate_name: &str) -> PathBuf {
         .current_dir(&root)
         .env("RUSTC_BOOTSTRAP", "1")
         .env("CARGO_TARGET_DIR", &target)
-        .args(["rustdoc", "--quiet", "--locked", "--lib", "-p", package])
+        .args([
+            "rustdoc",
+            "--quiet",
+            "--locked",
+            "--lib",
+            "--all-features",
+            "-p",
+            package,
+        ])
         .args(["--", "-Z", "unstable-options", "--output-format", "json"])
         .output()
         .expect("cannot run cargo rustdoc");

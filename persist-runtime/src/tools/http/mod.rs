@@ -36,6 +36,9 @@ mod gate;
 mod resolve;
 mod tokens;
 
+/// The head of an HTTP request (method, URI, headers, extensions): what a
+/// [`ScopeResolver`] reads. Re-exported from the `http` crate.
+pub use ::http::request::Parts;
 pub use resolve::{Denied, Resolving, ScopeResolver, TrustedHeader};
 pub use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
 pub use tokens::BearerTokens;

@@ -31,10 +31,10 @@ pub type Resolving<'a> = Pin<Box<dyn Future<Output = Result<Scope, Denied>> + Se
 ///
 /// ```
 /// use persist_runtime::Scope;
-/// use persist_runtime::tools::http::{Denied, ScopeResolver};
+/// use persist_runtime::tools::http::{Denied, Parts, ScopeResolver};
 ///
 /// // Every request with an `X-Api-Key` of "k-alice" is alice's.
-/// let resolver = |head: &http::request::Parts| match head.headers.get("x-api-key") {
+/// let resolver = |head: &Parts| match head.headers.get("x-api-key") {
 ///     Some(key) if key == "k-alice" => Scope::new("alice").map_err(|e| Denied::invalid(e.to_string())),
 ///     Some(_) => Err(Denied::invalid("unknown API key")),
 ///     None => Err(Denied::missing("send an X-Api-Key header")),
