@@ -1,0 +1,136 @@
+//! `HttpServer` in process, behind a `TrustedHeader` (a proxy names the
+//! user): rmcp's client through it, the door's answers to what is not MCP or
+//! names no user, and a stop that returns while a client is connected.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use mcp_persist::tools::ToolServer;
+use mcp_persist::tools::http::{HttpServer, TrustedHeader};
+use mcp_persist::{Store, persisted};
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A memo, kept per user.
+#[persisted(key = "memos/{id}", scope = "user", tools)]
+struct Memo {
+    id: String,
+    text: String,
+}
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// A server on a free loopback port; sending on the returned channel stops it.
+async fn serve(store: &Store) -> (u16, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("an address").port();
+    let server = ToolServer::new("memos", "1.0.0", Memo::tools(store));
+    let resolver = TrustedHeader::new("X-User").expect("a header name");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        HttpServer::new(server, resolver)
+            .serve_on(listener, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("served");
+    });
+    (port, stop, running)
+}
+
+async fn client(port: u16, user: &str) -> RunningService<RoleClient, ()> {
+    let headers = HashMap::from([(
+        http::HeaderName::from_static("x-user"),
+        http::HeaderValue::from_str(user).expect("a header value"),
+    )]);
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(format!("http://127.0.0.1:{port}/mcp"))
+            .custom_headers(headers);
+    let transport = StreamableHttpClientTransport::from_config(config);
+    tokio::time::timeout(LIMIT, ().serve(transport))
+        .await
+        .expect("connect in time")
+        .expect("connect")
+}
+
+async fn ask(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> Value {
+    let Value::Object(args) = args else {
+        panic!("an object")
+    };
+    let request = CallToolRequestParams::new(tool.to_owned()).with_arguments(args);
+    let result = tokio::time::timeout(LIMIT, client.call_tool(request))
+        .await
+        .expect("in time")
+        .expect("a tool result");
+    assert_ne!(result.is_error, Some(true), "{tool}: {:?}", result.content);
+    result.structured_content.expect("structured content")
+}
+
+/// One raw HTTP/1.1 request; the status and the whole response.
+fn raw(port: u16, head: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(LIMIT)).expect("timeout");
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let request = format!(
+        "{head}\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("a response");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    (status, response)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_header_names_the_user_and_the_door_refuses_the_rest() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = Store::open_at(dir.path().join("memos")).expect("a store");
+    let (port, stop, running) = serve(&store).await;
+
+    let alice = client(port, "alice").await;
+    ask(&alice, "set_memo", json!({"id": "m", "text": "alice's"})).await;
+    let bob = client(port, "bob").await;
+    assert_eq!(
+        ask(&bob, "get_memo", json!({"id": "m"})).await["found"],
+        false
+    );
+    let mine = ask(&alice, "get_memo", json!({"id": "m"})).await;
+    assert_eq!(mine["stored"]["record"]["text"], "alice's");
+
+    let (status, response) = tokio::task::block_in_place(|| raw(port, "POST /other HTTP/1.1"));
+    assert_eq!(status, 404, "{response}");
+    assert!(response.contains("the MCP endpoint is /mcp"), "{response}");
+    let (status, response) = tokio::task::block_in_place(|| raw(port, "POST /mcp HTTP/1.1"));
+    assert_eq!(status, 401, "no header: {response}");
+    assert!(response.contains("no x-user header"), "{response}");
+    let (status, response) =
+        tokio::task::block_in_place(|| raw(port, "POST /mcp HTTP/1.1\r\nX-User: "));
+    assert_eq!(status, 401, "an empty user: {response}");
+    assert!(response.contains("invalid_token"), "{response}");
+    assert!(response.contains("it is empty"), "{response}");
+
+    // Stopped with both clients connected: serve_on returns, promptly.
+    stop.send(()).expect("the server is running");
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("serve_on returned within 5 s of the stop")
+        .expect("the server task");
+    let keys = store.admin().raw_keys("").expect("keys");
+    assert_eq!(keys, ["@alice/memo:memos/m"]);
+    drop((alice, bob));
+}
