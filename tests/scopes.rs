@@ -239,3 +239,103 @@ fn a_per_user_key_needs_a_scope() {
         "@alice/note:notes/a"
     );
 }
+
+/// Every stored key with its raw envelope bytes.
+fn snapshot(store: &Store) -> Vec<(String, Vec<u8>)> {
+    let admin = store.admin();
+    let keys = admin.raw_keys("").unwrap();
+    keys.into_iter()
+        .map(|k| {
+            let bytes = admin.get_raw(&k).unwrap().unwrap();
+            (k, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn a_users_records_are_exported_and_erased_and_no_one_elses() {
+    let (_dir, store, clock) = disk_store();
+    // Users whose keys start like alice's, and one with escaped characters.
+    let names = ["alice", "alice2", "alic", "a/b%c", "a"];
+    for name in names {
+        let at = user(&store, name);
+        note("todo", name).save(&at).blocking().unwrap();
+        Settings::update_or_default(&at, |s| s.visits += 1)
+            .blocking()
+            .unwrap();
+        Visit { page: name.into() }.push(&at).blocking().unwrap();
+    }
+    let shared = Announcement {
+        title: "todo".into(),
+        text: "for everyone".into(),
+    };
+    shared.save(&store).blocking().unwrap();
+    // More than one erase batch for alice, some of them expired.
+    let alice = user(&store, "alice");
+    for i in 0..1500 {
+        note(&format!("n{i:04}"), "x")
+            .save(&alice)
+            .blocking()
+            .unwrap();
+    }
+    clock.advance(Duration::from_secs(3601));
+    note("fresh", "after the hour")
+        .save(&alice)
+        .blocking()
+        .unwrap();
+
+    let scope = Scope::new("alice").unwrap();
+    let mut exported = Vec::new();
+    let n = store
+        .admin()
+        .export_scope(&scope, &mut exported, &mut |_| {})
+        .unwrap();
+    assert_eq!(n, 3 + 1500 + 1);
+    let text = String::from_utf8(exported.clone()).unwrap();
+    assert_eq!(text.lines().count(), n);
+    assert!(
+        text.lines().all(|l| l.contains(r#""key":"@alice/"#)),
+        "only alice's records"
+    );
+
+    let others_before: Vec<_> = snapshot(&store)
+        .into_iter()
+        .filter(|(k, _)| split_key(k).0.as_deref() != Some("alice"))
+        .collect();
+    assert_eq!(store.admin().erase_scope(&scope).unwrap(), n);
+    assert_eq!(
+        store.admin().raw_keys(scope.key_prefix()).unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        snapshot(&store),
+        others_before,
+        "every other record is byte-identical"
+    );
+    assert!(store.admin().check().unwrap().is_empty());
+    // The expiry index lost alice's entries with her records: a sweep
+    // finds nothing of hers to purge, and others' expiry still works.
+    assert_eq!(
+        store.sweep_expired().blocking().unwrap(),
+        4,
+        "the 4 other users' expired notes"
+    );
+    assert_eq!(
+        store.admin().erase_scope(&scope).unwrap(),
+        0,
+        "nothing left"
+    );
+
+    // The export takes her records back, byte for byte in content.
+    let report = store
+        .admin()
+        .import_jsonl(&mut exported.as_slice(), false)
+        .unwrap();
+    assert_eq!(report.added, n);
+    let fresh = Note::load(&alice, "fresh").blocking().unwrap();
+    assert_eq!(fresh, Some(note("fresh", "after the hour")));
+    assert_eq!(
+        Settings::load(&alice).blocking().unwrap().map(|s| s.visits),
+        Some(1)
+    );
+}

@@ -438,7 +438,7 @@ fn snapshot(store: &Store) -> Snapshot {
     let mut out = Vec::new();
     store
         .admin()
-        .export_jsonl(&mut out, &mut |_| {})
+        .export_jsonl("", &mut out, &mut |_| {})
         .expect("export");
     String::from_utf8(out)
         .expect("export is UTF-8")

@@ -12,8 +12,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use persist_runtime::admin::ImportBatch;
-use persist_runtime::{DIR_ENV_VAR, Error, Store, resolve_dir};
+use persist_runtime::admin::{ImportBatch, RawRecord};
+use persist_runtime::{DIR_ENV_VAR, Error, Scope, Store, resolve_dir};
 use serde_json::{Value, json};
 
 use output::{Out, human_size, time_to_expiry};
@@ -27,6 +27,11 @@ struct Cli {
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// One user's records (of types declared `scope = "user"`): keys, get,
+    /// set, delete and export then take and show keys within that user's,
+    /// and erase deletes them all.
+    #[arg(long, global = true, value_name = "USER")]
+    scope: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,9 +50,11 @@ struct Select {
 enum Command {
     /// Print where the store lives.
     Path,
-    /// List keys with namespace, size, updated time and time to expiry.
+    /// List keys with scope (the user of a per-user record), namespace,
+    /// size, updated time and time to expiry.
     Keys {
-        /// Only keys starting with this (e.g. `progress:`).
+        /// Only keys starting with this (e.g. `progress:`; within the user's
+        /// keys with --scope).
         prefix: Option<String>,
         /// At most this many keys.
         #[arg(long)]
@@ -79,7 +86,8 @@ enum Command {
     },
     /// Purge expired records now and print how many.
     Sweep,
-    /// Write every record as JSON Lines (to FILE, or stdout).
+    /// Write every record (one user's, with --scope) as JSON Lines (to
+    /// FILE, or stdout): what `import` takes back.
     ///
     /// FILE is replaced only once the export is complete and on disk: it is
     /// written to a temporary file next to it (owner-only), synced, then
@@ -108,6 +116,13 @@ enum Command {
     Stats,
     /// Read every record and report those whose envelope does not decode. Changes nothing.
     Check,
+    /// Delete every record of the user given by --scope, for good (a
+    /// user's right to erasure; `export --scope` first for their copy).
+    Erase {
+        /// Do not ask: erase (needed when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// A failure and its exit code.
@@ -190,6 +205,17 @@ fn no_store(dir: &Path, how: &str, hint: &str) -> Failure {
 }
 
 fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
+    let scope = cli.scope.as_deref().map(Scope::new).transpose()?;
+    if scope.is_some() && !takes_scope(&cli.command) {
+        return Err(fail(
+            2,
+            "--scope applies to keys, get, set, delete, export and erase",
+        ));
+    }
+    // Keys as given on the command line and as stored: under --scope, the
+    // user's prefix is added to what is given and taken off what is shown.
+    let prefix = scope.as_ref().map_or("", Scope::key_prefix);
+    let stored = |key: &str| format!("{prefix}{key}");
     match cli.command {
         Command::Path => {
             let (dir, how) = locate(&cli.select)?;
@@ -201,19 +227,25 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
         Command::Keys { prefix, limit } => {
             let store = open(&cli.select)?;
             let now = now_ms();
-            let records = store.admin().scan(prefix.as_deref().unwrap_or(""), limit)?;
+            let records = store
+                .admin()
+                .scan(&stored(prefix.as_deref().unwrap_or("")), limit)?;
+            let shown = |r: &RawRecord| r.key[scope_len(&scope)..].to_owned();
+            let who = |r: &RawRecord| r.scope().unwrap_or_else(|| "-".into());
             let rows: Vec<Vec<String>> = records
                 .iter()
                 .map(|r| match &r.header {
                     Ok(h) => vec![
-                        r.key.clone(),
+                        who(r),
+                        shown(r),
                         r.namespace().to_owned(),
                         human_size(r.size as u64),
                         persist_runtime::admin::format_ms(h.updated_ms),
                         time_to_expiry(h.expires_ms, now),
                     ],
                     Err(why) => vec![
-                        r.key.clone(),
+                        who(r),
+                        shown(r),
                         r.namespace().to_owned(),
                         human_size(r.size as u64),
                         format!("undecodable: {why}"),
@@ -225,13 +257,14 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 .iter()
                 .map(|r| {
                     json!({
-                        "key": r.key, "namespace": r.namespace(), "size": r.size,
+                        "key": shown(r), "stored_key": r.key, "scope": r.scope(),
+                        "namespace": r.namespace(), "size": r.size,
                         "header": r.header.as_ref().ok(), "error": r.header.as_ref().err(),
                     })
                 })
                 .collect();
             out.table(
-                &["KEY", "NAMESPACE", "SIZE", "UPDATED", "EXPIRES IN"],
+                &["SCOPE", "KEY", "NAMESPACE", "SIZE", "UPDATED", "EXPIRES IN"],
                 &rows,
                 &Value::Array(json),
             );
@@ -240,8 +273,8 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             let store = open(&cli.select)?;
             let envelope = store
                 .admin()
-                .get_envelope(&key)?
-                .ok_or_else(|| fail(1, format!("no record at key {key:?}")))?;
+                .get_envelope(&stored(&key))?
+                .ok_or_else(|| fail(1, format!("no record at key {key:?}{}", of(&scope))))?;
             let expired = envelope["e"].as_u64().is_some_and(|e| e <= now_ms());
             if expired && !raw {
                 return Err(fail(
@@ -276,15 +309,18 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                     ),
                 )
             })?;
-            store.admin().put_json(&key, &value, ttl)?;
-            out.done(&json!({"set": key}), &format!("set {key}"));
+            store.admin().put_json(&stored(&key), &value, ttl)?;
+            out.done(&json!({"set": key}), &format!("set {key}{}", of(&scope)));
         }
         Command::Delete { key } => {
             let store = open(&cli.select)?;
-            if !store.admin().delete_raw(&key)? {
-                return Err(fail(1, format!("no record at key {key:?}")));
+            if !store.admin().delete_raw(&stored(&key))? {
+                return Err(fail(1, format!("no record at key {key:?}{}", of(&scope))));
             }
-            out.done(&json!({"deleted": key}), &format!("deleted {key}"));
+            out.done(
+                &json!({"deleted": key}),
+                &format!("deleted {key}{}", of(&scope)),
+            );
         }
         Command::Sweep => {
             let store = open(&cli.select)?;
@@ -298,13 +334,15 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             let store = open(&cli.select)?;
             let mut progress = progress_reporter("exported");
             let n = match &file {
-                Some(path) => export_to_file(&store, path, &mut progress)?,
-                None => store
-                    .admin()
-                    .export_jsonl(&mut std::io::stdout().lock(), &mut progress)?,
+                Some(path) => export_to_file(&store, prefix, path, &mut progress)?,
+                None => store.admin().export_jsonl(
+                    prefix,
+                    &mut std::io::stdout().lock(),
+                    &mut progress,
+                )?,
             };
             if file.is_some() || std::io::stderr().is_terminal() {
-                eprintln!("exported {n} records");
+                eprintln!("exported {n} records{}", of(&scope));
             }
         }
         Command::Import {
@@ -403,6 +441,22 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 return Err(fail(2, format!("{} records do not decode", bad.len())));
             }
         }
+        Command::Erase { yes } => {
+            let scope = scope.ok_or_else(|| fail(2, "erase needs --scope USER: whose records"))?;
+            let store = open(&cli.select)?;
+            let count = store.admin().raw_keys(scope.key_prefix())?.len();
+            if count == 0 {
+                return Err(fail(1, format!("no records of user {:?}", scope.as_str())));
+            }
+            if !yes {
+                confirm_erase(&scope, count)?;
+            }
+            let erased = store.admin().erase_scope(&scope)?;
+            out.done(
+                &json!({"erased": erased, "scope": scope.as_str()}),
+                &format!("erased {erased} records of user {:?}", scope.as_str()),
+            );
+        }
     }
     Ok(())
 }
@@ -412,6 +466,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
 /// temporary file is removed and `path` is left as it was.
 fn export_to_file(
     store: &Store,
+    key_prefix: &str,
     path: &Path,
     progress: &mut dyn FnMut(usize),
 ) -> Result<usize, Failure> {
@@ -449,7 +504,7 @@ fn export_to_file(
     let mut out = BufWriter::new(temp.as_file_mut());
     let n = store
         .admin()
-        .export_jsonl(&mut out, progress)
+        .export_jsonl(key_prefix, &mut out, progress)
         .map_err(|e| match e {
             Error::Io { source, .. } => failed("cannot write", &source),
             other => Failure::from(other),
@@ -467,6 +522,57 @@ fn export_to_file(
         eprintln!("mcp-persist: warning: cannot sync {}: {err}", dir.display());
     }
     Ok(n)
+}
+
+/// Whether `command` works on keys that `--scope` can narrow.
+fn takes_scope(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Keys { .. }
+            | Command::Get { .. }
+            | Command::Set { .. }
+            | Command::Delete { .. }
+            | Command::Export { .. }
+            | Command::Erase { .. }
+    )
+}
+
+/// Bytes of the user prefix that `keys` leaves out of what it shows.
+fn scope_len(scope: &Option<Scope>) -> usize {
+    scope.as_ref().map_or(0, |s| s.key_prefix().len())
+}
+
+/// ` of user "alice"` under --scope, else nothing: for messages.
+fn of(scope: &Option<Scope>) -> String {
+    scope
+        .as_ref()
+        .map_or(String::new(), |s| format!(" of user {:?}", s.as_str()))
+}
+
+/// Asks on the terminal before an erase; refuses when nobody can answer.
+fn confirm_erase(scope: &Scope, count: usize) -> Result<(), Failure> {
+    let what = format!(
+        "erase {count} records of user {:?} for good",
+        scope.as_str()
+    );
+    if !std::io::stdin().is_terminal() {
+        return Err(fail(
+            2,
+            format!(
+                "refusing to {what} without --yes (stdin is not a terminal); nothing was erased"
+            ),
+        ));
+    }
+    eprint!("{what}? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| fail(2, format!("cannot read the answer: {e}")))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(fail(2, "not confirmed; nothing was erased"))
+    }
 }
 
 fn now_ms() -> u64 {

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use mcp_persist::{ManualClock, Store, persisted};
+use mcp_persist::{ManualClock, Scope, Store, persisted};
 use serde_json::{Value, json};
 
 /// Reading progress.
@@ -21,6 +21,14 @@ struct Progress {
 struct Stats {
     library: String,
     books: u64,
+}
+
+/// A note, kept per user.
+#[persisted(key = "notes/{title}", scope = "user")]
+#[derive(Debug, Clone, PartialEq)]
+struct Note {
+    title: String,
+    text: String,
 }
 
 fn cli(dir: &Path, args: &[&str]) -> Output {
@@ -613,4 +621,176 @@ fn check_reports_a_value_with_invalid_utf8() {
             .contains("unicode"),
         "{report}"
     );
+}
+
+/// The seeded store plus notes of alice, of a user whose name needs
+/// escaping, and of `alice2` (whose keys start like alice's).
+fn seeded_with_users() -> (tempfile::TempDir, Store) {
+    let (dir, store) = seeded();
+    for (user, titles) in [
+        ("alice", &["a", "b"][..]),
+        ("bob/x%", &["a"]),
+        ("alice2", &["a"]),
+    ] {
+        let at = store.scoped(&Scope::new(user).unwrap());
+        for title in titles {
+            let text = format!("{user}'s {title}");
+            Note {
+                title: (*title).into(),
+                text,
+            }
+            .save(&at)
+            .blocking()
+            .unwrap();
+        }
+    }
+    (dir, store)
+}
+
+#[test]
+fn keys_show_each_records_user_and_scope_narrows_every_command() {
+    let (dir, store) = seeded_with_users();
+    let table = ok(&cli(dir.path(), &["keys"]));
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.starts_with("SCOPE") && header.contains("KEY"),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("bob/x%") && l.contains("@bob%2Fx%25/note:notes/a")),
+        "the user, and the key as stored: {table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("-") && l.contains("stats:stats/main"))
+    );
+
+    let all = json_of(&cli(dir.path(), &["--json", "keys"]));
+    let users: Vec<&Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["scope"])
+        .collect();
+    assert_eq!(
+        users.iter().filter(|u| u.is_null()).count(),
+        3,
+        "shared: {all}"
+    );
+    assert_eq!(users.iter().filter(|u| **u == "alice").count(), 2, "{all}");
+
+    let mine = json_of(&cli(dir.path(), &["--json", "--scope", "alice", "keys"]));
+    let keys: Vec<&Value> = mine.as_array().unwrap().iter().map(|r| &r["key"]).collect();
+    assert_eq!(
+        keys,
+        [&json!("note:notes/a"), &json!("note:notes/b")],
+        "not alice2's"
+    );
+    assert_eq!(mine[0]["stored_key"], json!("@alice/note:notes/a"));
+    let narrowed = json_of(&cli(
+        dir.path(),
+        &["--json", "--scope", "alice", "keys", "note:notes/b"],
+    ));
+    assert_eq!(narrowed.as_array().unwrap().len(), 1);
+
+    let value = ok(&cli(
+        dir.path(),
+        &["get", "--scope", "bob/x%", "note:notes/a"],
+    ));
+    assert_eq!(
+        serde_json::from_str::<Value>(&value).unwrap()["text"],
+        "bob/x%'s a"
+    );
+    let missing = cli(dir.path(), &["get", "--scope", "bob", "note:notes/a"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains(r#"of user "bob""#));
+
+    ok(&cli(
+        dir.path(),
+        &[
+            "set",
+            "--scope",
+            "alice",
+            "note:notes/a",
+            r#"{"title":"a","text":"edited"}"#,
+        ],
+    ));
+    ok(&cli(
+        dir.path(),
+        &["delete", "--scope", "alice", "note:notes/b"],
+    ));
+    let alice = store.scoped(&Scope::new("alice").unwrap());
+    let notes = Note::list(&alice).blocking().unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].text, "edited");
+
+    for bad in ["", "a\u{7}b"] {
+        let refused = cli(dir.path(), &["--scope", bad, "keys"]);
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("invalid scope"));
+    }
+    let refused = cli(dir.path(), &["--scope", "alice", "stats"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--scope applies to"));
+}
+
+#[test]
+fn a_users_export_goes_back_whole_and_erase_takes_only_theirs() {
+    let (dir, store) = seeded_with_users();
+    let export = ok(&cli(dir.path(), &["--scope", "alice", "export"]));
+    assert_eq!(export.lines().count(), 2);
+    assert!(
+        export.lines().all(|l| l.contains(r#""key":"@alice/"#)),
+        "{export}"
+    );
+
+    // Without --yes and without a terminal to ask on: refused, nothing erased.
+    let before = ok(&cli(dir.path(), &["export"]));
+    let refused = cli(dir.path(), &["--scope", "alice", "erase"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        why.contains("erase 2 records") && why.contains("--yes"),
+        "{why}"
+    );
+    assert_eq!(ok(&cli(dir.path(), &["export"])), before);
+    assert_eq!(
+        cli(dir.path(), &["erase", "--yes"]).status.code(),
+        Some(2),
+        "whose?"
+    );
+
+    let erased = json_of(&cli(
+        dir.path(),
+        &["--json", "--scope", "alice", "erase", "--yes"],
+    ));
+    assert_eq!(erased["erased"], json!(2));
+    let left = ok(&cli(dir.path(), &["export"]));
+    let expected: Vec<&str> = before
+        .lines()
+        .filter(|l| !l.contains(r#""key":"@alice/"#))
+        .collect();
+    assert_eq!(
+        left.lines().collect::<Vec<_>>(),
+        expected,
+        "others byte-identical"
+    );
+    assert_eq!(
+        ok(&cli(dir.path(), &["check"])).lines().count(),
+        1,
+        "only the header"
+    );
+    let again = cli(dir.path(), &["--scope", "alice", "erase", "--yes"]);
+    assert_eq!(again.status.code(), Some(1), "nothing left to erase");
+
+    // Her export, imported, gives her records back.
+    let file = dir.path().join("alice.jsonl");
+    std::fs::write(&file, &export).unwrap();
+    ok(&cli(dir.path(), &["import", file.to_str().unwrap()]));
+    let alice = store.scoped(&Scope::new("alice").unwrap());
+    assert_eq!(Note::list(&alice).blocking().unwrap().len(), 2);
+    assert_eq!(ok(&cli(dir.path(), &["export"])), before);
 }

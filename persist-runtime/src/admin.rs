@@ -25,6 +25,7 @@ use crate::clock::{duration_ms, to_system_time};
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
 use crate::key::MAX_KEY_LEN;
+use crate::scope::Scope;
 use crate::store::{KeyRange, Order, Store};
 
 /// One stored record as seen from outside.
@@ -115,6 +116,9 @@ pub struct ImportReport {
     /// Keys stored with the same content.
     pub unchanged: usize,
 }
+
+/// Records deleted per write transaction by [`Admin::erase_scope`].
+const ERASE_BATCH: usize = 1000;
 
 fn check_key(key: &str) -> Result<()> {
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.contains(':') {
@@ -254,11 +258,14 @@ impl Admin<'_> {
         }))
     }
 
-    /// Writes every record as one JSON line `{"key": .., "envelope": {..}}`
-    /// (a record whose envelope is not JSON: `{"key": .., "raw": "<text>"}`).
-    /// Returns how many lines were written. `progress` is called every 1000 records.
+    /// Writes every record whose key starts with `prefix` (`""`: all) as
+    /// one JSON line `{"key": .., "envelope": {..}}` (a record whose envelope
+    /// is not JSON: `{"key": .., "raw": "<text>"}`), in key order, from one
+    /// read transaction. Returns how many lines were written. `progress` is
+    /// called every 1000 records. One user's records: [`Admin::export_scope`].
     pub fn export_jsonl(
         &self,
+        prefix: &str,
         out: &mut dyn Write,
         progress: &mut dyn FnMut(usize),
     ) -> Result<usize> {
@@ -267,8 +274,10 @@ impl Admin<'_> {
             source,
         };
         let mut n = 0;
-        self.store
-            .scan_records(KeyRange::default(), Order::Forward, |k, v| {
+        self.store.scan_records(
+            KeyRange::prefix(prefix.as_bytes()),
+            Order::Forward,
+            |k, v| {
                 let key = String::from_utf8_lossy(k);
                 let line = match serde_json::from_slice::<Value>(v) {
                     Ok(envelope) => json!({"key": key, "envelope": envelope}),
@@ -280,9 +289,59 @@ impl Admin<'_> {
                     progress(n);
                 }
                 Ok(ControlFlow::Continue(()))
-            })?;
+            },
+        )?;
         out.flush().map_err(io)?;
         Ok(n)
+    }
+
+    /// Every record of `scope`'s (of every per-user type), as
+    /// [`Admin::export_jsonl`] writes them, full keys included: what a user
+    /// asking for their data receives, and what [`Admin::import_jsonl`]
+    /// takes back.
+    pub fn export_scope(
+        &self,
+        scope: &Scope,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<usize> {
+        self.export_jsonl(scope.key_prefix(), out, progress)
+    }
+
+    /// Deletes every record of `scope` (of every per-user type; expired
+    /// ones too), in write transactions of at most 1000 records so that
+    /// servers writing meanwhile never wait long. Returns how many were
+    /// deleted. No other user's record and no shared record is touched: the
+    /// scope's key prefix ends with `/`, so erasing `bob` leaves `bob2`.
+    /// Records the user writes while the erase runs are erased too; a write
+    /// that lands after it returns is kept.
+    pub fn erase_scope(&self, scope: &Scope) -> Result<usize> {
+        let prefix = scope.key_prefix().as_bytes().to_vec();
+        let mut erased = 0;
+        loop {
+            let mut keys = Vec::with_capacity(ERASE_BATCH);
+            self.store
+                .scan_records(KeyRange::prefix(&prefix), Order::Forward, |k, _| {
+                    keys.push(k.to_vec());
+                    Ok(if keys.len() < ERASE_BATCH {
+                        ControlFlow::Continue(())
+                    } else {
+                        ControlFlow::Break(())
+                    })
+                })?;
+            if keys.is_empty() {
+                return Ok(erased);
+            }
+            erased += self.store.write_blocking(Box::new(move |ctx| {
+                let mut deleted = 0;
+                for key in &keys {
+                    let name = String::from_utf8_lossy(key);
+                    let old = ctx.header_to_replace(&name)?;
+                    deleted += usize::from(ctx.remove(key, old.as_ref())?);
+                }
+                Ok(deleted)
+            }))?;
+        }
     }
 
     /// Imports JSON lines as written by [`Admin::export_jsonl`], all or
