@@ -8,13 +8,12 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use rmcp::ServiceExt;
-use rmcp::model::CallToolRequestParams;
-use rmcp::service::{RoleClient, RunningService};
-use rmcp::transport::TokioChildProcess;
-use serde_json::{Value, json};
+mod mcp_client;
 
-type Client = RunningService<RoleClient, ()>;
+use mcp_client::{Client, call};
+use rmcp::ServiceExt;
+use rmcp::transport::TokioChildProcess;
+use serde_json::json;
 
 struct Server {
     label: &'static str,
@@ -45,21 +44,6 @@ async fn start(server: &Server, data: &std::path::Path) -> (Client, Option<u32>)
         .expect("spawn server");
     let pid = transport.id();
     (().serve(transport).await.expect("connect"), pid)
-}
-
-async fn call(client: &Client, tool: &str, args: Value) -> Value {
-    let args = args.as_object().cloned().unwrap_or_default();
-    let result = client
-        .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
-        .await
-        .expect("tool call");
-    assert_ne!(
-        result.is_error,
-        Some(true),
-        "{tool} failed: {:?}",
-        result.content
-    );
-    result.structured_content.unwrap_or(Value::Null)
 }
 
 fn peak_rss_kib(pid: Option<u32>) -> u64 {

@@ -18,21 +18,18 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod mcp_client;
+
+use mcp_client::{CALL_LIMIT, Client, call};
 use rmcp::ServiceExt;
-use rmcp::model::CallToolRequestParams;
-use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use serde_json::{Value, json};
-
-type Client = RunningService<RoleClient, ()>;
+use serde_json::json;
 
 /// The most clients of a level: as many users are given tokens.
 const MAX_CLIENTS: usize = 64;
 /// How long a server may take to listen.
 const START_LIMIT: Duration = Duration::from_secs(60);
-/// How long one tool call may take before the bench gives up.
-const CALL_LIMIT: Duration = Duration::from_secs(30);
 
 /// How to start a server: on a port, with a store directory and tokens.
 type StartCommand = Box<dyn Fn(u16, &Path, &str) -> Command>;
@@ -116,24 +113,6 @@ async fn connect(port: u16, client: usize) -> Client {
         .await
         .expect("connect in time")
         .expect("connect")
-}
-
-async fn call(client: &Client, tool: &str, args: Value) -> Value {
-    let args = args.as_object().cloned().unwrap_or_default();
-    let result = tokio::time::timeout(
-        CALL_LIMIT,
-        client.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args)),
-    )
-    .await
-    .expect("a tool call in time")
-    .expect("tool call");
-    assert_ne!(
-        result.is_error,
-        Some(true),
-        "{tool} failed: {:?}",
-        result.content
-    );
-    result.structured_content.unwrap_or(Value::Null)
 }
 
 /// One level of load: what it did and how long its pairs took.

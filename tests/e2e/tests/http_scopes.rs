@@ -7,14 +7,15 @@
 mod mcp;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use mcp::{Client, assert_refused, exits_within, signal, structured, text};
+use mcp::{
+    Client, JSON_RPC_HEADERS, assert_refused, exits_within, http_exchange, signal, structured, text,
+};
 use mcp_persist::{Scope, Store};
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
@@ -299,34 +300,20 @@ async fn no_user_reaches_another_users_records_through_any_tool() {
     server.stop();
 }
 
-/// One raw HTTP/1.1 POST of a JSON-RPC `body` to `/mcp`: the status line
-/// and the whole response.
+/// One raw HTTP/1.1 POST of a JSON-RPC `body` to `/mcp` (legacy protocol
+/// version): the status and the whole response.
 fn post(
     port: u16,
     authorization: Option<&str>,
     body: &Value,
     session: Option<&str>,
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(LIMIT)).expect("timeout");
-    let body = body.to_string();
-    let auth = authorization.map_or(String::new(), |a| format!("Authorization: {a}\r\n"))
-        + &session.map_or(String::new(), |s| format!("Mcp-Session-Id: {s}\r\n"));
-    let request = format!(
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
-         Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-06-18\r\n\
-         {auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    let auth = authorization.map_or(String::new(), |a| format!("\r\nAuthorization: {a}"));
+    let session = session.map_or(String::new(), |s| format!("\r\nMcp-Session-Id: {s}"));
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\n{JSON_RPC_HEADERS}\r\nMCP-Protocol-Version: 2025-06-18{auth}{session}"
     );
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("a response");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    (status, response)
+    http_exchange(port, &head, &body.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,21 +453,11 @@ async fn two_processes_on_one_store_count_every_increment_once() {
 
 /// `DELETE /mcp` of `session` (ends it): the status and the response.
 fn delete(port: u16, token: &str, session: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(LIMIT)).expect("timeout");
-    let request = format!(
-        "DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n\
-         Mcp-Session-Id: {session}\r\nMCP-Protocol-Version: 2025-06-18\r\nConnection: close\r\n\r\n"
+    let head = format!(
+        "DELETE /mcp HTTP/1.1\r\nAuthorization: Bearer {token}\r\nMcp-Session-Id: {session}\r\n\
+         MCP-Protocol-Version: 2025-06-18"
     );
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("a response");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    (status, response)
+    http_exchange(port, &head, "")
 }
 
 /// The `Mcp-Session-Id` of a legacy `initialize` answer.

@@ -2,10 +2,12 @@
 //! user): rmcp's client through it, the door's answers to what is not MCP or
 //! names no user, and a stop that returns while a client is connected.
 
+mod mcp;
+
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
+
+use mcp::{JSON_RPC_HEADERS, http_exchange};
 
 use mcp_persist::tools::ToolServer;
 use mcp_persist::tools::http::{HttpServer, TrustedHeader};
@@ -74,26 +76,11 @@ async fn ask(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -
     result.structured_content.expect("structured content")
 }
 
-/// One raw HTTP/1.1 request; the status and the whole response.
+/// `head` (a request line and headers) with a `tools/list` body: the
+/// status and the whole response.
 fn raw(port: u16, head: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(LIMIT)).expect("timeout");
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
-    let request = format!(
-        "{head}\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
-         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("a response");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status");
-    (status, response)
+    http_exchange(port, &format!("{head}\r\n{JSON_RPC_HEADERS}"), body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -288,3 +288,32 @@ impl Raw {
         self.answer()
     }
 }
+
+/// One raw HTTP/1.1 exchange with 127.0.0.1:`port`: `head` is the request
+/// line and any headers (CRLF-separated, no trailing CRLF), `body` sent with
+/// its length. Returns the status and the whole response (read to the end:
+/// the connection is closed after it).
+pub fn http_exchange(port: u16, head: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a read timeout");
+    let request = format!(
+        "{head}\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("a response");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {response:?}"));
+    (status, response)
+}
+
+/// Headers of a JSON-RPC POST to an MCP endpoint (after the request line).
+pub const JSON_RPC_HEADERS: &str =
+    "Content-Type: application/json\r\nAccept: application/json, text/event-stream";
