@@ -10,7 +10,7 @@ use std::time::Duration;
 use mcp::{JSON_RPC_HEADERS, http_exchange};
 
 use mcp_persist::tools::ToolServer;
-use mcp_persist::tools::http::{HttpServer, TrustedHeader};
+use mcp_persist::tools::http::{HttpServer, ProtectedResource, TrustedHeader};
 use mcp_persist::{Store, persisted};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
@@ -30,15 +30,25 @@ struct Memo {
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// A server on a free loopback port; sending on the returned channel stops it.
+/// A server on a free loopback port behind a `TrustedHeader`; sending on the
+/// returned channel stops it.
 async fn serve(store: &Store) -> (u16, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    serve_with(store, |server, _| server).await
+}
+
+/// [`serve`], the `HttpServer` changed by `configure` (given the port).
+async fn serve_with(
+    store: &Store,
+    configure: impl FnOnce(HttpServer<ToolServer>, u16) -> HttpServer<ToolServer>,
+) -> (u16, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("an address").port();
     let server = ToolServer::new("memos", "1.0.0", Memo::tools(store));
     let resolver = TrustedHeader::new("X-User").expect("a header name");
+    let server = configure(HttpServer::new(server, resolver), port);
     let (stop, stopped) = oneshot::channel::<()>();
     let running = tokio::spawn(async move {
-        HttpServer::new(server, resolver)
+        server
             .serve_on(listener, async move {
                 let _ = stopped.await;
             })
@@ -120,4 +130,58 @@ async fn a_trusted_header_names_the_user_and_the_door_refuses_the_rest() {
     let keys = store.admin().raw_keys("").expect("keys");
     assert_eq!(keys, ["@alice/memo:memos/m"]);
     drop((alice, bob));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_resource_publishes_its_metadata_and_names_it_in_every_401() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = Store::open_at(dir.path().join("memos")).expect("a store");
+    let (port, stop, running) = serve_with(&store, |server, port| {
+        let resource = ProtectedResource::new(
+            &format!("http://127.0.0.1:{port}/mcp"),
+            ["https://auth.example.com"],
+        )
+        .expect("a resource")
+        .scopes(["memos"]);
+        server.protected_resource(resource)
+    })
+    .await;
+    let metadata_url = format!("http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp");
+
+    for path in [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+    ] {
+        let (status, response) = tokio::task::block_in_place(|| {
+            http_exchange(port, &format!("GET {path} HTTP/1.1"), "")
+        });
+        assert_eq!(status, 200, "{path}: {response}");
+        let body = response.split("\r\n\r\n").nth(1).expect("a body");
+        let document: Value = serde_json::from_str(body).expect("JSON");
+        assert_eq!(document["resource"], format!("http://127.0.0.1:{port}/mcp"));
+        assert_eq!(
+            document["authorization_servers"],
+            json!(["https://auth.example.com"])
+        );
+        assert_eq!(document["scopes_supported"], json!(["memos"]));
+    }
+    let (status, response) = tokio::task::block_in_place(|| raw(port, "POST /mcp HTTP/1.1"));
+    assert_eq!(status, 401, "{response}");
+    let challenge = response
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("www-authenticate:"))
+        .expect("a challenge");
+    assert!(
+        challenge.contains(&format!("resource_metadata=\"{metadata_url}\"")),
+        "{challenge}"
+    );
+    // Authenticated requests are served as before.
+    let alice = client(port, "alice").await;
+    ask(&alice, "set_memo", json!({"id": "m", "text": "hi"})).await;
+    stop.send(()).expect("the server is running");
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("stopped in time")
+        .expect("the server task");
+    drop(alice);
 }

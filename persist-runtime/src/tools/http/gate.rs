@@ -15,6 +15,7 @@ use rmcp::ServerHandler;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
+use super::metadata::ProtectedResource;
 use super::resolve::{Denied, ScopeResolver};
 
 /// What every connection's requests go through.
@@ -22,6 +23,7 @@ pub(super) struct Gate<S> {
     pub(super) mcp: StreamableHttpService<S, LocalSessionManager>,
     pub(super) resolver: Arc<dyn ScopeResolver>,
     pub(super) path: Arc<str>,
+    pub(super) resource: Option<ProtectedResource>,
 }
 
 /// A response body, as rmcp's service gives them.
@@ -34,6 +36,11 @@ impl<S: ServerHandler + Send + 'static> Gate<S> {
         request: Request<Incoming>,
         peer: SocketAddr,
     ) -> Response<Body> {
+        if let Some(resource) = &self.resource
+            && resource.serves(request.uri().path())
+        {
+            return metadata(resource, request.method());
+        }
         if request.uri().path() != &*self.path {
             return plain(
                 StatusCode::NOT_FOUND,
@@ -57,22 +64,42 @@ impl<S: ServerHandler + Send + 'static> Gate<S> {
             }
             Err(denied) => {
                 tracing::info!(%peer, reason = denied.reason(), "refused a request: 401");
-                unauthorized(&denied)
+                unauthorized(&denied, self.resource.as_ref())
             }
         }
     }
 }
 
-/// `401` with a Bearer challenge (RFC 6750 §3) and the reason as JSON.
-fn unauthorized(denied: &Denied) -> Response<Body> {
-    let challenge = if denied.credentials_given() {
-        format!(
-            "Bearer realm=\"mcp\", error=\"invalid_token\", error_description=\"{}\"",
+/// The RFC 9728 metadata document, to any `GET`.
+fn metadata(resource: &ProtectedResource, method: &Method) -> Response<Body> {
+    if method != Method::GET {
+        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "GET only".into());
+        response
+            .headers_mut()
+            .insert(http::header::ALLOW, HeaderValue::from_static("GET"));
+        return response;
+    }
+    let mut response = plain(StatusCode::OK, resource.document());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// `401` with a Bearer challenge (RFC 6750 §3; with `resource_metadata`,
+/// RFC 9728 §5.1, when the server names its authorization servers) and the
+/// reason as JSON.
+fn unauthorized(denied: &Denied, resource: Option<&ProtectedResource>) -> Response<Body> {
+    let mut challenge = "Bearer realm=\"mcp\"".to_owned();
+    if let Some(resource) = resource {
+        challenge += &format!(", resource_metadata=\"{}\"", resource.metadata_url());
+    }
+    if denied.credentials_given() {
+        challenge += &format!(
+            ", error=\"invalid_token\", error_description=\"{}\"",
             quoted(denied.reason())
-        )
-    } else {
-        "Bearer realm=\"mcp\"".to_owned()
-    };
+        );
+    }
     let body = serde_json::json!({ "error": "unauthorized", "error_description": denied.reason() });
     let mut response = plain(StatusCode::UNAUTHORIZED, body.to_string());
     response

@@ -33,12 +33,14 @@
 //! [`HttpServer::config`] to serve other names).
 
 mod gate;
+mod metadata;
 mod resolve;
 mod tokens;
 
 /// The head of an HTTP request (method, URI, headers, extensions): what a
 /// [`ScopeResolver`] reads. Re-exported from the `http` crate.
 pub use ::http::request::Parts;
+pub use metadata::ProtectedResource;
 pub use resolve::{Denied, Resolving, ScopeResolver, TrustedHeader};
 pub use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
 pub use tokens::BearerTokens;
@@ -71,6 +73,7 @@ pub struct HttpServer<S> {
     server: S,
     resolver: Arc<dyn ScopeResolver>,
     path: Arc<str>,
+    resource: Option<ProtectedResource>,
     config: StreamableHttpServerConfig,
 }
 
@@ -78,6 +81,7 @@ impl<S> std::fmt::Debug for HttpServer<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpServer")
             .field("path", &self.path)
+            .field("resource", &self.resource)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -92,6 +96,7 @@ impl<S: ServerHandler + Clone + Send + Sync + 'static> HttpServer<S> {
             server,
             resolver: Arc::new(resolver),
             path: "/mcp".into(),
+            resource: None,
             config: StreamableHttpServerConfig::default()
                 .with_legacy_session_mode(false)
                 .with_json_response(true),
@@ -101,6 +106,15 @@ impl<S: ServerHandler + Clone + Send + Sync + 'static> HttpServer<S> {
     /// The endpoint's path (default `/mcp`); other paths are answered `404`.
     pub fn path(mut self, path: &str) -> Self {
         self.path = path.into();
+        self
+    }
+
+    /// Serves `resource`'s OAuth metadata (RFC 9728) and names it in every
+    /// `401`, so that OAuth-capable MCP clients find where to get a token:
+    /// see [`ProtectedResource`]. For deployments whose resolver verifies
+    /// OAuth access tokens; static tokens need none of it.
+    pub fn protected_resource(mut self, resource: ProtectedResource) -> Self {
+        self.resource = Some(resource);
         self
     }
 
@@ -154,6 +168,7 @@ impl<S: ServerHandler + Clone + Send + Sync + 'static> HttpServer<S> {
             mcp,
             resolver: self.resolver,
             path: self.path,
+            resource: self.resource,
         });
         tracing::info!("{name}: listening on http://{local}{}", gate.path);
         let graceful = GracefulShutdown::new();
