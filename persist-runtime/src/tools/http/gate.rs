@@ -79,11 +79,7 @@ fn metadata(resource: &ProtectedResource, method: &Method) -> Response<Body> {
             .insert(http::header::ALLOW, HeaderValue::from_static("GET"));
         return response;
     }
-    let mut response = plain(StatusCode::OK, resource.document());
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
+    json(StatusCode::OK, resource.document())
 }
 
 /// `401` with a Bearer challenge (RFC 6750 §3; with `resource_metadata`,
@@ -101,10 +97,7 @@ fn unauthorized(denied: &Denied, resource: Option<&ProtectedResource>) -> Respon
         );
     }
     let body = serde_json::json!({ "error": "unauthorized", "error_description": denied.reason() });
-    let mut response = plain(StatusCode::UNAUTHORIZED, body.to_string());
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let mut response = json(StatusCode::UNAUTHORIZED, body.to_string());
     // A challenge that is not a valid header value (a resolver's reason with
     // control characters) falls back to the bare one.
     let value = HeaderValue::from_str(&challenge)
@@ -116,6 +109,15 @@ fn unauthorized(denied: &Denied, resource: Option<&ProtectedResource>) -> Respon
 /// `text` fit for a quoted-string: `"` and `\` dropped.
 fn quoted(text: &str) -> String {
     text.chars().filter(|c| !matches!(c, '"' | '\\')).collect()
+}
+
+/// A response of `status` with the JSON `text` as its body.
+fn json(status: StatusCode, text: String) -> Response<Body> {
+    let mut response = plain(status, text);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 /// A response of `status` with `text` as its body.

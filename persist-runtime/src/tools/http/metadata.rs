@@ -38,7 +38,9 @@ pub struct ProtectedResource {
     authorization_servers: Vec<String>,
     scopes: Vec<String>,
     origin: String,
-    path: String,
+    /// The well-known path followed by the resource's path: what `serves`
+    /// compares every request's path with, made once.
+    metadata_path: String,
 }
 
 impl ProtectedResource {
@@ -73,13 +75,13 @@ impl ProtectedResource {
         if authorization_servers.is_empty() {
             return Err(refuse("at least one authorization server"));
         }
-        let path = uri.path().trim_end_matches('/').to_owned();
+        let metadata_path = format!("{WELL_KNOWN}{}", uri.path().trim_end_matches('/'));
         Ok(Self {
             resource: resource.to_owned(),
             authorization_servers,
             scopes: Vec::new(),
             origin: format!("{scheme}://{authority}"),
-            path,
+            metadata_path,
         })
     }
 
@@ -92,17 +94,12 @@ impl ProtectedResource {
     /// Where the metadata document is served (RFC 9728 §3.1: the well-known
     /// path inserted before the resource's path).
     pub fn metadata_url(&self) -> String {
-        format!("{}{}", self.origin, self.metadata_path())
-    }
-
-    /// The path part of [`metadata_url`](Self::metadata_url).
-    pub(super) fn metadata_path(&self) -> String {
-        format!("{WELL_KNOWN}{}", self.path)
+        format!("{}{}", self.origin, self.metadata_path)
     }
 
     /// Whether a request for `path` asks for the metadata document.
     pub(super) fn serves(&self, path: &str) -> bool {
-        path == WELL_KNOWN || path == self.metadata_path()
+        path == WELL_KNOWN || path == self.metadata_path
     }
 
     /// The metadata document.
