@@ -214,8 +214,8 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
     }
     // Keys as given on the command line and as stored: under --scope, the
     // user's prefix is added to what is given and taken off what is shown.
-    let prefix = scope.as_ref().map_or("", Scope::key_prefix);
-    let stored = |key: &str| format!("{prefix}{key}");
+    let user_prefix = scope.as_ref().map_or("", Scope::key_prefix);
+    let stored = |key: &str| format!("{user_prefix}{key}");
     match cli.command {
         Command::Path => {
             let (dir, how) = locate(&cli.select)?;
@@ -230,7 +230,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             let records = store
                 .admin()
                 .scan(&stored(prefix.as_deref().unwrap_or("")), limit)?;
-            let shown = |r: &RawRecord| r.key[scope_len(&scope)..].to_owned();
+            let shown = |r: &RawRecord| r.key[user_prefix.len()..].to_owned();
             let who = |r: &RawRecord| r.scope().unwrap_or_else(|| "-".into());
             let rows: Vec<Vec<String>> = records
                 .iter()
@@ -334,9 +334,9 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             let store = open(&cli.select)?;
             let mut progress = progress_reporter("exported");
             let n = match &file {
-                Some(path) => export_to_file(&store, prefix, path, &mut progress)?,
+                Some(path) => export_to_file(&store, user_prefix, path, &mut progress)?,
                 None => store.admin().export_jsonl(
-                    prefix,
+                    user_prefix,
                     &mut std::io::stdout().lock(),
                     &mut progress,
                 )?,
@@ -535,11 +535,6 @@ fn takes_scope(command: &Command) -> bool {
             | Command::Export { .. }
             | Command::Erase { .. }
     )
-}
-
-/// Bytes of the user prefix that `keys` leaves out of what it shows.
-fn scope_len(scope: &Option<Scope>) -> usize {
-    scope.as_ref().map_or(0, |s| s.key_prefix().len())
 }
 
 /// ` of user "alice"` under --scope, else nothing: for messages.
