@@ -166,7 +166,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), mcp_persist::Error> {
     let store = Store::open("database-operations")?;
-    tracing::info!(path = %store.path().display(), "store opened");
+    tracing::info!(store = %store.location(), "store opened");
     match CurrentDatabase::load(&store).await? {
         Some(db) => tracing::info!(database = %db.name, "restored the active database"),
         None => tracing::info!("no active database yet"),

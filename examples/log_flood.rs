@@ -69,6 +69,6 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), mcp_persist::Error> {
     let store = Store::open("mcp-persist-log-flood")?;
-    tracing::info!(path = %store.path().display(), "store opened");
+    tracing::info!(store = %store.location(), "store opened");
     serve_stdio(LogFlood::new(&store)).await
 }

@@ -111,7 +111,7 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), Error> {
     let options = Options::parse()?;
     let store = Store::open("notes-http")?;
-    tracing::info!(path = %store.path().display(), users = options.tokens.len(), "store opened");
+    tracing::info!(store = %store.location(), users = options.tokens.len(), "store opened");
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, options.port));
     HttpServer::new(Notes::new(store), options.tokens)
         .config(|config| config.with_legacy_session_mode(options.sessions))

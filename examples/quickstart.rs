@@ -41,7 +41,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), mcp_persist::Error> {
     let store = Store::open("mcp-persist-quickstart")?;
-    tracing::info!(path = %store.path().display(), "store opened");
+    tracing::info!(store = %store.location(), "store opened");
     let tools = Note::tools(&store) + Preferences::tools(&store);
     serve_stdio(ToolServer::new(
         "mcp-persist-quickstart",

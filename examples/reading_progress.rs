@@ -49,7 +49,7 @@ async fn run() -> Result<(), mcp_persist::Error> {
     let store = Store::open("reading-progress")?;
     let reader = store.scoped(&Scope::local()?);
     tracing::info!(
-        path = %store.path().display(),
+        store = %store.location(),
         user = %reader.scope(),
         books = Progress::list(&reader).await?.len(),
         "store opened"

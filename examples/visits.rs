@@ -37,7 +37,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), mcp_persist::Error> {
     let store = Store::open("mcp-persist-visits")?;
     // A closed stderr is no reason to fail: ignore the write's result.
-    let _ = writeln!(std::io::stderr(), "store: {}", store.path().display());
+    let _ = writeln!(std::io::stderr(), "store: {}", store.location());
 
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -12,73 +12,6 @@ fn counter(name: &str) -> Counter {
     }
 }
 
-#[test]
-fn two_threads_of_1000_updates_end_at_2000() {
-    let (_dir, store, _clock) = disk_store();
-    counter("c").save(&store).blocking().unwrap();
-    let threads: Vec<_> = (0..2)
-        .map(|_| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                for _ in 0..1000 {
-                    Counter::update(&store, "c", |c| c.n += 1)
-                        .blocking()
-                        .unwrap();
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    assert_eq!(
-        Counter::load(&store, "c").blocking().unwrap().unwrap().n,
-        2000
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sixteen_tasks_mixing_reads_and_writes() {
-    let (_dir, store, _clock) = disk_store();
-    let tasks: Vec<_> = (0..16)
-        .map(|t| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                for i in 0..100 {
-                    Counter::update_or_insert(&store, &counter("shared"), |c| c.n += 1)
-                        .await
-                        .unwrap();
-                    let own = format!("own-{t}");
-                    Counter {
-                        name: own.clone(),
-                        n: i,
-                    }
-                    .save(&store)
-                    .await
-                    .unwrap();
-                    assert_eq!(
-                        Counter::load(&store, &own).blocking().unwrap().unwrap().n,
-                        i
-                    );
-                    let _ = Counter::list(&store).blocking().unwrap();
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    assert_eq!(
-        Counter::load(&store, "shared")
-            .blocking()
-            .unwrap()
-            .unwrap()
-            .n,
-        1600
-    );
-    assert_eq!(Counter::list(&store).blocking().unwrap().len(), 17);
-}
-
 /// Blocking callers lead batches on their own threads while async tasks are
 /// served by the writer thread (durable store) or lead themselves (no fsync):
 /// every increment lands once, under both.
@@ -294,4 +227,73 @@ fn a_read_inside_an_update_sees_the_last_commit_not_its_own_batch() {
     .unwrap()
     .unwrap();
     assert_eq!(b.n, 5);
+}
+
+on_each_backend! {
+    #[test]
+    fn two_threads_of_1000_updates_end_at_2000() {
+        let (_dir, store, _clock) = disk_store();
+        counter("c").save(&store).blocking().unwrap();
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        Counter::update(&store, "c", |c| c.n += 1)
+                            .blocking()
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(
+            Counter::load(&store, "c").blocking().unwrap().unwrap().n,
+            2000
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sixteen_tasks_mixing_reads_and_writes() {
+        let (_dir, store, _clock) = disk_store();
+        let tasks: Vec<_> = (0..16)
+            .map(|t| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for i in 0..100 {
+                        Counter::update_or_insert(&store, &counter("shared"), |c| c.n += 1)
+                            .await
+                            .unwrap();
+                        let own = format!("own-{t}");
+                        Counter {
+                            name: own.clone(),
+                            n: i,
+                        }
+                        .save(&store)
+                        .await
+                        .unwrap();
+                        assert_eq!(
+                            Counter::load(&store, &own).blocking().unwrap().unwrap().n,
+                            i
+                        );
+                        let _ = Counter::list(&store).blocking().unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(
+            Counter::load(&store, "shared")
+                .blocking()
+                .unwrap()
+                .unwrap()
+                .n,
+            1600
+        );
+        assert_eq!(Counter::list(&store).blocking().unwrap().len(), 17);
+    }
 }

@@ -1,6 +1,8 @@
 //! Schema evolution: migrations on read (written back), added fields with
 //! defaults, records from newer versions and records that do not decode.
 
+mod common;
+
 use mcp_persist::{Error, Store};
 use serde_json::{Value, json};
 
@@ -90,110 +92,6 @@ fn write_v1(store: &Store, id: &str, name: &str) {
     .unwrap();
 }
 
-#[test]
-fn older_records_are_migrated_on_read_and_written_back() {
-    let store = Store::memory().unwrap();
-    write_v1(&store, "ada", "Ada Lovelace");
-    assert_eq!(raw(&store, "ada")["v"], json!(1));
-
-    let loaded = v2::Profile::load(&store, "ada")
-        .blocking()
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (loaded.first.as_str(), loaded.last.as_str()),
-        ("Ada", "Lovelace")
-    );
-    // The write-back is queued behind the read; any later write waits for it.
-    store.sweep_expired().blocking().unwrap();
-    let stored = raw(&store, "ada");
-    assert_eq!(stored["v"], json!(2));
-    assert_eq!(stored["d"]["first"], json!("Ada"));
-
-    // Listing migrates too.
-    write_v1(&store, "alan", "Alan Turing");
-    let all = v2::Profile::list(&store).blocking().unwrap();
-    assert_eq!(all.len(), 2);
-    store.sweep_expired().blocking().unwrap();
-    assert_eq!(raw(&store, "alan")["v"], json!(2));
-}
-
-#[test]
-fn updates_migrate_in_the_same_transaction() {
-    let store = Store::memory().unwrap();
-    write_v1(&store, "grace", "Grace Hopper");
-    let updated = v2::Profile::update(&store, "grace", |p| p.last = "Murray Hopper".into())
-        .blocking()
-        .unwrap()
-        .unwrap();
-    assert_eq!(updated.first, "Grace");
-    assert_eq!(raw(&store, "grace")["v"], json!(2));
-    assert_eq!(raw(&store, "grace")["d"]["last"], json!("Murray Hopper"));
-}
-
-#[test]
-fn a_field_added_with_a_default_needs_no_migration() {
-    let store = Store::memory().unwrap();
-    write_v1(&store, "x", "X");
-    let p = v1_with_default::Profile::load(&store, "x")
-        .blocking()
-        .unwrap()
-        .unwrap();
-    assert_eq!(p.nickname, None);
-}
-
-#[test]
-fn a_failed_migration_is_an_error_and_keeps_the_record() {
-    let store = Store::memory().unwrap();
-    write_v1(&store, "r", "refuse");
-    let before = store.admin().get_raw("profile:profile/r").unwrap();
-    let err = v2::Profile::load(&store, "r").blocking().unwrap_err();
-    assert!(
-        matches!(err, Error::Migration { from: 1, to: 2, .. }),
-        "{err}"
-    );
-    assert!(err.to_string().contains("cannot split this name"), "{err}");
-    let err = v2::Profile::update(&store, "r", |_| {})
-        .blocking()
-        .unwrap_err();
-    assert!(matches!(err, Error::Migration { .. }), "{err}");
-    assert_eq!(store.admin().get_raw("profile:profile/r").unwrap(), before);
-}
-
-#[test]
-fn records_of_a_newer_version_are_refused_and_untouched() {
-    let store = Store::memory().unwrap();
-    v2::Profile {
-        id: "n".into(),
-        first: "New".into(),
-        last: "Er".into(),
-    }
-    .save(&store)
-    .blocking()
-    .unwrap();
-    let before = store.admin().get_raw("profile:profile/n").unwrap();
-    let err = v1::Profile::load(&store, "n").blocking().unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::NewerVersion {
-                stored: 2,
-                supported: 1,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    // An old server must not overwrite what a newer one wrote.
-    let err = write_v1_result(&store, "n");
-    assert!(matches!(err, Err(Error::NewerVersion { .. })), "{err:?}");
-    let err = v1::Profile::update(&store, "n", |p| p.name.push('!'))
-        .blocking()
-        .unwrap_err();
-    assert!(matches!(err, Error::NewerVersion { .. }), "{err}");
-    assert_eq!(store.admin().get_raw("profile:profile/n").unwrap(), before);
-}
-
 fn write_v1_result(store: &Store, id: &str) -> Result<(), Error> {
     v1::Profile {
         id: id.into(),
@@ -203,38 +101,144 @@ fn write_v1_result(store: &Store, id: &str) -> Result<(), Error> {
     .blocking()
 }
 
-#[test]
-fn a_record_that_does_not_decode_is_an_error_naming_key_and_type_and_is_kept() {
-    let store = Store::memory().unwrap();
-    write_v1(&store, "bad", "not a number");
-    let before = store
-        .admin()
-        .get_raw("profile:profile/bad")
-        .unwrap()
-        .unwrap();
-    let err = incompatible::Profile::load(&store, "bad")
+on_each_backend! {
+    #[test]
+    fn older_records_are_migrated_on_read_and_written_back() {
+        let (_keep, store, _clock) = disk_store();
+        write_v1(&store, "ada", "Ada Lovelace");
+        assert_eq!(raw(&store, "ada")["v"], json!(1));
+
+        let loaded = v2::Profile::load(&store, "ada")
+            .blocking()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (loaded.first.as_str(), loaded.last.as_str()),
+            ("Ada", "Lovelace")
+        );
+        // The write-back is queued behind the read; any later write waits for it.
+        store.sweep_expired().blocking().unwrap();
+        let stored = raw(&store, "ada");
+        assert_eq!(stored["v"], json!(2));
+        assert_eq!(stored["d"]["first"], json!("Ada"));
+
+        // Listing migrates too.
+        write_v1(&store, "alan", "Alan Turing");
+        let all = v2::Profile::list(&store).blocking().unwrap();
+        assert_eq!(all.len(), 2);
+        store.sweep_expired().blocking().unwrap();
+        assert_eq!(raw(&store, "alan")["v"], json!(2));
+    }
+
+    #[test]
+    fn updates_migrate_in_the_same_transaction() {
+        let (_keep, store, _clock) = disk_store();
+        write_v1(&store, "grace", "Grace Hopper");
+        let updated = v2::Profile::update(&store, "grace", |p| p.last = "Murray Hopper".into())
+            .blocking()
+            .unwrap()
+            .unwrap();
+        assert_eq!(updated.first, "Grace");
+        assert_eq!(raw(&store, "grace")["v"], json!(2));
+        assert_eq!(raw(&store, "grace")["d"]["last"], json!("Murray Hopper"));
+    }
+
+    #[test]
+    fn a_field_added_with_a_default_needs_no_migration() {
+        let (_keep, store, _clock) = disk_store();
+        write_v1(&store, "x", "X");
+        let p = v1_with_default::Profile::load(&store, "x")
+            .blocking()
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.nickname, None);
+    }
+
+    #[test]
+    fn a_failed_migration_is_an_error_and_keeps_the_record() {
+        let (_keep, store, _clock) = disk_store();
+        write_v1(&store, "r", "refuse");
+        let before = store.admin().get_raw("profile:profile/r").unwrap();
+        let err = v2::Profile::load(&store, "r").blocking().unwrap_err();
+        assert!(
+            matches!(err, Error::Migration { from: 1, to: 2, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("cannot split this name"), "{err}");
+        let err = v2::Profile::update(&store, "r", |_| {})
+            .blocking()
+            .unwrap_err();
+        assert!(matches!(err, Error::Migration { .. }), "{err}");
+        assert_eq!(store.admin().get_raw("profile:profile/r").unwrap(), before);
+    }
+
+    #[test]
+    fn records_of_a_newer_version_are_refused_and_untouched() {
+        let (_keep, store, _clock) = disk_store();
+        v2::Profile {
+            id: "n".into(),
+            first: "New".into(),
+            last: "Er".into(),
+        }
+        .save(&store)
         .blocking()
-        .unwrap_err();
-    assert!(matches!(err, Error::Decode { .. }), "{err}");
-    let message = err.to_string();
-    assert!(
-        message.contains("profile:profile/bad") && message.contains("Profile"),
-        "{message}"
-    );
-    assert!(incompatible::Profile::list(&store).blocking().is_err());
-    // Still there, byte for byte, and exportable raw.
-    assert_eq!(
-        store
+        .unwrap();
+        let before = store.admin().get_raw("profile:profile/n").unwrap();
+        let err = v1::Profile::load(&store, "n").blocking().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::NewerVersion {
+                    stored: 2,
+                    supported: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // An old server must not overwrite what a newer one wrote.
+        let err = write_v1_result(&store, "n");
+        assert!(matches!(err, Err(Error::NewerVersion { .. })), "{err:?}");
+        let err = v1::Profile::update(&store, "n", |p| p.name.push('!'))
+            .blocking()
+            .unwrap_err();
+        assert!(matches!(err, Error::NewerVersion { .. }), "{err}");
+        assert_eq!(store.admin().get_raw("profile:profile/n").unwrap(), before);
+    }
+
+    #[test]
+    fn a_record_that_does_not_decode_is_an_error_naming_key_and_type_and_is_kept() {
+        let (_keep, store, _clock) = disk_store();
+        write_v1(&store, "bad", "not a number");
+        let before = store
             .admin()
             .get_raw("profile:profile/bad")
             .unwrap()
-            .unwrap(),
-        before
-    );
-    assert_eq!(
-        store.admin().raw_keys("profile:").unwrap(),
-        ["profile:profile/bad"]
-    );
-    let exported: Value = serde_json::from_slice(&before).unwrap();
-    assert_eq!(exported["d"]["name"], json!("not a number"));
+            .unwrap();
+        let err = incompatible::Profile::load(&store, "bad")
+            .blocking()
+            .unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }), "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains("profile:profile/bad") && message.contains("Profile"),
+            "{message}"
+        );
+        assert!(incompatible::Profile::list(&store).blocking().is_err());
+        // Still there, byte for byte, and exportable raw.
+        assert_eq!(
+            store
+                .admin()
+                .get_raw("profile:profile/bad")
+                .unwrap()
+                .unwrap(),
+            before
+        );
+        assert_eq!(
+            store.admin().raw_keys("profile:").unwrap(),
+            ["profile:profile/bad"]
+        );
+        let exported: Value = serde_json::from_slice(&before).unwrap();
+        assert_eq!(exported["d"]["name"], json!("not a number"));
+    }
 }

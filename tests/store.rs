@@ -89,7 +89,7 @@ fn memory_stores_are_separate_and_removed_on_drop() {
     assert!(a.is_memory());
     progress("x", 1).save(&a).blocking().unwrap();
     assert_eq!(Progress::load(&b, "x").blocking().unwrap(), None);
-    let path = a.path().to_owned();
+    let path = a.path().expect("an embedded store").to_owned();
     assert!(path.exists());
     drop(a);
     assert!(!path.exists());

@@ -407,16 +407,11 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 .iter()
                 .map(|(ns, s)| vec![ns.clone(), s.records.to_string(), human_size(s.bytes)])
                 .collect();
-            rows.push(vec![
-                "(file)".into(),
-                String::new(),
-                human_size(stats.file_bytes),
-            ]);
-            rows.push(vec![
-                "(map)".into(),
-                String::new(),
-                human_size(stats.map_bytes),
-            ]);
+            for (what, bytes) in [("(file)", stats.file_bytes), ("(map)", stats.map_bytes)] {
+                if let Some(bytes) = bytes {
+                    rows.push(vec![what.into(), String::new(), human_size(bytes)]);
+                }
+            }
             rows.push(vec![
                 "(expired, not purged)".into(),
                 stats.expired_pending.to_string(),

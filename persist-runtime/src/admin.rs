@@ -89,10 +89,10 @@ impl RawRecord {
 pub struct StoreStats {
     /// Records and their bytes per namespace.
     pub namespaces: BTreeMap<String, NamespaceStats>,
-    /// Size of `data.mdb` on disk.
-    pub file_bytes: u64,
-    /// Size of the memory map.
-    pub map_bytes: u64,
+    /// Size of `data.mdb` on disk (`None` for a store on a server).
+    pub file_bytes: Option<u64>,
+    /// Size of the memory map (`None` for a store on a server).
+    pub map_bytes: Option<u64>,
     /// Records expired but not yet purged.
     pub expired_pending: usize,
 }
@@ -414,8 +414,10 @@ impl Admin<'_> {
             ns.records += 1;
             ns.bytes += record.size as u64;
         }
-        stats.file_bytes =
-            std::fs::metadata(self.store.path().join("data.mdb")).map_or(0, |m| m.len());
+        stats.file_bytes = self
+            .store
+            .path()
+            .map(|dir| std::fs::metadata(dir.join("data.mdb")).map_or(0, |m| m.len()));
         stats.map_bytes = self.store.map_bytes();
         Ok(stats)
     }

@@ -316,6 +316,40 @@ pub enum Error {
         reason: String,
     },
 
+    /// The Redis server of a [`Store::connect`](crate::Store::connect) store
+    /// refused or failed an operation, or could not be reached within the
+    /// store's network timeout. A write that fails so was not acknowledged
+    /// by Redis; the store reconnects by itself on its next operation.
+    #[error("redis at {url}: {reason}")]
+    Backend {
+        /// The server's URL, without its password.
+        url: String,
+        /// What went wrong, in words.
+        reason: String,
+    },
+
+    /// A write kept losing its optimistic transaction (WATCH/MULTI on Redis)
+    /// to concurrent writers of the same records until the store's write
+    /// timeout: it was not applied.
+    #[error(
+        "redis at {url}: the write lost {attempts} optimistic transactions in a row to \
+         concurrent writers of the same records within {} s; it was not applied, retry later",
+        waited.as_secs_f32()
+    )]
+    Contended {
+        /// The server's URL, without its password.
+        url: String,
+        /// How many times the write ran.
+        attempts: u32,
+        /// How long it tried.
+        waited: std::time::Duration,
+    },
+
+    /// What was asked needs the other storage engine (a backup of a Redis
+    /// store is Redis's own, for example), or a feature this build lacks.
+    #[error("{0}")]
+    Unsupported(String),
+
     /// An error from LMDB.
     #[error("storage error at {path}: {source}")]
     Lmdb {

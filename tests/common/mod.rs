@@ -63,3 +63,97 @@ pub fn disk_store() -> (tempfile::TempDir, Store, ManualClock) {
         .expect("open store");
     (dir, store, clock)
 }
+
+pub mod redis_server;
+
+/// What keeps a test's store alive: its temp dir, or its Redis server.
+pub enum Keep {
+    Dir(tempfile::TempDir),
+    Redis(redis_server::RedisServer),
+}
+
+impl Keep {
+    /// Another store on the same data, as another process would open it
+    /// (on LMDB, in this process, the same store).
+    pub fn open(&self, builder: mcp_persist::StoreBuilder) -> Store {
+        match self {
+            Keep::Dir(dir) => builder.open_at(dir.path()).expect("open store"),
+            Keep::Redis(server) => builder.connect(&server.url(), "tests").expect("connect"),
+        }
+    }
+}
+
+/// A store on its own Redis server, with a manual clock; `None` where the
+/// server is missing outside CI (see `redis_server::redis_available`).
+pub fn redis_store() -> Option<(Keep, Store, ManualClock)> {
+    let server = redis_server::RedisServer::start()?;
+    let clock = ManualClock::new();
+    let store = Store::builder()
+        .clock(clock.clone())
+        .sweep_interval(None)
+        .connect(&server.url(), "tests")
+        .expect("connect to redis");
+    assert_eq!(store.url(), Some(server.url().as_str()));
+    Some((Keep::Redis(server), store, clock))
+}
+
+/// The same tests on each backend, from one source: `mod lmdb` and
+/// `mod redis`, in each of which `disk_store()` gives that backend's store
+/// (with a manual clock, no background sweep). The Redis tests are skipped
+/// with a printed reason where `redis-server` is missing outside CI.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($($tests:tt)*) => {
+        mod lmdb {
+            #![allow(unused_imports)]
+            use super::*;
+            fn disk_store() -> ($crate::common::Keep, ::mcp_persist::Store, ::mcp_persist::ManualClock) {
+                let (dir, store, clock) = $crate::common::disk_store();
+                ($crate::common::Keep::Dir(dir), store, clock)
+            }
+            fn available() -> bool {
+                true
+            }
+            $crate::each_test! { $($tests)* }
+        }
+        mod redis {
+            #![allow(unused_imports)]
+            use super::*;
+            fn disk_store() -> ($crate::common::Keep, ::mcp_persist::Store, ::mcp_persist::ManualClock) {
+                $crate::common::redis_store().expect("checked by available()")
+            }
+            fn available() -> bool {
+                $crate::common::redis_server::redis_available()
+            }
+            $crate::each_test! { $($tests)* }
+        }
+    };
+}
+
+/// Each test of [`on_each_backend`], run only where `available()`.
+#[macro_export]
+macro_rules! each_test {
+    () => {};
+    ($(#[doc = $doc:literal])* #[test] fn $name:ident() $body:block $($rest:tt)*) => {
+        $(#[doc = $doc])*
+        #[test]
+        fn $name() {
+            if !available() {
+                return;
+            }
+            $body
+        }
+        $crate::each_test! { $($rest)* }
+    };
+    ($(#[doc = $doc:literal])* #[tokio::test $($args:tt)*] async fn $name:ident() $body:block $($rest:tt)*) => {
+        $(#[doc = $doc])*
+        #[tokio::test $($args)*]
+        async fn $name() {
+            if !available() {
+                return;
+            }
+            $body
+        }
+        $crate::each_test! { $($rest)* }
+    };
+}

@@ -38,6 +38,8 @@ mod gate;
 mod lmdb;
 mod paths;
 mod reads;
+#[cfg(feature = "redis")]
+mod redis;
 mod sweeper;
 mod txn;
 mod write_lock;
@@ -84,6 +86,42 @@ pub enum Durability {
     /// No fsync: integrity is kept on ext4 (no `WRITE_MAP`), but an OS crash
     /// may lose recent commits. Suits caches.
     NoSync,
+}
+
+/// The environment variable naming the server [`Store::open`] connects to
+/// (e.g. `redis://127.0.0.1:6379/0`) instead of opening a directory.
+pub const URL_ENV_VAR: &str = "MCP_PERSIST_URL";
+
+/// The URL in `MCP_PERSIST_URL`, if it is set (and not empty).
+fn url_from_env() -> Result<Option<String>> {
+    let Some(value) = std::env::var_os(URL_ENV_VAR).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Some(url)
+            if url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("redis+unix://")
+                || url.starts_with("unix://") =>
+        {
+            Ok(Some(url.to_owned()))
+        }
+        _ => Err(Error::InvalidSetting {
+            name: URL_ENV_VAR,
+            value: redis_free_redacted(&value.to_string_lossy()),
+            expected: "a redis://, rediss:// or redis+unix:// URL",
+        }),
+    }
+}
+
+/// `url` with anything between `://` and `@` (a password) cut out.
+fn redis_free_redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// The environment variable that sets [`Durability`] when the code does not.
@@ -151,7 +189,7 @@ impl std::str::FromStr for Durability {
 /// # fn main() -> Result<(), persist_runtime::Error> {
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = persist_runtime::Store::open_at(dir.path())?;
-/// assert_eq!(store.path(), dir.path().canonicalize().unwrap());
+/// assert_eq!(store.path(), Some(dir.path().canonicalize().unwrap().as_path()));
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -161,13 +199,26 @@ pub struct Store {
 
 struct Inner {
     sweeper: Option<Sweeper>,
-    writer: Arc<Writer>,
-    shared: Arc<Shared>,
+    engine: Engine,
     durability: Durability,
     /// What the store was opened with, to check later opens against.
     settings: Settings,
+    /// The directory, or the redacted URL and app: what logs show.
+    location: String,
     /// Removed when the store closes (memory stores only). Declared last: dropped last.
     _temp: Option<tempfile::TempDir>,
+}
+
+/// The storage engine under a store.
+enum Engine {
+    /// LMDB in a directory, written through this process's writer.
+    Lmdb {
+        writer: Arc<Writer>,
+        shared: Arc<Shared>,
+    },
+    /// A Redis server shared with other processes and machines.
+    #[cfg(feature = "redis")]
+    Redis(Arc<redis::RedisEngine>),
 }
 
 impl Drop for Inner {
@@ -180,7 +231,7 @@ impl Drop for Inner {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("path", &self.inner.shared.path)
+            .field("location", &self.inner.location)
             .finish_non_exhaustive()
     }
 }
@@ -189,10 +240,30 @@ impl std::fmt::Debug for Store {
 static OPEN: LazyLock<Mutex<HashMap<PathBuf, Weak<Inner>>>> = LazyLock::new(Default::default);
 
 impl Store {
-    /// Opens the store of application `app` in its data directory (see
-    /// [`resolve_dir`]), creating it owner-only if needed.
+    /// Opens the store of application `app`: on the Redis server named by
+    /// the environment variable `MCP_PERSIST_URL` when it is set (see
+    /// [`Store::connect`]), else in its data directory (see
+    /// [`resolve_dir`]), created owner-only if needed. So one server binary
+    /// runs embedded on a laptop and shared by replicas in production.
     pub fn open(app: &str) -> Result<Self> {
         StoreBuilder::new().open(app)
+    }
+
+    /// Uses the Redis (or Valkey) server at `url` as the store of
+    /// application `app`; every process connected with the same URL and app
+    /// shares the records, with the guarantees of an embedded store: atomic
+    /// updates (optimistic transactions, retried), expiry, bounded lists,
+    /// listings in key order. Needs the `redis` feature; see
+    /// [`StoreBuilder::connect`] for errors and settings.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), persist_runtime::Error> {
+    /// let store = persist_runtime::Store::connect("redis://127.0.0.1:6379/0", "notes")?;
+    /// assert_eq!(store.url(), Some("redis://127.0.0.1:6379/0"));
+    /// # Ok(()) }
+    /// ```
+    pub fn connect(url: &str, app: &str) -> Result<Self> {
+        StoreBuilder::new().connect(url, app)
     }
 
     /// Opens the store in directory `path`, creating it owner-only if needed.
@@ -226,9 +297,26 @@ impl Store {
         StoreBuilder::new()
     }
 
-    /// The directory of the store.
-    pub fn path(&self) -> &Path {
-        &self.inner.shared.path
+    /// The directory of an embedded (LMDB) store; `None` for a store on a
+    /// server ([`Store::connect`]).
+    pub fn path(&self) -> Option<&Path> {
+        self.lmdb().map(|shared| shared.path.as_path())
+    }
+
+    /// Where the store lives, for logs and messages: its directory, or the
+    /// server's URL (without password) and the application's name.
+    pub fn location(&self) -> &str {
+        &self.inner.location
+    }
+
+    /// The URL (without password) of a store on a Redis server; `None` for
+    /// an embedded store.
+    pub fn url(&self) -> Option<&str> {
+        match &self.inner.engine {
+            Engine::Lmdb { .. } => None,
+            #[cfg(feature = "redis")]
+            Engine::Redis(redis) => Some(redis.url()),
+        }
     }
 
     /// How this store's commits are flushed (chosen in code, else by
@@ -253,12 +341,12 @@ impl Store {
 
     /// [`Store::sweep_expired`], run on this thread.
     pub(crate) fn sweep_blocking(&self) -> Result<usize> {
-        sweeper::sweep_all(|job| self.inner.writer.write_blocking(job), || true)
+        sweeper::sweep_all(|job| self.write_blocking(job), || true)
     }
 
     /// [`Store::sweep_expired`], awaited.
     pub(crate) fn sweep_async(&self) -> impl Future<Output = Result<usize>> + Send + use<'_> {
-        sweeper::sweep_all_async(&self.inner.writer)
+        sweeper::sweep_all_async(self)
     }
 
     /// How many records have expired but are not purged yet (they are never
@@ -269,28 +357,61 @@ impl Store {
 
     /// How many writes of this process wait for their turn (queued, not
     /// yet running): a gauge for monitoring, and a hook for tests that need
-    /// writes to be batched together.
+    /// writes to be batched together. Always 0 on Redis, where each write
+    /// runs on its caller's connection.
     pub fn pending_writes(&self) -> usize {
-        self.inner.writer.queued()
+        match &self.inner.engine {
+            Engine::Lmdb { writer, .. } => writer.queued(),
+            #[cfg(feature = "redis")]
+            Engine::Redis(_) => 0,
+        }
     }
 
-    fn shared(&self) -> &Shared {
-        &self.inner.shared
+    /// How many optimistic transactions writes of this process lost to
+    /// concurrent writers and redid (Redis; always 0 on LMDB, where writers
+    /// take turns): a gauge of contention on the same records.
+    pub fn write_conflicts(&self) -> u64 {
+        match &self.inner.engine {
+            Engine::Lmdb { .. } => 0,
+            #[cfg(feature = "redis")]
+            Engine::Redis(redis) => redis.conflicts(),
+        }
+    }
+
+    /// The LMDB side of an embedded store.
+    fn lmdb(&self) -> Option<&Shared> {
+        match &self.inner.engine {
+            Engine::Lmdb { shared, .. } => Some(shared),
+            #[cfg(feature = "redis")]
+            Engine::Redis(_) => None,
+        }
+    }
+
+    /// The LMDB side, for what only an embedded store does (`what`).
+    fn lmdb_for(&self, what: &str) -> Result<&Shared> {
+        self.lmdb().ok_or_else(|| {
+            Error::Unsupported(format!(
+                "{what} is for an embedded (LMDB) store; this store is {}",
+                self.location()
+            ))
+        })
     }
 
     pub(crate) fn now_ms(&self) -> u64 {
-        self.inner.shared.clock.now_ms()
+        self.inner.settings.clock.now_ms()
     }
 
-    /// The size of the memory map, in bytes (it grows as the store does).
-    pub(crate) fn map_bytes(&self) -> u64 {
-        self.shared().env.info().map_size as u64
+    /// The size of the memory map, in bytes (it grows as the store does);
+    /// `None` on a server.
+    pub(crate) fn map_bytes(&self) -> Option<u64> {
+        self.lmdb().map(|shared| shared.env.info().map_size as u64)
     }
 
     /// Writes a compacted copy of the store's file to `target` (which must
     /// not exist), consistent as of one moment, while writes go on.
     pub(crate) fn copy_compacted_to(&self, target: &Path) -> Result<()> {
-        let shared = self.shared();
+        let shared =
+            self.lmdb_for("a file backup (use the export command, or the server's own snapshots)")?;
         shared.read(|_txn| {
             shared
                 .env
@@ -301,17 +422,30 @@ impl Store {
     }
 
     pub(crate) fn write_detached(&self, what: &'static str, f: WriteFn<()>) {
-        self.inner.writer.write_detached(what, f);
+        match &self.inner.engine {
+            Engine::Lmdb { writer, .. } => writer.write_detached(what, f),
+            #[cfg(feature = "redis")]
+            Engine::Redis(redis) => redis::write_detached(redis, what, f),
+        }
     }
 
-    pub(crate) fn write_blocking<R: Send + 'static>(&self, f: WriteFn<R>) -> Result<R> {
-        self.inner.writer.write_blocking(f)
+    #[cfg_attr(feature = "redis", allow(unused_mut))]
+    pub(crate) fn write_blocking<R: Send + 'static>(&self, mut f: WriteFn<R>) -> Result<R> {
+        match &self.inner.engine {
+            Engine::Lmdb { writer, .. } => writer.write_blocking(f),
+            #[cfg(feature = "redis")]
+            Engine::Redis(redis) => redis.run_job(&mut f),
+        }
     }
 
     /// Sends a job (or the error of building it) to the writer. The future
     /// borrows nothing but the store, so it is `Send` whatever built the job.
     pub(crate) async fn submit<R: Send + 'static>(&self, job: Result<WriteFn<R>>) -> Result<R> {
-        self.inner.writer.write(job?).await
+        match &self.inner.engine {
+            Engine::Lmdb { writer, .. } => writer.write(job?).await,
+            #[cfg(feature = "redis")]
+            Engine::Redis(redis) => redis::write(redis, job?).await,
+        }
     }
 }
 
@@ -348,6 +482,7 @@ pub struct StoreBuilder {
     sweep_interval: Option<Option<Duration>>,
     write_timeout: Option<Duration>,
     max_readers: Option<u32>,
+    network_timeout: Option<Duration>,
 }
 
 /// The settings a store runs with.
@@ -364,6 +499,9 @@ const DEFAULT_MAP_SIZE: usize = 64 << 20;
 const DEFAULT_MAX_MAP_SIZE: usize = 1 << 40;
 const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a store on a server waits to connect, and for each reply.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+const DEFAULT_NETWORK_TIMEOUT: Duration = Duration::from_secs(5);
 /// LMDB's default is 126 slots for every process and thread on the store; a
 /// read holds one for its few microseconds. 1022 fills the 64 KiB lock file.
 const DEFAULT_MAX_READERS: u32 = 1022;
@@ -431,10 +569,80 @@ impl StoreBuilder {
         self
     }
 
-    /// Opens the store of application `app` (see [`Store::open`]).
+    /// How long a store on a server ([`connect`](Self::connect)) waits to
+    /// connect and for each answer before the operation fails with
+    /// [`Error::Backend`]. Default: 5 s. (No effect on an embedded store.)
+    pub fn network_timeout(mut self, timeout: Duration) -> Self {
+        self.network_timeout = Some(timeout.max(Duration::from_millis(1)));
+        self
+    }
+
+    /// Opens the store of application `app` (see [`Store::open`]): on the
+    /// server `MCP_PERSIST_URL` names when it is set, else in its directory.
     pub fn open(self, app: &str) -> Result<Store> {
+        if let Some(url) = url_from_env()? {
+            return self.connect(&url, app);
+        }
         let dir = resolve_dir(app)?;
         self.open_at(dir)
+    }
+
+    /// Connects to the Redis (or Valkey) server at `url`
+    /// (`redis://[:password@]host[:port][/db]`) and uses it as the store
+    /// of application `app`: every process connected with the same URL and
+    /// app shares its records (see [`Store::connect`]).
+    ///
+    /// Of the settings, the clock, the sweep interval, the write timeout
+    /// (how long a write may keep losing its transaction to concurrent
+    /// writers) and the [network timeout](Self::network_timeout) apply.
+    /// Fails with [`Error::Backend`] naming the URL (never its password)
+    /// when the server cannot be reached within the network timeout, and
+    /// with [`Error::Unsupported`] in a build without the `redis` feature.
+    pub fn connect(self, url: &str, app: &str) -> Result<Store> {
+        #[cfg(feature = "redis")]
+        {
+            self.connect_redis(url, app)
+        }
+        #[cfg(not(feature = "redis"))]
+        {
+            let _ = (self, app);
+            Err(Error::Unsupported(format!(
+                "{} is a Redis URL, and this program was built without mcp-persist's `redis` \
+                 feature",
+                redis_free_redacted(url)
+            )))
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    fn connect_redis(self, url: &str, app: &str) -> Result<Store> {
+        let settings = self.settings();
+        let options = redis::RedisOptions {
+            network_timeout: self.network_timeout.unwrap_or(DEFAULT_NETWORK_TIMEOUT),
+            write_timeout: settings.write_timeout,
+            clock: Arc::clone(&settings.clock),
+            native_expiry: self.clock.is_none(),
+        };
+        let engine = Arc::new(redis::RedisEngine::connect(url, app, options)?);
+        let location = format!("{} (app {app})", engine.url());
+        let sweeper = match settings.sweep_interval {
+            Some(every) => {
+                let engine = Arc::clone(&engine);
+                let sweep = move |mut job| engine.run_job(&mut job);
+                Some(Sweeper::start(sweep, every, &location)?)
+            }
+            None => None,
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                sweeper,
+                engine: Engine::Redis(engine),
+                durability: Durability::Full,
+                settings,
+                location,
+                _temp: None,
+            }),
+        })
     }
 
     /// Opens the store in directory `path` (see [`Store::open_at`]).
@@ -539,6 +747,17 @@ impl StoreBuilder {
         self.durability(Durability::NoSync).start(&path, Some(temp))
     }
 
+    /// The settings asked for, defaults filled in.
+    fn settings(&self) -> Settings {
+        Settings {
+            max_map_size: self.max_map_size.unwrap_or(DEFAULT_MAX_MAP_SIZE),
+            clock: self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
+            sweep_interval: self.sweep_interval.unwrap_or(Some(DEFAULT_SWEEP_INTERVAL)),
+            write_timeout: self.write_timeout.unwrap_or(DEFAULT_WRITE_TIMEOUT),
+            max_readers: self.max_readers.unwrap_or(DEFAULT_MAX_READERS),
+        }
+    }
+
     fn start(self, path: &Path, temp: Option<tempfile::TempDir>) -> Result<Store> {
         let durability = match self.durability {
             Some(chosen) => chosen,
@@ -557,13 +776,7 @@ impl StoreBuilder {
                 None => Durability::Full,
             },
         };
-        let settings = Settings {
-            max_map_size: self.max_map_size.unwrap_or(DEFAULT_MAX_MAP_SIZE),
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-            sweep_interval: self.sweep_interval.unwrap_or(Some(DEFAULT_SWEEP_INTERVAL)),
-            write_timeout: self.write_timeout.unwrap_or(DEFAULT_WRITE_TIMEOUT),
-            max_readers: self.max_readers.unwrap_or(DEFAULT_MAX_READERS),
-        };
+        let settings = self.settings();
         let opts = EnvOptions {
             map_size: self
                 .map_size
@@ -580,17 +793,22 @@ impl StoreBuilder {
             durability,
             settings.write_timeout,
         )?);
+        let location = path.display().to_string();
         let sweeper = match settings.sweep_interval {
-            Some(every) => Some(Sweeper::start(Arc::clone(&writer), every, path)?),
+            Some(every) => {
+                let writer = Arc::clone(&writer);
+                let sweep = move |job| writer.write_blocking(job);
+                Some(Sweeper::start(sweep, every, &location)?)
+            }
             None => None,
         };
         Ok(Store {
             inner: Arc::new(Inner {
                 sweeper,
-                writer,
-                shared,
+                engine: Engine::Lmdb { writer, shared },
                 durability,
                 settings,
+                location,
                 _temp: temp,
             }),
         })

@@ -24,7 +24,7 @@ pub fn resolve_dir(app: &str) -> Result<PathBuf> {
         })
 }
 
-fn validate_app(app: &str) -> Result<()> {
+pub(super) fn validate_app(app: &str) -> Result<()> {
     let ok = (1..=64).contains(&app.len())
         && !app.starts_with('.')
         && app

@@ -20,9 +20,9 @@ use std::ops::{Bound, ControlFlow};
 
 use heed::RoTxn;
 
-use super::Store;
 use super::lmdb::Shared;
 use super::txn::index_key;
+use super::{Engine, Store};
 use crate::error::Result;
 
 /// The direction of a scan.
@@ -67,11 +67,14 @@ impl Store {
         key: &[u8],
         f: impl FnOnce(Option<&[u8]>) -> Result<R>,
     ) -> Result<R> {
-        let shared = self.shared();
-        shared.read(|txn| {
-            let bytes = shared.records.get(txn, key).map_err(|e| shared.lmdb(e))?;
-            f(bytes)
-        })
+        match &self.inner.engine {
+            Engine::Lmdb { shared, .. } => shared.read(|txn| {
+                let bytes = shared.records.get(txn, key).map_err(|e| shared.lmdb(e))?;
+                f(bytes)
+            }),
+            #[cfg(feature = "redis")]
+            Engine::Redis(redis) => f(redis.get(key)?.as_deref()),
+        }
     }
 
     /// Calls `f` with each record (key, envelope) of `range` in `order`, in
@@ -82,15 +85,24 @@ impl Store {
         order: Order,
         mut f: impl FnMut(&[u8], &[u8]) -> Result<ControlFlow<()>>,
     ) -> Result<()> {
-        let shared = self.shared();
-        shared.read(|txn| scan_in(shared, txn, range, order, &mut f))
+        match &self.inner.engine {
+            Engine::Lmdb { shared, .. } => {
+                shared.read(|txn| scan_in(shared, txn, range, order, &mut f))
+            }
+            #[cfg(feature = "redis")]
+            Engine::Redis(redis) => redis.scan(range, order, &mut f),
+        }
     }
 
     /// How many records have expired by the store's clock and are not purged
     /// yet (entries of the expiry index due by now).
     pub(crate) fn count_expired(&self) -> Result<usize> {
+        let shared = match &self.inner.engine {
+            Engine::Lmdb { shared, .. } => shared,
+            #[cfg(feature = "redis")]
+            Engine::Redis(redis) => return redis.count_expired(),
+        };
         let end = index_key(self.now_ms().saturating_add(1), b"");
-        let shared = self.shared();
         shared.read(|txn| {
             let range = (Bound::Unbounded, Bound::Excluded(end.as_slice()));
             let iter = shared

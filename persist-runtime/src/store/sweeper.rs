@@ -4,13 +4,13 @@
 //! space back. It walks the expiry index from its start (the oldest expiry)
 //! to now, so it touches only what expired, never the whole store.
 
-use std::path::Path;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::writer::{SHUTDOWN_WAIT, WriteFn, Writer, leading_here};
+use super::Store;
+use super::writer::{SHUTDOWN_WAIT, WriteFn, leading_here};
 use crate::envelope;
 use crate::error::{Error, Result};
 
@@ -28,6 +28,10 @@ fn sweep_chunk_job() -> WriteFn<usize> {
         let mut purged = 0;
         for (expires, key) in ctx.take_due_expiries(SWEEP_CHUNK)? {
             let Some(bytes) = ctx.get(&key)? else {
+                // Expired by the engine itself (Redis): drop its key from
+                // the index too (on LMDB the record is always still there).
+                ctx.remove(&key, None)?;
+                purged += 1;
                 continue;
             };
             let header = match envelope::decode_header(&String::from_utf8_lossy(&key), bytes) {
@@ -68,10 +72,10 @@ pub(crate) fn sweep_all(
 }
 
 /// Async version of [`sweep_all`].
-pub(crate) async fn sweep_all_async(writer: &Writer) -> Result<usize> {
+pub(crate) async fn sweep_all_async(store: &Store) -> Result<usize> {
     let mut total = 0;
     loop {
-        let n = writer.write(sweep_chunk_job()).await?;
+        let n = store.submit(Ok(sweep_chunk_job())).await?;
         total += n;
         if n < SWEEP_CHUNK {
             return Ok(total);
@@ -88,7 +92,13 @@ pub(crate) struct Sweeper {
 }
 
 impl Sweeper {
-    pub fn start(writer: Arc<Writer>, interval: Duration, path: &Path) -> Result<Self> {
+    /// Sweeps every `interval` on a thread of its own, each chunk by `write`
+    /// (a job run to its commit); `location` names the store in errors.
+    pub fn start(
+        write: impl Fn(WriteFn<usize>) -> Result<usize> + Send + 'static,
+        interval: Duration,
+        location: &str,
+    ) -> Result<Self> {
         let (stop, stopped) = channel::<()>();
         let (end, ended) = channel::<()>();
         let thread = std::thread::Builder::new()
@@ -96,10 +106,9 @@ impl Sweeper {
             .spawn(move || {
                 let _end = end; // dropped when the thread ends, however
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-                    let swept = sweep_all(
-                        |job| writer.write_blocking(job),
-                        || matches!(stopped.try_recv(), Err(TryRecvError::Empty)),
-                    );
+                    let swept = sweep_all(&write, || {
+                        matches!(stopped.try_recv(), Err(TryRecvError::Empty))
+                    });
                     match swept {
                         Ok(0) => {}
                         Ok(n) => tracing::debug!(purged = n, "swept expired records"),
@@ -110,7 +119,7 @@ impl Sweeper {
                 }
             })
             .map_err(|source| Error::Io {
-                path: path.to_owned(),
+                path: location.into(),
                 source,
             })?;
         Ok(Self {

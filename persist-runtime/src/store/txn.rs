@@ -32,12 +32,22 @@ use super::lmdb::Shared;
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
 
-/// What a job sees: the open (nested) write transaction and the store.
+/// What a job sees: the open (nested) write transaction and the store, or
+/// a Redis optimistic transaction.
 pub(crate) struct WriteCtx<'a, 'e> {
-    txn: &'a mut RwTxn<'e>,
-    shared: &'a Shared,
+    on: On<'a, 'e>,
     /// The clock's reading for this batch (also [`WriteCtx::now_ms`]).
     pub now_ms: u64,
+}
+
+/// The engine a job runs on.
+enum On<'a, 'e> {
+    Lmdb {
+        txn: &'a mut RwTxn<'e>,
+        shared: &'a Shared,
+    },
+    #[cfg(feature = "redis")]
+    Redis(&'a mut super::redis::RedisTxn),
 }
 
 /// The expiry index key of a record: `expires_ms` (8 bytes, big-endian)
@@ -53,8 +63,16 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
     /// A context for one job in `txn` (the writer builds one per job).
     pub(super) fn new(txn: &'a mut RwTxn<'e>, shared: &'a Shared, now_ms: u64) -> Self {
         Self {
-            txn,
-            shared,
+            on: On::Lmdb { txn, shared },
+            now_ms,
+        }
+    }
+
+    /// A context for one run of a job in a Redis transaction.
+    #[cfg(feature = "redis")]
+    pub(super) fn redis(txn: &'a mut super::redis::RedisTxn, now_ms: u64) -> Self {
+        Self {
+            on: On::Redis(txn),
             now_ms,
         }
     }
@@ -66,15 +84,16 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
     }
 
     /// The raw envelope stored at `key` (this job's own writes included).
-    pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
-        self.shared
-            .records
-            .get(self.txn, key)
-            .map_err(|e| self.shared.lmdb(e))
+    pub fn get(&mut self, key: &[u8]) -> Result<Option<&[u8]>> {
+        match &mut self.on {
+            On::Lmdb { txn, shared } => shared.records.get(txn, key).map_err(|e| shared.lmdb(e)),
+            #[cfg(feature = "redis")]
+            On::Redis(txn) => txn.get(key),
+        }
     }
 
     /// The header stored at `key`, if any.
-    pub fn header(&self, key: &str) -> Result<Option<Header>> {
+    pub fn header(&mut self, key: &str) -> Result<Option<Header>> {
         self.get(key.as_bytes())?
             .map(|bytes| envelope::decode_header(key, bytes))
             .transpose()
@@ -84,7 +103,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
     /// A broken envelope does not block an explicit overwrite or delete (that
     /// is how a bad record gets fixed), but it is logged, never silent. Any
     /// other error (the engine's) fails the write.
-    pub fn header_to_replace(&self, key: &str) -> Result<Option<Header>> {
+    pub fn header_to_replace(&mut self, key: &str) -> Result<Option<Header>> {
         match self.header(key) {
             Ok(header) => Ok(header),
             Err(err @ Error::Decode { .. }) => {
@@ -105,7 +124,15 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         header: &Header,
         data: &[u8],
     ) -> Result<()> {
-        let shared = self.shared;
+        let bytes = envelope::encode(header, data);
+        let (txn, shared) = match &mut self.on {
+            On::Lmdb { txn, shared } => (txn, *shared),
+            #[cfg(feature = "redis")]
+            On::Redis(txn) => {
+                txn.put(key, header.expires_ms, bytes);
+                return Ok(());
+            }
+        };
         let lmdb = |e| shared.lmdb(e);
         let old_expiry = old.and_then(|h| h.expires_ms);
         if let Some(old_e) = old_expiry
@@ -113,7 +140,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         {
             shared
                 .expiry
-                .delete(self.txn, &index_key(old_e, key))
+                .delete(*txn, &index_key(old_e, key))
                 .map_err(lmdb)?;
         }
         if let Some(e) = header.expires_ms
@@ -121,32 +148,39 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         {
             shared
                 .expiry
-                .put(self.txn, &index_key(e, key), &())
+                .put(*txn, &index_key(e, key), &())
                 .map_err(lmdb)?;
         }
-        let bytes = envelope::encode(header, data);
-        shared.records.put(self.txn, key, &bytes).map_err(lmdb)
+        shared.records.put(txn, key, &bytes).map_err(lmdb)
     }
 
     /// Deletes the record at `key` whose header is `old` (and its expiry
     /// index entry). Returns whether a record was there.
     pub fn remove(&mut self, key: &[u8], old: Option<&Header>) -> Result<bool> {
-        let shared = self.shared;
+        let (txn, shared) = match &mut self.on {
+            On::Lmdb { txn, shared } => (txn, *shared),
+            #[cfg(feature = "redis")]
+            On::Redis(txn) => return txn.remove(key),
+        };
         let lmdb = |e| shared.lmdb(e);
         if let Some(e) = old.and_then(|h| h.expires_ms) {
             shared
                 .expiry
-                .delete(self.txn, &index_key(e, key))
+                .delete(*txn, &index_key(e, key))
                 .map_err(lmdb)?;
         }
-        shared.records.delete(self.txn, key).map_err(lmdb)
+        shared.records.delete(*txn, key).map_err(lmdb)
     }
 
     /// The keys (and headers) of every record under `prefix`, in key order,
     /// or reversed with `rev`. Collected first, so the job may then change
     /// them.
-    pub fn scan_headers(&self, prefix: &str, rev: bool) -> Result<Vec<(String, Header)>> {
-        let shared = self.shared;
+    pub fn scan_headers(&mut self, prefix: &str, rev: bool) -> Result<Vec<(String, Header)>> {
+        let (txn, shared) = match &mut self.on {
+            On::Lmdb { txn, shared } => (txn, *shared),
+            #[cfg(feature = "redis")]
+            On::Redis(txn) => return txn.scan_headers(prefix, rev),
+        };
         let lmdb = |e| shared.lmdb(e);
         let mut out = Vec::new();
         let mut push = |item: heed::Result<(&[u8], &[u8])>| -> Result<()> {
@@ -159,7 +193,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         if rev {
             for item in shared
                 .records
-                .rev_prefix_iter(self.txn, prefix.as_bytes())
+                .rev_prefix_iter(*txn, prefix.as_bytes())
                 .map_err(lmdb)?
             {
                 push(item)?;
@@ -167,7 +201,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         } else {
             for item in shared
                 .records
-                .prefix_iter(self.txn, prefix.as_bytes())
+                .prefix_iter(*txn, prefix.as_bytes())
                 .map_err(lmdb)?
             {
                 push(item)?;
@@ -177,12 +211,16 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
     }
 
     /// The greatest key under `prefix` (a list's newest item), if any.
-    pub fn last_key_under(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
-        let shared = self.shared;
+    pub fn last_key_under(&mut self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
+        let (txn, shared) = match &mut self.on {
+            On::Lmdb { txn, shared } => (txn, *shared),
+            #[cfg(feature = "redis")]
+            On::Redis(txn) => return txn.last_key_under(prefix),
+        };
         let lmdb = |e| shared.lmdb(e);
         Ok(shared
             .records
-            .rev_prefix_iter(self.txn, prefix)
+            .rev_prefix_iter(*txn, prefix)
             .map_err(lmdb)?
             .next()
             .transpose()
@@ -195,12 +233,17 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
     /// alone: the caller checks each still carries that expiry before it
     /// removes it (with `old: None`: its index entry is gone already).
     pub fn take_due_expiries(&mut self, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
-        let shared = self.shared;
+        let now_ms = self.now_ms;
+        let (txn, shared) = match &mut self.on {
+            On::Lmdb { txn, shared } => (txn, *shared),
+            #[cfg(feature = "redis")]
+            On::Redis(txn) => return txn.take_due_expiries(now_ms, limit),
+        };
         let lmdb = |e| shared.lmdb(e);
-        let end = index_key(self.now_ms.saturating_add(1), b"");
+        let end = index_key(now_ms.saturating_add(1), b"");
         let range = (Bound::Unbounded, Bound::Excluded(end.as_slice()));
         let mut entries: Vec<Vec<u8>> = Vec::new();
-        for item in shared.expiry.range(self.txn, &range).map_err(lmdb)? {
+        for item in shared.expiry.range(*txn, &range).map_err(lmdb)? {
             let (k, ()) = item.map_err(lmdb)?;
             entries.push(k.to_vec());
             if entries.len() >= limit {
@@ -209,7 +252,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         }
         let mut due = Vec::with_capacity(entries.len());
         for entry in entries {
-            shared.expiry.delete(self.txn, &entry).map_err(lmdb)?;
+            shared.expiry.delete(*txn, &entry).map_err(lmdb)?;
             // An entry too short to be ours is dropped above, and nothing else.
             if let Some((expires, key)) = entry.split_first_chunk::<8>() {
                 due.push((u64::from_be_bytes(*expires), key.to_vec()));
@@ -250,7 +293,7 @@ pub(crate) mod tests {
             .records
             .put(&mut wtxn, b"ns:bad", b"garbage")
             .unwrap();
-        let ctx = WriteCtx::new(&mut wtxn, &shared, 0);
+        let mut ctx = WriteCtx::new(&mut wtxn, &shared, 0);
         assert!(matches!(ctx.header_to_replace("ns:bad"), Ok(None)));
         // A key LMDB refuses (an empty one): its error must fail the write, not pass for "no record".
         let refused = ctx.header_to_replace("");
@@ -274,7 +317,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let default = crate::Store::open_at(dir.path()).unwrap();
         assert_eq!(
-            default.shared().env.info().maximum_number_of_readers,
+            default.lmdb().unwrap().env.info().maximum_number_of_readers,
             1022,
             "LMDB's default of 126 slots is too few for a busy server"
         );

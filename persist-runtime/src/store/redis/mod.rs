@@ -1,0 +1,495 @@
+//! The Redis engine: the same boundary as LMDB's (see [`crate::store`]) on a
+//! Redis or Valkey server that several processes and machines share.
+//!
+//! # Layout
+//!
+//! Every key of an application starts with `mcp-persist:{app}:`; the braces
+//! are a Redis Cluster hash tag, so that every key of one application lives
+//! in one slot and the multi-key transactions below work on a cluster too.
+//!
+//! - `mcp-persist:{app}:r:<key>`: a record's envelope (the same bytes as on
+//!   LMDB), with a native expiry (`PXAT`) when the record has one and the
+//!   store runs on the system clock;
+//! - `mcp-persist:{app}:keys`: a sorted set of every record key, all with
+//!   score 0, so that Redis orders them by bytes like LMDB does: listings
+//!   and cursors are `ZRANGEBYLEX` pages, never `KEYS` or `SCAN`;
+//! - `mcp-persist:{app}:expiry`: a sorted set of the keys with an expiry,
+//!   scored by it: what `expired_pending` counts and the sweeper walks to
+//!   drop the entries of records Redis already expired.
+//!
+//! # Jobs
+//!
+//! A write job runs against a [`RedisTxn`]: what it reads is `WATCH`ed
+//! first, what it writes is queued, and the queue is sent as one
+//! `MULTI`/`EXEC` after the job returns. When another writer changed a
+//! watched key in between, `EXEC` applies nothing and the job runs again
+//! (the contract of [`super::txn`] allows it), until the store's write
+//! timeout ([`Error::Contended`]). A write is acknowledged once `EXEC`
+//! answered: how durable that is depends on the server's persistence
+//! settings (README, "Running several replicas").
+//!
+//! # Connections
+//!
+//! Synchronous connections, each operation bounded by the network timeout,
+//! kept in a small pool. An I/O error drops the connection (its next reply
+//! is unknown), so the store reconnects by itself once Redis is back. Async
+//! callers hand jobs to tokio's blocking pool. The synchronous client is a
+//! choice: a job is a synchronous closure that reads (`WATCH` + `GET`) and
+//! then decides what to write, which an async connection could serve only by
+//! blocking on it anyway.
+
+mod txn;
+
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use redis::{Connection, RedisError};
+
+pub(crate) use txn::RedisTxn;
+
+use super::reads::{KeyRange, Order};
+use super::txn::WriteCtx;
+use super::writer::{WriteFn, panic_message};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+
+/// How many keys one page of a scan reads (one `ZRANGEBYLEX` and one `MGET`).
+const SCAN_PAGE: usize = 256;
+
+/// The most idle connections kept for later operations.
+const MAX_IDLE: usize = 64;
+
+/// The keys of one application on the server.
+pub(crate) struct Keys {
+    /// `mcp-persist:{app}:`.
+    base: Vec<u8>,
+    /// The sorted set of every record key.
+    index: Vec<u8>,
+    /// The sorted set of record keys by expiry.
+    expiry: Vec<u8>,
+    /// The server's URL without its password, for errors.
+    pub url: Arc<str>,
+}
+
+impl Keys {
+    fn new(app: &str, url: Arc<str>) -> Self {
+        let base = format!("mcp-persist:{{{app}}}:").into_bytes();
+        let with = |suffix: &str| [base.as_slice(), suffix.as_bytes()].concat();
+        Self {
+            index: with("keys"),
+            expiry: with("expiry"),
+            base,
+            url,
+        }
+    }
+
+    /// The Redis key of the record at `key`.
+    pub fn record(&self, key: &[u8]) -> Vec<u8> {
+        [self.base.as_slice(), b"r:", key].concat()
+    }
+
+    /// The error for a failed Redis call.
+    pub fn error(&self, err: &RedisError) -> Error {
+        let reason = if err.is_timeout() {
+            format!("no answer within the network timeout ({err})")
+        } else if err.is_connection_refusal() {
+            format!("cannot connect ({err}); is the server running?")
+        } else {
+            err.to_string()
+        };
+        Error::Backend {
+            url: self.url.to_string(),
+            reason,
+        }
+    }
+}
+
+/// The exclusive upper bound of the keys under `prefix`: keys are UTF-8,
+/// which never holds the byte 0xFF.
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    [prefix, &[0xFF]].concat()
+}
+
+/// A lexicographic bound of `ZRANGEBYLEX`: `[x` inclusive, `(x` exclusive.
+fn lex(inclusive: bool, key: &[u8]) -> Vec<u8> {
+    [if inclusive { b"[" } else { b"(" }, key].concat()
+}
+
+/// A store's connection to its Redis server.
+pub(crate) struct RedisEngine {
+    client: redis::Client,
+    keys: Arc<Keys>,
+    idle: Mutex<Vec<Connection>>,
+    /// Bound on connecting and on each reply.
+    network_timeout: Duration,
+    /// How long a job may keep losing its transaction.
+    write_timeout: Duration,
+    clock: Arc<dyn Clock>,
+    /// Records with an expiry get a native one (`PXAT`): only on the system
+    /// clock, since Redis expires by its own.
+    native_expiry: bool,
+    /// Transactions lost to concurrent writers (EXEC answered nil), for
+    /// benchmarks and monitoring.
+    conflicts: AtomicU64,
+}
+
+/// How a [`RedisEngine`] is set up.
+pub(crate) struct RedisOptions {
+    pub network_timeout: Duration,
+    pub write_timeout: Duration,
+    pub clock: Arc<dyn Clock>,
+    pub native_expiry: bool,
+}
+
+/// `url` without a password: what errors and logs show.
+pub(crate) fn redacted(url: &str) -> String {
+    match redis::Client::open(url) {
+        Ok(client) => {
+            let info = client.get_connection_info();
+            let scheme = match info.addr() {
+                redis::ConnectionAddr::TcpTls { .. } => "rediss://",
+                redis::ConnectionAddr::Unix(_) => "redis+unix://",
+                _ => "redis://",
+            };
+            format!("{scheme}{}/{}", info.addr(), info.redis_settings().db())
+        }
+        Err(_) => "(an invalid redis URL)".to_owned(),
+    }
+}
+
+impl RedisEngine {
+    /// Connects to `url` for application `app`, checking the server answers.
+    pub fn connect(url: &str, app: &str, opts: RedisOptions) -> Result<Self> {
+        super::paths::validate_app(app)?;
+        let shown: Arc<str> = redacted(url).into();
+        let client = redis::Client::open(url).map_err(|err| Error::Backend {
+            url: shown.to_string(),
+            reason: format!("not a usable redis URL: {err}"),
+        })?;
+        let engine = Self {
+            client,
+            keys: Arc::new(Keys::new(app, shown)),
+            idle: Mutex::new(Vec::new()),
+            network_timeout: opts.network_timeout,
+            write_timeout: opts.write_timeout,
+            clock: opts.clock,
+            native_expiry: opts.native_expiry,
+            conflicts: AtomicU64::new(0),
+        };
+        let version: String = engine.call(|con| {
+            redis::cmd("INFO")
+                .arg("server")
+                .query::<String>(con)
+                .map(|info| {
+                    info.lines()
+                        .find_map(|l| l.strip_prefix("redis_version:"))
+                        .unwrap_or("?")
+                        .trim()
+                        .to_owned()
+                })
+        })?;
+        tracing::debug!(url = %engine.keys.url, app, version, "connected to redis");
+        Ok(engine)
+    }
+
+    /// The server's URL, without its password.
+    pub fn url(&self) -> &str {
+        &self.keys.url
+    }
+
+    /// The clock's reading.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// How many transactions were lost to concurrent writers and redone.
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
+    }
+
+    fn new_connection(&self) -> Result<Connection> {
+        let fail = |err: RedisError| self.keys.error(&err);
+        let con = self
+            .client
+            .get_connection_with_timeout(self.network_timeout)
+            .map_err(fail)?;
+        con.set_read_timeout(Some(self.network_timeout))
+            .map_err(fail)?;
+        con.set_write_timeout(Some(self.network_timeout))
+            .map_err(fail)?;
+        Ok(con)
+    }
+
+    /// An idle connection (`true`: it may have gone stale) or a new one.
+    fn checkout(&self) -> Result<(Connection, bool)> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(con) => Ok((con, true)),
+            None => Ok((self.new_connection()?, false)),
+        }
+    }
+
+    fn give_back(&self, con: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE {
+            idle.push(con);
+        }
+    }
+
+    /// Drops every idle connection: one of them failed as if the server had
+    /// restarted, so the others are as stale.
+    fn forget_idle(&self) {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// Runs a read-only call; once more on a new connection when an idle
+    /// one turns out closed (the server restarted, or closed it idle).
+    fn call<R>(&self, mut f: impl FnMut(&mut Connection) -> redis::RedisResult<R>) -> Result<R> {
+        let (mut con, reused) = self.checkout()?;
+        match f(&mut con) {
+            Ok(out) => {
+                self.give_back(con);
+                Ok(out)
+            }
+            Err(err) if reused && stale(&err) => {
+                self.forget_idle();
+                let mut con = self.new_connection()?;
+                let out = f(&mut con).map_err(|err| self.keys.error(&err))?;
+                self.give_back(con);
+                Ok(out)
+            }
+            Err(err) => Err(self.keys.error(&err)),
+        }
+    }
+
+    /// The envelope stored at `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let record = self.keys.record(key);
+        self.call(|con| redis::cmd("GET").arg(&record).query(con))
+    }
+
+    /// Visits the records of `range` in `order`, a page of keys at a time.
+    pub fn scan(
+        &self,
+        range: KeyRange<'_>,
+        order: Order,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<ControlFlow<()>>,
+    ) -> Result<()> {
+        let end = prefix_end(range.prefix);
+        // Both bounds as ZRANGEBYLEX takes them; the scan moves one of them.
+        let (mut low, mut high) = match order {
+            Order::Forward => {
+                let low = match range.after {
+                    Some(after) if after >= range.prefix => lex(false, after),
+                    _ => lex(true, range.prefix),
+                };
+                (low, lex(false, &end))
+            }
+            Order::Reverse => {
+                let high = match range.after {
+                    Some(after) if after < end.as_slice() => lex(false, after),
+                    _ => lex(false, &end),
+                };
+                (lex(true, range.prefix), high)
+            }
+        };
+        loop {
+            let keys: Vec<Vec<u8>> = self.call(|con| {
+                let mut cmd = match order {
+                    Order::Forward => redis::cmd("ZRANGEBYLEX"),
+                    Order::Reverse => redis::cmd("ZREVRANGEBYLEX"),
+                };
+                cmd.arg(&self.keys.index);
+                match order {
+                    Order::Forward => cmd.arg(&low).arg(&high),
+                    Order::Reverse => cmd.arg(&high).arg(&low),
+                };
+                cmd.arg("LIMIT").arg(0).arg(SCAN_PAGE).query(con)
+            })?;
+            let Some(last) = keys.last() else {
+                return Ok(());
+            };
+            let records: Vec<Vec<u8>> = keys.iter().map(|k| self.keys.record(k)).collect();
+            let values: Vec<Option<Vec<u8>>> =
+                self.call(|con| redis::cmd("MGET").arg(&records).query(con))?;
+            for (key, value) in keys.iter().zip(&values) {
+                // Gone since the page was read, or expired by Redis.
+                let Some(value) = value else { continue };
+                if f(key, value)?.is_break() {
+                    return Ok(());
+                }
+            }
+            if keys.len() < SCAN_PAGE {
+                return Ok(());
+            }
+            match order {
+                Order::Forward => low = lex(false, last),
+                Order::Reverse => high = lex(false, last),
+            }
+        }
+    }
+
+    /// How many records are due by now and not swept yet.
+    pub fn count_expired(&self) -> Result<usize> {
+        let now = self.now_ms();
+        self.call(|con| {
+            redis::cmd("ZCOUNT")
+                .arg(&self.keys.expiry)
+                .arg("-inf")
+                .arg(now)
+                .query(con)
+        })
+    }
+
+    /// Runs `job` to completion on this thread: again after each lost
+    /// transaction, until it commits or the write timeout passes.
+    pub fn run_job<R>(&self, job: &mut WriteFn<R>) -> Result<R> {
+        let started = Instant::now();
+        let mut attempts: u32 = 0;
+        let mut fresh_after_stale = false;
+        loop {
+            attempts += 1;
+            let (con, reused) = if fresh_after_stale {
+                (self.new_connection()?, false)
+            } else {
+                self.checkout()?
+            };
+            let mut txn = RedisTxn::new(con, Arc::clone(&self.keys), self.native_expiry);
+            let now_ms = self.now_ms();
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                job(&mut WriteCtx::redis(&mut txn, now_ms))
+            }));
+            let outcome = match ran {
+                Ok(Ok(out)) => txn.exec().map(|committed| committed.then_some(out)),
+                Ok(Err(err)) => Err(err),
+                Err(panic) => Err(Error::Panicked(panic_message(&*panic))),
+            };
+            let went_stale = reused && txn.went_stale();
+            if let Some(con) = txn.finish() {
+                self.give_back(con);
+            }
+            match outcome {
+                Ok(Some(out)) => return Ok(out),
+                Ok(None) => {
+                    self.conflicts.fetch_add(1, Ordering::Relaxed);
+                    let waited = started.elapsed();
+                    if waited >= self.write_timeout {
+                        return Err(Error::Contended {
+                            url: self.keys.url.to_string(),
+                            attempts,
+                            waited,
+                        });
+                    }
+                    back_off(attempts);
+                }
+                // Nothing was sent but reads: redo it on a new connection.
+                Err(_) if went_stale && !fresh_after_stale => {
+                    self.forget_idle();
+                    fresh_after_stale = true;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+}
+
+/// Runs `job` from async code on tokio's blocking pool (on this thread
+/// when no tokio runtime runs it); resolves once Redis acknowledged it.
+pub(crate) async fn write<R: Send + 'static>(
+    engine: &Arc<RedisEngine>,
+    mut job: WriteFn<R>,
+) -> Result<R> {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return engine.run_job(&mut job);
+    };
+    let engine = Arc::clone(engine);
+    runtime
+        .spawn_blocking(move || engine.run_job(&mut job))
+        .await
+        .map_err(|err| Error::Panicked(err.to_string()))?
+}
+
+/// Runs `job` without waiting for it (a migrated record's write-back); a
+/// failure is logged as `what`.
+pub(crate) fn write_detached(engine: &Arc<RedisEngine>, what: &'static str, mut job: WriteFn<()>) {
+    let engine = Arc::clone(engine);
+    let mut run = move || {
+        if let Err(err) = engine.run_job(&mut job) {
+            tracing::warn!(%err, "{what} failed");
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(run)),
+        Err(_) => run(),
+    }
+}
+
+/// A pause after the `attempts`-th lost transaction, growing to 10 ms and
+/// jittered (by the clock's nanoseconds), so that contending writers spread.
+fn back_off(attempts: u32) {
+    if attempts < 3 {
+        return;
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let ceiling_us = (attempts.min(20) * 500) as u64;
+    let pause = u64::from(nanos) % ceiling_us.max(1);
+    std::thread::sleep(Duration::from_micros(pause));
+}
+
+/// Whether `err` is what a connection the server closed gives.
+fn stale(err: &RedisError) -> bool {
+    err.is_connection_dropped() || err.is_io_error() && !err.is_timeout()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_share_one_hash_tag_and_urls_lose_their_password() {
+        let keys = Keys::new("notes", "redis://h:1/0".into());
+        assert_eq!(keys.record(b"ns:k"), b"mcp-persist:{notes}:r:ns:k");
+        assert_eq!(keys.index, b"mcp-persist:{notes}:keys");
+        assert_eq!(keys.expiry, b"mcp-persist:{notes}:expiry");
+        let shown = redacted("redis://:hunter2@127.0.0.1:6390/3");
+        assert_eq!(shown, "redis://127.0.0.1:6390/3");
+        assert!(!redacted("redis://user:hunter2@localhost/").contains("hunter2"));
+    }
+
+    #[test]
+    fn an_unreachable_server_is_an_error_naming_it_within_the_timeout() {
+        // A port nothing listens on: bind one, then close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let url = format!("redis://127.0.0.1:{port}/0");
+        let started = Instant::now();
+        let opts = RedisOptions {
+            network_timeout: Duration::from_millis(500),
+            write_timeout: Duration::from_secs(1),
+            clock: Arc::new(crate::clock::SystemClock),
+            native_expiry: true,
+        };
+        let err = RedisEngine::connect(&url, "app", opts)
+            .err()
+            .expect("no server there");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(
+            matches!(&err, Error::Backend { url: u, .. } if *u == url),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(&url), "{err}");
+    }
+}

@@ -1,0 +1,164 @@
+//! A `redis-server` of a test's own: started on a free loopback port with
+//! a temp dir and `appendfsync always`, stopped (SIGKILL) when dropped.
+//!
+//! Outside CI a machine without `redis-server` skips the Redis tests with a
+//! printed reason; with `CI` set (`.ci/run` installs the Debian package), a
+//! missing server fails them.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `redis-server`.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// Whether a `redis-server` can be started here; `false` (with a printed
+/// reason) only outside CI: under CI its absence is a failure.
+pub fn redis_available() -> bool {
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+    match (found, in_ci) {
+        (true, _) => true,
+        (false, true) => {
+            panic!("redis-server is not installed, and CI needs it (apt-get install redis-server)")
+        }
+        (false, false) => {
+            eprintln!("skipped: redis-server is not installed (apt-get install redis-server)");
+            false
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl RedisServer {
+    /// Starts a server in a new temp dir; `None` when there is no
+    /// `redis-server` outside CI (see [`redis_available`]).
+    pub fn start() -> Option<Self> {
+        if !redis_available() {
+            return None;
+        }
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_owned();
+        let mut server = Self {
+            child: None,
+            port: 0,
+            dir,
+            _temp: Some(temp),
+        };
+        server.launch(None);
+        Some(server)
+    }
+
+    /// The URL clients connect to.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server's data directory (its append-only file lives there).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Starts `redis-server` on `port` (a free one when `None`), in
+    /// `self.dir`, and waits until it answers PING.
+    fn launch(&mut self, port: Option<u16>) {
+        for _ in 0..5 {
+            let port = port.unwrap_or_else(free_port);
+            let log = self.dir.join("redis.log");
+            let mut child = Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .arg("--dir")
+                .arg(&self.dir)
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "always",
+                ])
+                .args(["--daemonize", "no", "--protected-mode", "yes"])
+                .arg("--logfile")
+                .arg(&log)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // the port was taken meanwhile: try another
+                }
+                if ping(port) {
+                    self.child = Some(child);
+                    self.port = port;
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!(
+            "redis-server did not start; its log: {}",
+            std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default()
+        );
+    }
+
+    /// SIGKILLs the server (no shutdown: what a crash or power loss leaves).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and directory (after
+    /// [`kill`](Self::kill)): it reloads its append-only file.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch(Some(self.port));
+    }
+}
+
+/// Whether a server on `port` answers PING.
+fn ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n"
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
