@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{Counter, Progress, progress};
+use common::{Counter, Keep, Progress, progress};
 use mcp_persist::{Durability, Store};
 
 const ROLE: &str = "MCP_PERSIST_TEST_ROLE";
@@ -61,7 +61,13 @@ fn child_role() {
         .unwrap();
         return;
     }
-    let store = small_map_store(Path::new(&dir));
+    // A Redis server when the parent passed one, through the variable a
+    // deployment would set.
+    let store = if std::env::var_os(mcp_persist::URL_ENV_VAR).is_some() {
+        Store::builder().sweep_interval(None).open("tests").unwrap()
+    } else {
+        small_map_store(Path::new(&dir))
+    };
     match role.as_str() {
         "ack-writer" => {
             let start: u32 = std::env::var(START).unwrap().parse().unwrap();
@@ -123,8 +129,25 @@ fn child_command(role: &str, dir: &Path, start: u32) -> Command {
     cmd.args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
         .env(ROLE, role)
         .env(DIR, dir)
-        .env(START, start.to_string());
+        .env(START, start.to_string())
+        .env_remove(mcp_persist::URL_ENV_VAR);
     cmd
+}
+
+/// A child on the store `keep` keeps: its directory, or its Redis server.
+fn child_on(role: &str, keep: &Keep) -> Child {
+    let mut cmd = match keep {
+        Keep::Dir(dir) => child_command(role, dir.path(), 0),
+        Keep::Redis(server) => {
+            let mut cmd = child_command(role, Path::new("-"), 0);
+            cmd.env(mcp_persist::URL_ENV_VAR, server.url());
+            cmd
+        }
+    };
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
 }
 
 /// What a child process's store opens with under `MCP_PERSIST_DURABILITY=value`.
@@ -244,25 +267,18 @@ fn every_acknowledged_write_survives_sigkill() {
     }
 }
 
-#[test]
-fn four_processes_of_500_updates_end_at_2000_while_others_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut children: Vec<Child> = (0..4)
-        .map(|_| child("incrementer", dir.path(), 0))
-        .collect();
-    children.extend((0..2).map(|_| child("reader", dir.path(), 0)));
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
+on_each_backend! {
+    #[test]
+    fn four_processes_of_500_updates_end_at_2000_while_others_read() {
+        let (keep, store, _clock) = disk_store();
+        let mut children: Vec<Child> = (0..4).map(|_| child_on("incrementer", &keep)).collect();
+        children.extend((0..2).map(|_| child_on("reader", &keep)));
+        for mut c in children {
+            assert!(c.wait().unwrap().success());
+        }
+        let counter = Counter::load(&store, "shared").blocking().unwrap();
+        assert_eq!(counter.map(|c| c.n), Some(2000));
     }
-    let store = Store::open_at(dir.path()).unwrap();
-    assert_eq!(
-        Counter::load(&store, "shared")
-            .blocking()
-            .unwrap()
-            .unwrap()
-            .n,
-        2000
-    );
 }
 
 #[test]

@@ -30,7 +30,9 @@ pub use key::{MAX_KEY_LEN, RecordKey};
 pub use records::{ListOptions, Page, Ttl};
 pub use scope::{LOCAL_SCOPE_ENV_VAR, Scope, ScopedStore, Scoping};
 pub use spec::{KeyPiece, Kind, Migration, Persisted, RecordSpec};
-pub use store::{DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Store, StoreBuilder, resolve_dir};
+pub use store::{
+    DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Store, StoreBuilder, URL_ENV_VAR, resolve_dir,
+};
 
 /// What the code `#[persisted]` generates names (through the facade's own
 /// `__private`). Not public API: it may change in any release.

@@ -28,7 +28,7 @@
 //!   once it is durable. `.blocking()` commits on the calling thread when no
 //!   batch is running, and waits otherwise.
 
-use std::future::{Future, IntoFuture, Ready, ready};
+use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -105,13 +105,63 @@ impl<'s, R> Read<'s, R> {
     }
 }
 
-impl<R> IntoFuture for Read<'_, R> {
+impl<R: Send + 'static> IntoFuture for Read<'_, R> {
     type Output = Result<R>;
-    type IntoFuture = Ready<Result<R>>;
+    type IntoFuture = ReadFuture<R>;
 
-    /// Runs the read when awaited (see [the module](self)).
+    /// Runs the read when awaited (see [the module](self)): on the
+    /// awaiting thread on the embedded store; on a store behind a network
+    /// (Redis), on tokio's blocking pool, so that waiting for the server
+    /// never holds a runtime thread.
     fn into_future(self) -> Self::IntoFuture {
-        ready(self.blocking())
+        if !self.at.store.reads_wait_on_network() {
+            return ReadFuture(ReadState::Ready(Some(self.blocking())));
+        }
+        let store = self.at.store.clone();
+        let scope = self.at.scope.cloned();
+        let query = self.query;
+        let run = move || {
+            let at = Place {
+                store: &store,
+                scope: scope.as_ref(),
+            };
+            Read { at, query }.blocking()
+        };
+        ReadFuture(ReadState::Handed(Box::pin(crate::store::off_runtime(run))))
+    }
+}
+
+/// The future of an awaited [`Read`]: ready at once on the embedded store,
+/// a hand-off to the blocking pool on a store behind a network.
+#[must_use = "futures do nothing unless polled"]
+pub struct ReadFuture<R>(ReadState<R>);
+
+enum ReadState<R> {
+    Ready(Option<Result<R>>),
+    Handed(Pin<Box<dyn Future<Output = Result<R>> + Send>>),
+}
+
+impl<R> Unpin for ReadFuture<R> {}
+
+impl<R> Future for ReadFuture<R> {
+    type Output = Result<R>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            ReadState::Ready(result) => match result.take() {
+                Some(result) => Poll::Ready(result),
+                None => Poll::Ready(Err(crate::Error::Panicked(
+                    "a read future was polled after it completed".into(),
+                ))),
+            },
+            ReadState::Handed(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<R> std::fmt::Debug for ReadFuture<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadFuture(..)")
     }
 }
 

@@ -129,6 +129,27 @@ impl RedisServer {
         );
     }
 
+    /// Sends one command and returns its reply as text: `:12`, `+OK`,
+    /// `$-1` (nil), a bulk string's content, an array's items joined by
+    /// spaces; for tests that look at the server's own view.
+    pub fn command(&self, args: &[&str]) -> String {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        (&stream).write_all(request.as_bytes()).expect("send");
+        read_reply(&mut std::io::BufReader::new(stream))
+    }
+
+    /// The server's process id (to stop and continue it).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// SIGKILLs the server (no shutdown: what a crash or power loss leaves).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -142,6 +163,26 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.kill();
         self.launch(Some(self.port));
+    }
+}
+
+/// One RESP reply, as [`RedisServer::command`] shows it.
+fn read_reply(from: &mut impl std::io::BufRead) -> String {
+    let mut line = String::new();
+    from.read_line(&mut line).expect("a reply");
+    let line = line.trim_end().to_owned();
+    let count = |l: &str| l[1..].parse::<i64>().expect("a length");
+    match line.as_bytes().first() {
+        Some(b'$') if count(&line) >= 0 => {
+            let mut data = vec![0u8; count(&line) as usize + 2];
+            from.read_exact(&mut data).expect("bulk data");
+            String::from_utf8_lossy(&data[..data.len() - 2]).into_owned()
+        }
+        Some(b'*') if count(&line) >= 0 => (0..count(&line))
+            .map(|_| read_reply(from))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => line,
     }
 }
 

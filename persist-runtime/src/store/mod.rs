@@ -378,6 +378,12 @@ impl Store {
         }
     }
 
+    /// Whether a read waits for a server (async reads then leave the
+    /// runtime's threads) rather than taking microseconds in memory.
+    pub(crate) fn reads_wait_on_network(&self) -> bool {
+        !matches!(self.inner.engine, Engine::Lmdb { .. })
+    }
+
     /// The LMDB side of an embedded store.
     fn lmdb(&self) -> Option<&Shared> {
         match &self.inner.engine {
@@ -446,6 +452,20 @@ impl Store {
             #[cfg(feature = "redis")]
             Engine::Redis(redis) => redis::write(redis, job?).await,
         }
+    }
+}
+
+/// Runs `f` on tokio's blocking pool (on this thread outside a tokio
+/// runtime): for calls that wait on a server.
+pub(crate) async fn off_runtime<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R> + Send + 'static,
+) -> Result<R> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn_blocking(f)
+            .await
+            .map_err(|err| Error::Panicked(err.to_string()))?,
+        Err(_) => f(),
     }
 }
 

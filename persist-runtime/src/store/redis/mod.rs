@@ -408,14 +408,8 @@ pub(crate) async fn write<R: Send + 'static>(
     engine: &Arc<RedisEngine>,
     mut job: WriteFn<R>,
 ) -> Result<R> {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return engine.run_job(&mut job);
-    };
     let engine = Arc::clone(engine);
-    runtime
-        .spawn_blocking(move || engine.run_job(&mut job))
-        .await
-        .map_err(|err| Error::Panicked(err.to_string()))?
+    super::off_runtime(move || engine.run_job(&mut job)).await
 }
 
 /// Runs `job` without waiting for it (a migrated record's write-back); a
