@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use persist_runtime::admin::{ImportBatch, RawRecord};
-use persist_runtime::{DIR_ENV_VAR, Error, Scope, Store, resolve_dir};
+use persist_runtime::{DIR_ENV_VAR, Error, Scope, Store, URL_ENV_VAR, resolve_dir};
 use serde_json::{Value, json};
 
 use output::{Out, human_size, time_to_expiry};
@@ -38,12 +38,17 @@ struct Cli {
 
 #[derive(Args)]
 struct Select {
-    /// The application name given to `Store::open` (honours MCP_PERSIST_DIR).
+    /// The application name given to `Store::open` (honours MCP_PERSIST_DIR,
+    /// and MCP_PERSIST_URL as a server would).
     #[arg(long, global = true, conflicts_with = "dir")]
     app: Option<String>,
     /// The store's directory.
     #[arg(long, global = true)]
     dir: Option<PathBuf>,
+    /// The Redis server of the store (`redis://[:password@]host:port/db`),
+    /// with --app naming the application on it.
+    #[arg(long, global = true, conflicts_with = "dir", requires = "app")]
+    url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -159,11 +164,30 @@ fn main() -> ExitCode {
     }
 }
 
-/// The store directory and how it was resolved, in words.
-fn locate(select: &Select) -> Result<(PathBuf, String), Failure> {
+/// Where the selected store is.
+enum Target {
+    /// A directory, and how it was resolved, in words.
+    Dir(PathBuf, String),
+    /// An application on a Redis server.
+    Server { url: String, app: String },
+}
+
+/// The selected store, as `Store::open` would find it.
+fn locate(select: &Select) -> Result<Target, Failure> {
+    let from_env = || {
+        std::env::var(URL_ENV_VAR)
+            .ok()
+            .filter(|url| !url.is_empty())
+    };
     match (&select.app, &select.dir) {
-        (_, Some(dir)) => Ok((dir.clone(), format!("--dir {}", dir.display()))),
+        (_, Some(dir)) => Ok(Target::Dir(dir.clone(), format!("--dir {}", dir.display()))),
         (Some(app), None) => {
+            if let Some(url) = select.url.clone().or_else(from_env) {
+                return Ok(Target::Server {
+                    url,
+                    app: app.clone(),
+                });
+            }
             let dir = resolve_dir(app)?;
             let how = match std::env::var_os(DIR_ENV_VAR).filter(|v| !v.is_empty()) {
                 Some(base) => format!("--app {app} under {DIR_ENV_VAR}={}", base.to_string_lossy()),
@@ -171,19 +195,43 @@ fn locate(select: &Select) -> Result<(PathBuf, String), Failure> {
                     format!("--app {app} in the platform data directory ({DIR_ENV_VAR} is not set)")
                 }
             };
-            Ok((dir, how))
+            Ok(Target::Dir(dir, how))
         }
-        (None, None) => Err(fail(2, "select a store with --app NAME or --dir PATH")),
+        (None, None) => Err(fail(
+            2,
+            "select a store with --app NAME, --dir PATH or --url URL --app NAME",
+        )),
     }
 }
 
-/// Opens an existing store; never creates one.
+/// Opens an existing store; never creates a directory (a server's
+/// application holds nothing until written to, and is opened as it is).
 fn open(select: &Select) -> Result<Store, Failure> {
-    let (dir, how) = locate(select)?;
-    if !has_store(&dir) {
-        return Err(no_store(&dir, &how, ""));
+    match locate(select)? {
+        Target::Dir(dir, how) => {
+            if !has_store(&dir) {
+                return Err(no_store(&dir, &how, ""));
+            }
+            open_at(&dir)
+        }
+        Target::Server { url, app } => connect(&url, &app),
     }
-    open_at(&dir)
+}
+
+/// Connects to the application `app` on the server at `url`, without a
+/// background sweeper.
+fn connect(url: &str, app: &str) -> Result<Store, Failure> {
+    Ok(Store::builder().sweep_interval(None).connect(url, app)?)
+}
+
+/// The import file (`-`: stdin), read and checked whole.
+fn read_batch(file: &Path) -> Result<ImportBatch, Failure> {
+    if file.as_os_str() == "-" {
+        return Ok(ImportBatch::parse(&mut std::io::stdin().lock())?);
+    }
+    let f = std::fs::File::open(file)
+        .map_err(|e| fail(2, format!("cannot open {}: {e}", file.display())))?;
+    Ok(ImportBatch::parse(&mut BufReader::new(f))?)
 }
 
 /// Whether `dir` holds a store.
@@ -217,13 +265,16 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
     let user_prefix = scope.as_ref().map_or("", Scope::key_prefix);
     let stored = |key: &str| format!("{user_prefix}{key}");
     match cli.command {
-        Command::Path => {
-            let (dir, how) = locate(&cli.select)?;
-            out.value(
+        Command::Path => match locate(&cli.select)? {
+            Target::Dir(dir, how) => out.value(
                 &json!({"path": dir, "resolved_from": how}),
                 &dir.display().to_string(),
-            );
-        }
+            ),
+            Target::Server { url, app } => {
+                let store = connect(&url, &app)?;
+                out.value(&json!({"url": store.url(), "app": app}), store.location());
+            }
+        },
         Command::Keys { prefix, limit } => {
             let store = open(&cli.select)?;
             let now = now_ms();
@@ -350,7 +401,15 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             dry_run,
             create,
         } => {
-            let (dir, how) = locate(&cli.select)?;
+            let (dir, how) = match locate(&cli.select)? {
+                Target::Dir(dir, how) => (dir, how),
+                Target::Server { url, app } => {
+                    let batch = read_batch(&file)?;
+                    let report = connect(&url, &app)?.admin().import(batch, dry_run)?;
+                    out.imported(&report, dry_run);
+                    return Ok(());
+                }
+            };
             let exists = has_store(&dir);
             if !exists && !create {
                 return Err(no_store(
@@ -360,13 +419,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 ));
             }
             // The whole file is read and checked before any store is created.
-            let batch = if file.as_os_str() == "-" {
-                ImportBatch::parse(&mut std::io::stdin().lock())?
-            } else {
-                let f = std::fs::File::open(&file)
-                    .map_err(|e| fail(2, format!("cannot open {}: {e}", file.display())))?;
-                ImportBatch::parse(&mut BufReader::new(f))?
-            };
+            let batch = read_batch(&file)?;
             let report = if exists {
                 open_at(&dir)?.admin().import(batch, dry_run)?
             } else if dry_run {
@@ -385,11 +438,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                     )
                 })?
             };
-            let verb = if dry_run { "would add" } else { "added" };
-            out.done(
-                &json!({"dry_run": dry_run, "added": report.added, "replaced": report.replaced, "unchanged": report.unchanged}),
-                &format!("{verb} {}, replace {}, leave {} unchanged", report.added, report.replaced, report.unchanged),
-            );
+            out.imported(&report, dry_run);
         }
         Command::Backup { dest } => {
             let store = open(&cli.select)?;

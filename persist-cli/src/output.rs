@@ -1,6 +1,7 @@
 //! Human tables or JSON.
 
-use serde_json::Value;
+use persist_runtime::admin::ImportReport;
+use serde_json::{Value, json};
 
 /// Where results go: stdout, as tables or JSON.
 pub struct Out {
@@ -20,6 +21,18 @@ impl Out {
     /// A completed action.
     pub fn done(&self, json: &Value, text: &str) {
         self.value(json, text);
+    }
+
+    /// What an import did (or, with `dry_run`, would do).
+    pub fn imported(&self, report: &ImportReport, dry_run: bool) {
+        let verb = if dry_run { "would add" } else { "added" };
+        self.done(
+            &json!({"dry_run": dry_run, "added": report.added, "replaced": report.replaced, "unchanged": report.unchanged}),
+            &format!(
+                "{verb} {}, replace {}, leave {} unchanged",
+                report.added, report.replaced, report.unchanged
+            ),
+        );
     }
 
     /// Rows under a header, columns aligned.

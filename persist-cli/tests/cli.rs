@@ -794,3 +794,142 @@ fn a_users_export_goes_back_whole_and_erase_takes_only_theirs() {
     assert_eq!(Note::list(&alice).blocking().unwrap().len(), 2);
     assert_eq!(ok(&cli(dir.path(), &["export"])), before);
 }
+
+#[path = "../../tests/common/redis_server.rs"]
+mod redis_server;
+
+/// The CLI on a store on a Redis server.
+fn cli_on(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mcp-persist"))
+        .args(["--url", url, "--app", "books"])
+        .args(args)
+        .env_remove(mcp_persist::URL_ENV_VAR)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mcp-persist")
+}
+
+#[test]
+fn every_command_works_on_a_redis_store() {
+    let Some(server) = redis_server::RedisServer::start() else {
+        return;
+    };
+    let url = server.url();
+    let past = ManualClock::at_ms(ManualClock::new().now_ms() - 2 * 3600 * 1000);
+    let store = Store::builder()
+        .clock(past)
+        .sweep_interval(None)
+        .connect(&url, "books")
+        .unwrap();
+    for (book_id, page) in [("dune", 42), ("emma", 7)] {
+        Progress {
+            book_id: book_id.into(),
+            page,
+        }
+        .save(&store)
+        .blocking()
+        .unwrap();
+    }
+    Stats {
+        library: "main".into(),
+        books: 1,
+    }
+    .save(&store)
+    .blocking()
+    .unwrap();
+    let store = Store::connect(&url, "books").unwrap();
+
+    assert_eq!(
+        ok(&cli_on(&url, &["path"])).trim(),
+        format!("{url} (app books)")
+    );
+    let keys = json_of(&cli_on(&url, &["--json", "keys", "progress:"]));
+    let names: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["progress:progress/dune", "progress:progress/emma"]);
+    let value: Value =
+        serde_json::from_str(&ok(&cli_on(&url, &["get", "progress:progress/dune"]))).unwrap();
+    assert_eq!(value, json!({"book_id": "dune", "page": 42}));
+    ok(&cli_on(
+        &url,
+        &[
+            "set",
+            "progress:progress/dune",
+            r#"{"book_id":"dune","page":43}"#,
+        ],
+    ));
+    assert_eq!(
+        Progress::load(&store, "dune")
+            .blocking()
+            .unwrap()
+            .map(|p| p.page),
+        Some(43)
+    );
+    ok(&cli_on(&url, &["delete", "progress:progress/emma"]));
+    assert_eq!(Progress::load(&store, "emma").blocking().unwrap(), None);
+
+    let stats = json_of(&cli_on(&url, &["--json", "stats"]));
+    assert_eq!(stats["expired_pending"], json!(1));
+    assert_eq!(stats["file_bytes"], Value::Null);
+    assert_eq!(
+        json_of(&cli_on(&url, &["--json", "sweep"]))["purged"],
+        json!(1)
+    );
+    assert_eq!(json_of(&cli_on(&url, &["--json", "check"])), json!([]));
+
+    // Export from the server, import into a directory and back into another app.
+    let export = ok(&cli_on(&url, &["export"]));
+    assert_eq!(export.lines().count(), 1, "{export}");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &export).unwrap();
+    let path = file.path().to_str().unwrap();
+    let moved = Command::new(env!("CARGO_BIN_EXE_mcp-persist"))
+        .args(["--url", &url, "--app", "copy", "--json", "import", path])
+        .output()
+        .unwrap();
+    assert_eq!(json_of(&moved)["added"], json!(1));
+    let copy = Store::connect(&url, "copy").unwrap();
+    assert_eq!(
+        Progress::load(&copy, "dune")
+            .blocking()
+            .unwrap()
+            .map(|p| p.page),
+        Some(43)
+    );
+
+    // MCP_PERSIST_URL selects the server for --app, as it does for Store::open.
+    let via_env = Command::new(env!("CARGO_BIN_EXE_mcp-persist"))
+        .args(["--app", "books", "get", "progress:progress/dune"])
+        .env(mcp_persist::URL_ENV_VAR, &url)
+        .output()
+        .unwrap();
+    assert!(ok(&via_env).contains("43"));
+
+    // A file backup is LMDB's; on a server it says what to use instead.
+    let dest = tempfile::tempdir().unwrap();
+    let backup = cli_on(&url, &["backup", dest.path().join("b").to_str().unwrap()]);
+    assert_eq!(backup.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&backup.stderr);
+    assert!(said.contains("export"), "{said}");
+}
+
+#[test]
+fn an_unreachable_server_is_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let url = format!("redis://:secret@127.0.0.1:{port}/0");
+    let out = cli_on(&url, &["keys"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!("redis://127.0.0.1:{port}/0")),
+        "{said}"
+    );
+    assert!(!said.contains("secret"), "{said}");
+}
