@@ -435,7 +435,7 @@ impl Store {
         }
     }
 
-    #[cfg_attr(feature = "redis", allow(unused_mut))]
+    #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
     pub(crate) fn write_blocking<R: Send + 'static>(&self, mut f: WriteFn<R>) -> Result<R> {
         match &self.inner.engine {
             Engine::Lmdb { writer, .. } => writer.write_blocking(f),

@@ -5,6 +5,8 @@
 //! up exactly.
 
 mod mcp;
+#[path = "../../common/redis_server.rs"]
+mod redis_server;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -39,11 +41,23 @@ const USERS: [(&str, &str); 7] = [
 /// What no test step may take longer than.
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// A directory with the store's data and the tokens file (owner-only).
+/// A directory with the store's data and the tokens file (owner-only),
+/// and the Redis server holding the store instead, if any.
 struct Place {
     _dir: tempfile::TempDir,
     data: PathBuf,
     tokens: PathBuf,
+    redis: Option<redis_server::RedisServer>,
+}
+
+/// A [`place`] whose store is on a Redis server of its own (`None` where
+/// `redis-server` is missing outside CI).
+fn place_on_redis() -> Option<Place> {
+    let server = redis_server::RedisServer::start()?;
+    Some(Place {
+        redis: Some(server),
+        ..place()
+    })
 }
 
 fn place() -> Place {
@@ -61,6 +75,7 @@ fn place() -> Place {
         _dir: dir,
         data,
         tokens,
+        redis: None,
     }
 }
 
@@ -78,7 +93,12 @@ impl Server {
 
     /// [`start`](Self::start) with more arguments (`--sessions`).
     fn start_with(place: &Place, args: &[&str]) -> Self {
-        let mut child = Command::new(mcp::example_with("notes_http", &["http"]))
+        let mut command = Command::new(mcp::example_with("notes_http", &["http", "redis"]));
+        match &place.redis {
+            Some(server) => command.env(mcp_persist::URL_ENV_VAR, server.url()),
+            None => command.env_remove(mcp_persist::URL_ENV_VAR),
+        };
+        let mut child = command
             .args(["--port", "0", "--tokens"])
             .arg(&place.tokens)
             .args(args)
@@ -204,12 +224,25 @@ async fn write_everything(client: &Client, whose: &str) {
 }
 
 fn open_store(place: &Place) -> Store {
-    Store::open_at(place.data.join("notes-http")).expect("open the example's store")
+    match &place.redis {
+        Some(server) => Store::connect(&server.url(), "notes-http").expect("connect"),
+        None => Store::open_at(place.data.join("notes-http")).expect("open the example's store"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_user_reaches_another_users_records_through_any_tool() {
-    let place = place();
+    no_user_reaches_another_users_records(place()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_no_user_reaches_another_users_records_through_any_tool() {
+    if let Some(place) = place_on_redis() {
+        no_user_reaches_another_users_records(place).await;
+    }
+}
+
+async fn no_user_reaches_another_users_records(place: Place) {
     let server = Server::start(&place);
     let alice = user(&server, "tokA", true).await;
     write_everything(&alice, "alice").await;
@@ -403,9 +436,20 @@ async fn after_a_restart_each_user_finds_their_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_store_count_every_increment_once() {
+    count_every_increment_once(place()).await;
+}
+
+/// Two replicas on one Redis, as a deployment behind a load balancer runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_redis_count_every_increment_once() {
+    if let Some(place) = place_on_redis() {
+        count_every_increment_once(place).await;
+    }
+}
+
+async fn count_every_increment_once(place: Place) {
     const CLIENTS: usize = 4;
     const BUMPS: usize = 100;
-    let place = place();
     let one = Server::start(&place);
     let two = Server::start_with(&place, &["--sessions"]);
     let via_one = user(&one, "tokA", true).await;
