@@ -199,6 +199,8 @@ pub struct Store {
 
 struct Inner {
     sweeper: Option<Sweeper>,
+    /// Every write of this process, batched, whatever the engine.
+    writer: Arc<Writer>,
     engine: Engine,
     durability: Durability,
     /// What the store was opened with, to check later opens against.
@@ -211,11 +213,8 @@ struct Inner {
 
 /// The storage engine under a store.
 enum Engine {
-    /// LMDB in a directory, written through this process's writer.
-    Lmdb {
-        writer: Arc<Writer>,
-        shared: Arc<Shared>,
-    },
+    /// LMDB in a directory.
+    Lmdb { shared: Arc<Shared> },
     /// A Redis server shared with other processes and machines.
     #[cfg(feature = "redis")]
     Redis(Arc<redis::RedisEngine>),
@@ -357,14 +356,9 @@ impl Store {
 
     /// How many writes of this process wait for their turn (queued, not
     /// yet running): a gauge for monitoring, and a hook for tests that need
-    /// writes to be batched together. Always 0 on Redis, where each write
-    /// runs on its caller's connection.
+    /// writes to be batched together.
     pub fn pending_writes(&self) -> usize {
-        match &self.inner.engine {
-            Engine::Lmdb { writer, .. } => writer.queued(),
-            #[cfg(feature = "redis")]
-            Engine::Redis(_) => 0,
-        }
+        self.inner.writer.queued()
     }
 
     /// How many optimistic transactions writes of this process lost to
@@ -428,30 +422,17 @@ impl Store {
     }
 
     pub(crate) fn write_detached(&self, what: &'static str, f: WriteFn<()>) {
-        match &self.inner.engine {
-            Engine::Lmdb { writer, .. } => writer.write_detached(what, f),
-            #[cfg(feature = "redis")]
-            Engine::Redis(redis) => redis::write_detached(redis, what, f),
-        }
+        self.inner.writer.write_detached(what, f);
     }
 
-    #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
-    pub(crate) fn write_blocking<R: Send + 'static>(&self, mut f: WriteFn<R>) -> Result<R> {
-        match &self.inner.engine {
-            Engine::Lmdb { writer, .. } => writer.write_blocking(f),
-            #[cfg(feature = "redis")]
-            Engine::Redis(redis) => redis.run_job(&mut f),
-        }
+    pub(crate) fn write_blocking<R: Send + 'static>(&self, f: WriteFn<R>) -> Result<R> {
+        self.inner.writer.write_blocking(f)
     }
 
     /// Sends a job (or the error of building it) to the writer. The future
     /// borrows nothing but the store, so it is `Send` whatever built the job.
     pub(crate) async fn submit<R: Send + 'static>(&self, job: Result<WriteFn<R>>) -> Result<R> {
-        match &self.inner.engine {
-            Engine::Lmdb { writer, .. } => writer.write(job?).await,
-            #[cfg(feature = "redis")]
-            Engine::Redis(redis) => redis::write(redis, job?).await,
-        }
+        self.inner.writer.write(job?).await
     }
 }
 
@@ -645,10 +626,18 @@ impl StoreBuilder {
         };
         let engine = Arc::new(redis::RedisEngine::connect(url, app, options)?);
         let location = format!("{} (app {app})", engine.url());
+        // Async writes never lead on the runtime's threads: they wait on
+        // the network.
+        let writer = Arc::new(Writer::start(
+            Arc::clone(&engine) as Arc<dyn writer::Batches>,
+            PathBuf::from(&location),
+            false,
+            settings.write_timeout,
+        )?);
         let sweeper = match settings.sweep_interval {
             Some(every) => {
-                let engine = Arc::clone(&engine);
-                let sweep = move |mut job| engine.run_job(&mut job);
+                let writer = Arc::clone(&writer);
+                let sweep = move |job| writer.write_blocking(job);
                 Some(Sweeper::start(sweep, every, &location)?)
             }
             None => None,
@@ -656,6 +645,7 @@ impl StoreBuilder {
         Ok(Store {
             inner: Arc::new(Inner {
                 sweeper,
+                writer,
                 engine: Engine::Redis(engine),
                 durability: Durability::Full,
                 settings,
@@ -809,8 +799,9 @@ impl StoreBuilder {
         };
         let shared = Arc::new(Shared::open(path, &opts, Arc::clone(&settings.clock))?);
         let writer = Arc::new(Writer::start(
-            Arc::clone(&shared),
-            durability,
+            Arc::clone(&shared) as Arc<dyn writer::Batches>,
+            path.to_owned(),
+            durability == Durability::NoSync,
             settings.write_timeout,
         )?);
         let location = path.display().to_string();
@@ -825,7 +816,8 @@ impl StoreBuilder {
         Ok(Store {
             inner: Arc::new(Inner {
                 sweeper,
-                engine: Engine::Lmdb { writer, shared },
+                writer,
+                engine: Engine::Lmdb { shared },
                 durability,
                 settings,
                 location,

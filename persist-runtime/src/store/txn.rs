@@ -140,7 +140,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         {
             shared
                 .expiry
-                .delete(*txn, &index_key(old_e, key))
+                .delete(txn, &index_key(old_e, key))
                 .map_err(lmdb)?;
         }
         if let Some(e) = header.expires_ms
@@ -148,7 +148,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         {
             shared
                 .expiry
-                .put(*txn, &index_key(e, key), &())
+                .put(txn, &index_key(e, key), &())
                 .map_err(lmdb)?;
         }
         shared.records.put(txn, key, &bytes).map_err(lmdb)
@@ -166,10 +166,10 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         if let Some(e) = old.and_then(|h| h.expires_ms) {
             shared
                 .expiry
-                .delete(*txn, &index_key(e, key))
+                .delete(txn, &index_key(e, key))
                 .map_err(lmdb)?;
         }
-        shared.records.delete(*txn, key).map_err(lmdb)
+        shared.records.delete(txn, key).map_err(lmdb)
     }
 
     /// The keys (and headers) of every record under `prefix`, in key order,
@@ -193,7 +193,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         if rev {
             for item in shared
                 .records
-                .rev_prefix_iter(*txn, prefix.as_bytes())
+                .rev_prefix_iter(txn, prefix.as_bytes())
                 .map_err(lmdb)?
             {
                 push(item)?;
@@ -201,7 +201,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         } else {
             for item in shared
                 .records
-                .prefix_iter(*txn, prefix.as_bytes())
+                .prefix_iter(txn, prefix.as_bytes())
                 .map_err(lmdb)?
             {
                 push(item)?;
@@ -220,7 +220,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         let lmdb = |e| shared.lmdb(e);
         Ok(shared
             .records
-            .rev_prefix_iter(*txn, prefix)
+            .rev_prefix_iter(txn, prefix)
             .map_err(lmdb)?
             .next()
             .transpose()
@@ -243,7 +243,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         let end = index_key(now_ms.saturating_add(1), b"");
         let range = (Bound::Unbounded, Bound::Excluded(end.as_slice()));
         let mut entries: Vec<Vec<u8>> = Vec::new();
-        for item in shared.expiry.range(*txn, &range).map_err(lmdb)? {
+        for item in shared.expiry.range(txn, &range).map_err(lmdb)? {
             let (k, ()) = item.map_err(lmdb)?;
             entries.push(k.to_vec());
             if entries.len() >= limit {
@@ -252,7 +252,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         }
         let mut due = Vec::with_capacity(entries.len());
         for entry in entries {
-            shared.expiry.delete(*txn, &entry).map_err(lmdb)?;
+            shared.expiry.delete(txn, &entry).map_err(lmdb)?;
             // An entry too short to be ours is dropped above, and nothing else.
             if let Some((expires, key)) = entry.split_first_chunk::<8>() {
                 due.push((u64::from_be_bytes(*expires), key.to_vec()));

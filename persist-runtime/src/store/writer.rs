@@ -21,6 +21,7 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -29,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use heed::MdbError;
 
-use super::Durability;
 use super::lmdb::Shared;
 use super::txn::WriteCtx;
 use crate::error::{Error, Result};
@@ -55,6 +55,23 @@ const ABANDONED: u8 = 2;
 
 type Claim = Arc<AtomicU8>;
 
+/// What runs a batch of jobs as one transaction: LMDB's write transaction,
+/// or a Redis MULTI/EXEC (see `super::redis`). The queue, the leader, the
+/// writer thread and the timeouts around it are the same for both.
+pub(super) trait Batches: Send + Sync + 'static {
+    /// Runs `batch` to its end: every job is answered (`succeed` or
+    /// `fail`). `answering` is called once, just before the jobs that
+    /// succeeded are answered. A job not started by `timeout` after it was
+    /// queued may be failed with [`Error::Busy`] unrun.
+    fn execute(&self, batch: Vec<Box<dyn Job>>, timeout: Duration, answering: &mut dyn FnMut());
+}
+
+impl Batches for Shared {
+    fn execute(&self, batch: Vec<Box<dyn Job>>, timeout: Duration, answering: &mut dyn FnMut()) {
+        execute(self, batch, timeout, answering);
+    }
+}
+
 /// PENDING -> `to`; `false` if the job was no longer pending.
 fn settle(claim: &AtomicU8, to: u8) -> bool {
     claim
@@ -62,7 +79,8 @@ fn settle(claim: &AtomicU8, to: u8) -> bool {
         .is_ok()
 }
 
-trait Job: Send {
+/// A queued write, as the engine running its batch sees it.
+pub(super) trait Job: Send {
     fn run(&mut self, ctx: &mut WriteCtx<'_, '_>) -> Result<()>;
     /// Claims the job for a transaction that holds the write lock; `false`
     /// if its caller gave it up (drop it unrun). A job claimed once stays so.
@@ -317,9 +335,12 @@ impl Drop for Lead<'_> {
 /// The write path of one store; dropping it drains the queue and stops the
 /// writer thread (waiting at most [`SHUTDOWN_WAIT`] for it).
 pub(crate) struct Writer {
-    shared: Arc<Shared>,
+    batches: Arc<dyn Batches>,
+    /// Where the store is, for errors and logs.
+    location: PathBuf,
     lanes: Arc<Lanes>,
-    /// Async callers lead themselves (the store does not fsync).
+    /// Async callers lead themselves (the store does not fsync, nor wait
+    /// on a network).
     async_inline: bool,
     /// How long a write may wait to start.
     timeout: Duration,
@@ -331,7 +352,14 @@ pub(crate) struct Writer {
 pub(crate) const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
 
 impl Writer {
-    pub fn start(shared: Arc<Shared>, durability: Durability, timeout: Duration) -> Result<Self> {
+    /// A writer running batches with `batches`; async callers lead their
+    /// own batches when `async_inline` (a commit takes microseconds).
+    pub fn start(
+        batches: Arc<dyn Batches>,
+        location: PathBuf,
+        async_inline: bool,
+        timeout: Duration,
+    ) -> Result<Self> {
         let lanes = Arc::new(Lanes {
             queue: Mutex::new(Queue {
                 jobs: VecDeque::new(),
@@ -344,18 +372,21 @@ impl Writer {
             arrived: Condvar::new(),
             stopped: Condvar::new(),
         });
-        let path = shared.path.clone();
         let thread = {
-            let (shared, lanes) = (Arc::clone(&shared), Arc::clone(&lanes));
+            let (batches, lanes) = (Arc::clone(&batches), Arc::clone(&lanes));
             std::thread::Builder::new()
                 .name(WRITER_THREAD.into())
-                .spawn(move || writer_thread(&shared, &lanes, timeout))
-                .map_err(|source| Error::Io { path, source })?
+                .spawn(move || writer_thread(&*batches, &lanes, timeout))
+                .map_err(|source| Error::Io {
+                    path: location.clone(),
+                    source,
+                })?
         };
         Ok(Self {
-            shared,
+            batches,
+            location,
             lanes,
-            async_inline: durability == Durability::NoSync,
+            async_inline,
             timeout,
             thread: Some(thread),
         })
@@ -393,7 +424,7 @@ impl Writer {
     /// stopped, it runs everything queued: nobody else would.
     fn lead_until(&self, lead: Lead<'_>, mut done: impl FnMut() -> bool) {
         while let Some((batch, writer_stopped)) = lead.next_batch() {
-            execute(&self.shared, batch, self.timeout, None);
+            self.batches.execute(batch, self.timeout, &mut || {});
             if done() && !writer_stopped {
                 break;
             }
@@ -436,7 +467,7 @@ impl Writer {
             Err(RecvTimeoutError::Timeout) => {
                 if settle(&claim, ABANDONED) {
                     Err(Error::Busy {
-                        path: self.shared.path.clone(),
+                        path: self.location.clone(),
                         waited: self.timeout,
                     })
                 } else {
@@ -505,7 +536,7 @@ impl Drop for Writer {
         drop(queue);
         if wait.timed_out() {
             tracing::warn!(
-                path = %self.shared.path.display(),
+                store = %self.location.display(),
                 "the store's writer is still waiting for the write lock after {SHUTDOWN_WAIT:?}; \
                  closing without it (its queued writes fail with Busy once they time out)"
             );
@@ -541,10 +572,10 @@ impl Drop for Stopped<'_> {
 /// Leads whenever jobs wait and nobody else leads; stops once the store is
 /// closing and every queued job is done. A panic that escapes a batch (one
 /// outside every job's guard) is contained: the thread goes on.
-fn writer_thread(shared: &Shared, lanes: &Lanes, timeout: Duration) {
+fn writer_thread(batches: &dyn Batches, lanes: &Lanes, timeout: Duration) {
     let _stopped = Stopped(lanes);
     loop {
-        let turn = catch_unwind(AssertUnwindSafe(|| writer_turn(shared, lanes, timeout)));
+        let turn = catch_unwind(AssertUnwindSafe(|| writer_turn(batches, lanes, timeout)));
         match turn {
             Ok(true) => {}
             Ok(false) => return,
@@ -559,7 +590,7 @@ fn writer_thread(shared: &Shared, lanes: &Lanes, timeout: Duration) {
 }
 
 /// Waits for work and leads it; `false` once closed with nothing left.
-fn writer_turn(shared: &Shared, lanes: &Lanes, timeout: Duration) -> bool {
+fn writer_turn(batches: &dyn Batches, lanes: &Lanes, timeout: Duration) -> bool {
     let mut queue = lanes.lock();
     while (queue.jobs.is_empty() || queue.leading) && !queue.closed {
         queue = lanes
@@ -582,7 +613,7 @@ fn writer_turn(shared: &Shared, lanes: &Lanes, timeout: Duration) -> bool {
     while let Some((jobs, _)) = batch {
         let (size, started) = (jobs.len(), Instant::now());
         let mut queued = 0;
-        execute(shared, jobs, timeout, Some((lanes, &mut queued)));
+        batches.execute(jobs, timeout, &mut || queued = lanes.lock().jobs.len());
         batch = lead.gathered_batch(queued + size, gather_wait(started.elapsed()));
     }
     true
@@ -605,22 +636,19 @@ enum Retry {
     MapResized,
 }
 
-/// Runs `batch` to its end (committed, or failed and told so). With
-/// `queued`, it is set to how many jobs waited in the queue just before the
-/// batch's callers were answered (see [`Lead::gathered_batch`]).
+/// Runs `batch` to its end on LMDB (committed, or failed and told so);
+/// `answering` runs just before the callers of a committed batch are told.
 fn execute(
     shared: &Shared,
     mut batch: Vec<Box<dyn Job>>,
     timeout: Duration,
-    queued: Option<(&Lanes, &mut usize)>,
+    answering: &mut dyn FnMut(),
 ) {
     loop {
         let outcome = attempt(shared, &mut batch, timeout);
         let recovery = match outcome {
             Ok(Ok(())) => {
-                if let Some((lanes, queued)) = queued {
-                    *queued = lanes.lock().jobs.len();
-                }
+                answering();
                 batch.into_iter().for_each(|job| job.succeed());
                 return;
             }
@@ -637,7 +665,7 @@ fn execute(
                     None if batch.len() > 1 => {
                         // The commit hit the ceiling: find out who, one at a time.
                         for job in batch {
-                            execute(shared, vec![job], timeout, None);
+                            execute(shared, vec![job], timeout, &mut || {});
                         }
                         return;
                     }

@@ -40,7 +40,6 @@
 
 mod txn;
 
-use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -49,9 +48,9 @@ use redis::{Connection, RedisError};
 
 pub(crate) use txn::RedisTxn;
 
-use super::reads::{KeyRange, Order};
+use super::reads::{KeyRange, Order, Visit};
 use super::txn::WriteCtx;
-use super::writer::{WriteFn, panic_message};
+use super::writer::{Batches, Job, panic_message};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 
@@ -278,12 +277,7 @@ impl RedisEngine {
     }
 
     /// Visits the records of `range` in `order`, a page of keys at a time.
-    pub fn scan(
-        &self,
-        range: KeyRange<'_>,
-        order: Order,
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<ControlFlow<()>>,
-    ) -> Result<()> {
+    pub fn scan(&self, range: KeyRange<'_>, order: Order, f: &mut Visit<'_>) -> Result<()> {
         let end = prefix_end(range.prefix);
         // Both bounds as ZRANGEBYLEX takes them; the scan moves one of them.
         let (mut low, mut high) = match order {
@@ -350,80 +344,153 @@ impl RedisEngine {
         })
     }
 
-    /// Runs `job` to completion on this thread: again after each lost
-    /// transaction, until it commits or the write timeout passes.
-    pub fn run_job<R>(&self, job: &mut WriteFn<R>) -> Result<R> {
-        let started = Instant::now();
-        let mut attempts: u32 = 0;
-        let mut fresh_after_stale = false;
-        loop {
-            attempts += 1;
-            let (con, reused) = if fresh_after_stale {
-                (self.new_connection()?, false)
-            } else {
-                self.checkout()?
-            };
-            let mut txn = RedisTxn::new(con, Arc::clone(&self.keys), self.native_expiry);
-            let now_ms = self.now_ms();
-            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                job(&mut WriteCtx::redis(&mut txn, now_ms))
-            }));
-            let outcome = match ran {
-                Ok(Ok(out)) => txn.exec().map(|committed| committed.then_some(out)),
-                Ok(Err(err)) => Err(err),
-                Err(panic) => Err(Error::Panicked(panic_message(&*panic))),
-            };
-            let went_stale = reused && txn.went_stale();
-            if let Some(con) = txn.finish() {
-                self.give_back(con);
+    /// One attempt at `batch` on one connection (a new one if `fresh`).
+    fn attempt(&self, batch: &mut Vec<Box<dyn Job>>, fresh: bool) -> Attempt {
+        let checked_out = if fresh {
+            self.new_connection().map(|con| (con, false))
+        } else {
+            self.checkout()
+        };
+        let (con, reused) = match checked_out {
+            Ok(got) => got,
+            Err(Error::Backend { reason, .. }) => return Attempt::Failed(reason),
+            Err(err) => return Attempt::Failed(err.to_string()),
+        };
+        let mut txn = RedisTxn::new(con, Arc::clone(&self.keys), self.native_expiry);
+        let now_ms = self.now_ms();
+        // What each job ended with (`None`: it succeeded); told only once
+        // the batch committed, since a lost transaction runs them all again.
+        let mut failures: Vec<Option<Error>> = batch.iter().map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..batch.len()).collect();
+        let mut round = 0;
+        let broken = loop {
+            let deferred = round < MAX_DEFERRED_ROUNDS;
+            let mut again = Vec::new();
+            for &i in &pending {
+                txn.begin_job(deferred);
+                let job = &mut batch[i];
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    job.run(&mut WriteCtx::redis(&mut txn, now_ms))
+                }))
+                .unwrap_or_else(|panic| Err(Error::Panicked(panic_message(&*panic))));
+                if txn.end_job(result.is_ok()) {
+                    again.push(i);
+                } else {
+                    failures[i] = result.err();
+                }
+                if txn.is_broken() {
+                    break;
+                }
             }
-            match outcome {
-                Ok(Some(out)) => return Ok(out),
-                Ok(None) => {
-                    self.conflicts.fetch_add(1, Ordering::Relaxed);
-                    let waited = started.elapsed();
-                    if waited >= self.write_timeout {
-                        return Err(Error::Contended {
-                            url: self.keys.url.to_string(),
-                            attempts,
-                            waited,
-                        });
+            if txn.is_broken() || again.is_empty() {
+                break txn.is_broken();
+            }
+            if txn.fetch_wanted().is_err() {
+                break true;
+            }
+            pending = again;
+            round += 1;
+        };
+        let committed = if broken { None } else { txn.exec().ok() };
+        let stale = reused && txn.went_stale();
+        let reason = txn.failure();
+        if let Some(con) = txn.finish() {
+            self.give_back(con);
+        }
+        match committed {
+            Some(true) => {
+                for (i, failure) in failures.into_iter().enumerate().rev() {
+                    if let Some(err) = failure {
+                        batch.remove(i).fail(err);
                     }
-                    back_off(attempts);
                 }
-                // Nothing was sent but reads: redo it on a new connection.
-                Err(_) if went_stale && !fresh_after_stale => {
-                    self.forget_idle();
-                    fresh_after_stale = true;
-                }
-                Err(err) => return Err(err),
+                Attempt::Committed
             }
+            Some(false) => Attempt::Conflict,
+            None if stale => Attempt::Stale,
+            None => Attempt::Failed(reason.unwrap_or_else(|| "the connection failed".into())),
         }
     }
 }
 
-/// Runs `job` from async code on tokio's blocking pool (on this thread
-/// when no tokio runtime runs it); resolves once Redis acknowledged it.
-pub(crate) async fn write<R: Send + 'static>(
-    engine: &Arc<RedisEngine>,
-    mut job: WriteFn<R>,
-) -> Result<R> {
-    let engine = Arc::clone(engine);
-    super::off_runtime(move || engine.run_job(&mut job)).await
+/// How many times a batch stops to fetch what its jobs asked for before
+/// its jobs read as they go (one round trip per read).
+const MAX_DEFERRED_ROUNDS: usize = 8;
+
+/// How one attempt at a batch ended.
+enum Attempt {
+    /// Applied; the jobs that failed alone were told so.
+    Committed,
+    /// A watched key changed: nothing was applied, run the batch again.
+    Conflict,
+    /// An idle connection turned out closed before anything was written.
+    Stale,
+    /// The server failed or could not be reached: why.
+    Failed(String),
 }
 
-/// Runs `job` without waiting for it (a migrated record's write-back); a
-/// failure is logged as `what`.
-pub(crate) fn write_detached(engine: &Arc<RedisEngine>, what: &'static str, mut job: WriteFn<()>) {
-    let engine = Arc::clone(engine);
-    let mut run = move || {
-        if let Err(err) = engine.run_job(&mut job) {
-            tracing::warn!(%err, "{what} failed");
+impl Batches for RedisEngine {
+    /// Runs `batch` as one optimistic transaction, again after each lost
+    /// race, until it commits or the write timeout passes.
+    fn execute(
+        &self,
+        mut batch: Vec<Box<dyn Job>>,
+        _timeout: Duration,
+        answering: &mut dyn FnMut(),
+    ) {
+        // Jobs whose callers gave up are dropped unrun; the others start now.
+        batch.retain(|job| job.claim());
+        let started = Instant::now();
+        let (mut attempts, mut fresh) = (0u32, false);
+        loop {
+            if batch.is_empty() {
+                return;
+            }
+            attempts += 1;
+            let failure = match self.attempt(&mut batch, fresh) {
+                Attempt::Committed => {
+                    answering();
+                    batch.into_iter().for_each(|job| job.succeed());
+                    return;
+                }
+                Attempt::Conflict => {
+                    self.conflicts.fetch_add(1, Ordering::Relaxed);
+                    let waited = started.elapsed();
+                    if waited < self.write_timeout {
+                        back_off(attempts);
+                        continue;
+                    }
+                    Error::Contended {
+                        url: self.keys.url.to_string(),
+                        attempts,
+                        waited,
+                    }
+                }
+                // Nothing was sent but reads: once more on a new connection.
+                Attempt::Stale if !fresh => {
+                    self.forget_idle();
+                    fresh = true;
+                    continue;
+                }
+                Attempt::Stale => Error::Backend {
+                    url: self.keys.url.to_string(),
+                    reason: "the connection was closed".into(),
+                },
+                Attempt::Failed(reason) => Error::Backend {
+                    url: self.keys.url.to_string(),
+                    reason,
+                },
+            };
+            let reason = failure.to_string();
+            let mut first = Some(failure);
+            for job in batch {
+                job.fail(first.take().unwrap_or_else(|| Error::Backend {
+                    url: self.keys.url.to_string(),
+                    reason: reason.clone(),
+                }));
+            }
+            return;
         }
-    };
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => drop(runtime.spawn_blocking(run)),
-        Err(_) => run(),
     }
 }
 

@@ -1,27 +1,51 @@
-//! [`RedisTxn`]: one run of a write job on Redis, as an optimistic
-//! transaction (see [`super`] for the layout and [`crate::store`] for the
-//! contract every engine keeps).
+//! [`RedisTxn`]: one attempt at a batch of write jobs on Redis, as one
+//! optimistic transaction (see [`super`] for the layout and
+//! [`crate::store`] for the contract every engine keeps).
+//!
+//! Every record a job reads is `WATCH`ed before it is read; every write is
+//! queued, and the writes of every job that succeeded go out as one
+//! `MULTI`/`EXEC`. A job sees, over the server's values, the writes of the
+//! jobs before it in the batch and its own; a job that fails leaves no
+//! trace (its writes and what it saw of them are dropped).
+//!
+//! **Deferred reads.** While the batch runs in deferred mode, a job that
+//! asks for a record nobody fetched yet stops (its run is dropped) and the
+//! key is noted; the batch then fetches every noted key in one round trip
+//! and runs those jobs again. A batch of saves thus reads in one round trip
+//! and writes in one, however many jobs it holds.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use redis::{Connection, FromRedisValue, Pipeline, RedisError};
+use redis::{Cmd, Connection, FromRedisValue, Pipeline, RedisError};
 
 use super::{Keys, lex, prefix_end};
 use crate::envelope::{self, Header};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
-/// What one run of a job read (watched) and queued.
+/// The values as a job sees them: key -> envelope (`None`: no record).
+type Values = HashMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// What one attempt at a batch read (watched) and queued.
 pub(crate) struct RedisTxn {
     con: Connection,
     keys: Arc<Keys>,
     native_expiry: bool,
-    /// Every record the job read or wrote, as the job sees it now
-    /// (`None`: no record). Read ones are watched.
-    seen: HashMap<Vec<u8>, Option<Vec<u8>>>,
-    /// The writes, sent as one MULTI/EXEC.
-    writes: Pipeline,
-    wrote: bool,
+    /// The server's values of every record fetched (each one watched).
+    fetched: Values,
+    /// The writes of the jobs of this batch that succeeded.
+    batch: Values,
+    /// The writes of the running job.
+    job: Values,
+    /// The commands of the running job, and of the jobs that succeeded.
+    job_cmds: Vec<Cmd>,
+    cmds: Vec<Cmd>,
+    /// Deferred mode: a read of a record not fetched stops the job.
+    deferred: bool,
+    /// Keys jobs asked for in deferred mode, to fetch together.
+    wanted: BTreeSet<Vec<u8>>,
+    /// The running job stopped for a record not fetched yet.
+    stopped: bool,
     watching: bool,
     index_watched: bool,
     expiry_watched: bool,
@@ -37,9 +61,14 @@ impl RedisTxn {
             con,
             keys,
             native_expiry,
-            seen: HashMap::new(),
-            writes: redis::pipe(),
-            wrote: false,
+            fetched: Values::new(),
+            batch: Values::new(),
+            job: Values::new(),
+            job_cmds: Vec::new(),
+            cmds: Vec::new(),
+            deferred: false,
+            wanted: BTreeSet::new(),
+            stopped: false,
             watching: false,
             index_watched: false,
             expiry_watched: false,
@@ -50,6 +79,9 @@ impl RedisTxn {
 
     /// Sends `pipe` (not a transaction) and reads its replies.
     fn send<T: FromRedisValue>(&mut self, pipe: &Pipeline) -> Result<T> {
+        if let Some(err) = &self.broken {
+            return Err(self.keys.error(err));
+        }
         match pipe.query(&mut self.con) {
             Ok(out) => {
                 self.answered = true;
@@ -63,27 +95,67 @@ impl RedisTxn {
         }
     }
 
+    /// The connection failed: the attempt is over, whatever the job says.
+    pub fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    /// Why the connection failed, in words.
+    pub fn failure(&self) -> Option<String> {
+        self.broken.as_ref().map(|err| match self.keys.error(err) {
+            Error::Backend { reason, .. } => reason,
+            other => other.to_string(),
+        })
+    }
+
     /// Whether the first call on this connection failed as a connection
-    /// the server closed does: nothing was sent but reads, redo the job.
+    /// the server closed does: nothing was sent but reads, redo the batch.
     pub fn went_stale(&self) -> bool {
         !self.answered && self.broken.as_ref().is_some_and(super::stale)
     }
 
-    /// Watches the key index (once): a job that lists keys conflicts with
-    /// any write that adds or removes one.
-    fn watch_index(&mut self, pipe: &mut Pipeline) {
-        if !self.index_watched {
-            pipe.cmd("WATCH").arg(&self.keys.index).ignore();
-            self.index_watched = true;
-            self.watching = true;
-        }
+    /// Runs the next job in deferred mode (`true`) or reading as it goes.
+    pub fn begin_job(&mut self, deferred: bool) {
+        self.deferred = deferred;
+        self.stopped = false;
+        self.job.clear();
+        self.job_cmds.clear();
     }
 
-    /// Reads (and watches) the records of `keys` not seen yet.
+    /// The running job ended: its writes join the batch if it `succeeded`
+    /// (and did not stop for a record), else they are dropped. Returns
+    /// whether it stopped for a record (run it again after [`fetch_wanted`](Self::fetch_wanted)).
+    pub fn end_job(&mut self, succeeded: bool) -> bool {
+        let stopped = self.stopped;
+        if succeeded && !stopped {
+            self.batch.extend(self.job.drain());
+            self.cmds.append(&mut self.job_cmds);
+        } else {
+            self.job.clear();
+            self.job_cmds.clear();
+        }
+        stopped
+    }
+
+    /// Fetches (and watches) every key deferred jobs asked for: one round trip.
+    pub fn fetch_wanted(&mut self) -> Result<()> {
+        let wanted: Vec<Vec<u8>> = std::mem::take(&mut self.wanted).into_iter().collect();
+        self.fetch(&wanted)
+    }
+
+    /// The value of `key` as the running job sees it, if known.
+    fn view(&self, key: &[u8]) -> Option<&Option<Vec<u8>>> {
+        self.job
+            .get(key)
+            .or_else(|| self.batch.get(key))
+            .or_else(|| self.fetched.get(key))
+    }
+
+    /// Reads (and watches) the records of `keys` not fetched yet.
     fn fetch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
         let unseen: Vec<&Vec<u8>> = keys
             .iter()
-            .filter(|k| !self.seen.contains_key(*k))
+            .filter(|k| !self.fetched.contains_key(*k))
             .collect();
         if unseen.is_empty() {
             return Ok(());
@@ -95,73 +167,78 @@ impl RedisTxn {
         let (values,): (Vec<Option<Vec<u8>>>,) = self.send(&pipe)?;
         self.watching = true;
         let unseen: Vec<Vec<u8>> = unseen.into_iter().cloned().collect();
-        self.seen.extend(unseen.into_iter().zip(values));
+        self.fetched.extend(unseen.into_iter().zip(values));
         Ok(())
     }
 
-    /// The envelope at `key` as this job sees it.
+    /// The envelope at `key` as the running job sees it.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<&[u8]>> {
-        if !self.seen.contains_key(key) {
+        if self.view(key).is_none() {
+            if self.deferred {
+                self.wanted.insert(key.to_vec());
+                self.stopped = true;
+                // What the job returns is not looked at: `stopped` is.
+                return Err(Error::Backend {
+                    url: self.keys.url.to_string(),
+                    reason: "a read was deferred to the batch's next round trip".into(),
+                });
+            }
             self.fetch(&[key.to_vec()])?;
         }
-        Ok(self.seen.get(key).and_then(|v| v.as_deref()))
+        Ok(self.view(key).and_then(|v| v.as_deref()))
+    }
+
+    /// Queues a command of the running job (its reply is not looked at).
+    fn queue(&mut self, cmd: Cmd) {
+        self.job_cmds.push(cmd);
     }
 
     /// Queues storing `bytes` at `key`, expiring at `expires_ms`.
     pub fn put(&mut self, key: &[u8], expires_ms: Option<u64>, bytes: Vec<u8>) {
-        let record = self.keys.record(key);
-        let set = self.writes.cmd("SET").arg(&record).arg(&bytes);
+        let mut set = redis::cmd("SET");
+        set.arg(self.keys.record(key)).arg(&bytes);
         if let (Some(at), true) = (expires_ms, self.native_expiry) {
             // At least 1: PXAT 0 is refused. A past expiry deletes at once.
             set.arg("PXAT").arg(at.max(1));
         }
-        set.ignore();
-        self.writes
-            .cmd("ZADD")
-            .arg(&self.keys.index)
-            .arg(0)
-            .arg(key)
-            .ignore();
-        match expires_ms {
-            Some(at) => self
-                .writes
-                .cmd("ZADD")
-                .arg(&self.keys.expiry)
-                .arg(at)
-                .arg(key)
-                .ignore(),
-            None => self
-                .writes
-                .cmd("ZREM")
-                .arg(&self.keys.expiry)
-                .arg(key)
-                .ignore(),
+        self.queue(set);
+        let mut index = redis::cmd("ZADD");
+        index.arg(&self.keys.index).arg(0).arg(key);
+        self.queue(index);
+        let mut expiry = match expires_ms {
+            Some(at) => {
+                let mut add = redis::cmd("ZADD");
+                add.arg(&self.keys.expiry).arg(at);
+                add
+            }
+            None => {
+                let mut rem = redis::cmd("ZREM");
+                rem.arg(&self.keys.expiry);
+                rem
+            }
         };
-        self.wrote = true;
-        self.seen.insert(key.to_vec(), Some(bytes));
+        expiry.arg(key);
+        self.queue(expiry);
+        self.job.insert(key.to_vec(), Some(bytes));
     }
 
     /// Queues deleting the record at `key`; whether there was one.
     pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
         let was = self.get(key)?.is_some();
-        let record = self.keys.record(key);
-        self.writes.cmd("DEL").arg(&record).ignore();
-        self.writes
-            .cmd("ZREM")
-            .arg(&self.keys.index)
-            .arg(key)
-            .ignore();
-        self.writes
-            .cmd("ZREM")
-            .arg(&self.keys.expiry)
-            .arg(key)
-            .ignore();
-        self.wrote = true;
-        self.seen.insert(key.to_vec(), None);
+        let mut del = redis::cmd("DEL");
+        del.arg(self.keys.record(key));
+        self.queue(del);
+        for set in [&self.keys.index, &self.keys.expiry] {
+            let mut rem = redis::cmd("ZREM");
+            rem.arg(set).arg(key);
+            self.job_cmds.push(rem);
+        }
+        self.job.insert(key.to_vec(), None);
         Ok(was)
     }
 
-    /// The keys under `prefix` in the index and among this job's writes.
+    /// The keys under `prefix` in the index (watched), in key order or
+    /// reversed, at most `limit`.
     fn keys_under(
         &mut self,
         prefix: &[u8],
@@ -170,7 +247,11 @@ impl RedisTxn {
     ) -> Result<Vec<Vec<u8>>> {
         let end = prefix_end(prefix);
         let mut pipe = redis::pipe();
-        self.watch_index(&mut pipe);
+        if !self.index_watched {
+            pipe.cmd("WATCH").arg(&self.keys.index).ignore();
+            self.index_watched = true;
+            self.watching = true;
+        }
         let (low, high) = (lex(true, prefix), lex(false, &end));
         if rev {
             pipe.cmd("ZREVRANGEBYLEX")
@@ -190,41 +271,47 @@ impl RedisTxn {
         Ok(keys)
     }
 
-    /// The headers of every record under `prefix`, in key order (reversed
-    /// with `rev`), this job's own writes included.
-    pub fn scan_headers(&mut self, prefix: &str, rev: bool) -> Result<Vec<(String, Header)>> {
-        let keys = self.keys_under(prefix.as_bytes(), None, rev)?;
-        self.fetch(&keys)?;
-        let mut all: BTreeMap<&[u8], &[u8]> = BTreeMap::new();
-        for (key, value) in &self.seen {
-            if let (true, Some(value)) = (key.starts_with(prefix.as_bytes()), value) {
-                all.insert(key, value);
-            }
+    /// Every key under `prefix` with a record, as the running job sees them.
+    fn live_under(&self, prefix: &[u8], stored: Vec<Vec<u8>>) -> BTreeSet<Vec<u8>> {
+        let mut all: BTreeSet<Vec<u8>> = stored.into_iter().collect();
+        for layer in [&self.fetched, &self.batch, &self.job] {
+            all.extend(layer.keys().filter(|k| k.starts_with(prefix)).cloned());
         }
-        let decode = |(k, v): (&&[u8], &&[u8])| {
+        all.retain(|k| matches!(self.view(k), Some(Some(_)) | None));
+        all
+    }
+
+    /// The headers of every record under `prefix`, in key order (reversed
+    /// with `rev`), as the running job sees them.
+    pub fn scan_headers(&mut self, prefix: &str, rev: bool) -> Result<Vec<(String, Header)>> {
+        let stored = self.keys_under(prefix.as_bytes(), None, rev)?;
+        self.fetch(&stored)?;
+        let live = self.live_under(prefix.as_bytes(), stored);
+        let decode = |k: &Vec<u8>| -> Option<Result<(String, Header)>> {
+            let bytes = self.view(k)?.as_deref()?;
             let key = String::from_utf8_lossy(k).into_owned();
-            envelope::decode_header(&key, v).map(|h| (key, h))
+            Some(envelope::decode_header(&key, bytes).map(|h| (key, h)))
         };
         if rev {
-            all.iter().rev().map(decode).collect()
+            live.iter().rev().filter_map(decode).collect()
         } else {
-            all.iter().map(decode).collect()
+            live.iter().filter_map(decode).collect()
         }
     }
 
-    /// The greatest key under `prefix`, this job's writes included.
+    /// The greatest key under `prefix`, as the running job sees them (a
+    /// key of the index whose record the server expired may be returned).
     pub fn last_key_under(&mut self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
-        let stored = self.keys_under(prefix, Some(1), true)?.pop();
-        let written = self
-            .seen
-            .iter()
-            .filter(|(k, v)| v.is_some() && k.starts_with(prefix))
-            .map(|(k, _)| k)
-            .max();
-        Ok(match (stored, written) {
-            (Some(s), Some(w)) => Some(s.max(w.clone())),
-            (s, w) => s.or_else(|| w.cloned()),
-        })
+        let mut stored = self.keys_under(prefix, Some(1), true)?;
+        if stored
+            .first()
+            .is_some_and(|top| matches!(self.view(top), Some(None)))
+        {
+            // The greatest stored key was deleted in this batch: the next
+            // one down is needed, so read them all.
+            stored = self.keys_under(prefix, None, true)?;
+        }
+        Ok(self.live_under(prefix, stored).pop_last())
     }
 
     /// Takes up to `limit` entries due by `now_ms` out of the expiry set.
@@ -245,25 +332,26 @@ impl RedisTxn {
             .arg(limit);
         let (due,): (Vec<(Vec<u8>, f64)>,) = self.send(&pipe)?;
         for (key, _) in &due {
-            self.writes
-                .cmd("ZREM")
-                .arg(&self.keys.expiry)
-                .arg(key)
-                .ignore();
-            self.wrote = true;
+            let mut rem = redis::cmd("ZREM");
+            rem.arg(&self.keys.expiry).arg(key);
+            self.queue(rem);
         }
         // Scores are whole milliseconds, exact in an f64 below 2^53.
         Ok(due.into_iter().map(|(k, at)| (at as u64, k)).collect())
     }
 
-    /// Sends the queued writes as one MULTI/EXEC: `false` when a watched
-    /// key changed since it was read (nothing was applied: run the job again).
+    /// Sends the writes of the jobs that succeeded as one MULTI/EXEC:
+    /// `false` when a watched key changed since it was read (nothing was
+    /// applied: run the batch again).
     pub fn exec(&mut self) -> Result<bool> {
-        if !self.wrote && !self.watching {
+        if self.cmds.is_empty() && !self.watching {
             return Ok(true);
         }
-        let mut writes = std::mem::replace(&mut self.writes, redis::pipe());
+        let mut writes = redis::pipe();
         writes.atomic();
+        for cmd in self.cmds.drain(..) {
+            writes.add_command(cmd).ignore();
+        }
         // EXEC answers nil when the transaction was aborted; either way the
         // watches are over.
         let done: Option<redis::Value> = self.send(&writes)?;
