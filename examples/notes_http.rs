@@ -15,6 +15,10 @@
 //! can do; `--sessions` (or `NOTES_HTTP_SESSIONS=1`) keeps legacy
 //! `Mcp-Session-Id` sessions with an SSE stream per client instead.
 //!
+//! Replicas: built with `--features http,redis` and started with
+//! `MCP_PERSIST_URL=redis://127.0.0.1:6379/0`, every process on its own port
+//! shares one store on that Redis server (README, "Running several replicas").
+//!
 //! Tools: get_note, set_note, update_note, delete_note, list_note,
 //! get_preferences, set_preferences, update_preferences, delete_preferences,
 //! add_history, recent_history, clear_history, get_counter, and its own

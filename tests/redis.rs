@@ -255,3 +255,53 @@ fn a_password_never_shows_in_errors() {
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains(&format!("127.0.0.1:{port}")), "{shown}");
 }
+
+#[test]
+fn listings_page_through_the_index_never_the_keyspace() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = connect(&server, Duration::from_secs(2));
+    for i in 0..600 {
+        progress(&format!("b{i:04}"), i)
+            .save(&store)
+            .blocking()
+            .unwrap();
+    }
+    // Another application's keys, which a scan of the keyspace would walk.
+    let other = Store::connect(&server.url(), "other").unwrap();
+    for i in 0..50 {
+        progress(&format!("x{i}"), i)
+            .save(&other)
+            .blocking()
+            .unwrap();
+    }
+    let all = Progress::list(&store).blocking().unwrap();
+    assert_eq!(all.len(), 600);
+    assert!(
+        all.windows(2).all(|w| w[0].book_id < w[1].book_id),
+        "key order"
+    );
+    let mut seen = 0;
+    let mut cursor = None;
+    loop {
+        let options = ListOptions {
+            limit: Some(128),
+            cursor,
+            ..ListOptions::default()
+        };
+        let page = Progress::list_page(&store, options).blocking().unwrap();
+        seen += page.items.len();
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 600);
+    assert_eq!(store.admin().raw_keys("progress:").unwrap().len(), 600);
+    let stats = server.command(&["INFO", "commandstats"]);
+    assert!(stats.contains("cmdstat_zrangebylex"), "{stats}");
+    for walk in ["cmdstat_keys:", "cmdstat_scan:"] {
+        assert!(!stats.contains(walk), "{walk} was used: {stats}");
+    }
+}

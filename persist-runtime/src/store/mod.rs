@@ -1,4 +1,5 @@
-//! The [`Store`]: a handle on one LMDB environment, its writer thread and its sweeper.
+//! The [`Store`]: a handle on one LMDB environment (or one application on a
+//! Redis server), its writer thread and its sweeper.
 //!
 //! # The storage boundary
 //!
@@ -23,16 +24,15 @@
 //! engine (Redis: GET/SCAN, a sorted set for expiry, WATCH/MULTI jobs
 //! retried on conflict) can implement.
 //!
-//! **One engine, a concrete type.** The interface is inherent methods on
-//! `Store` and `WriteCtx` over LMDB, not a trait object nor an enum: with one
-//! engine an abstraction would have nothing to choose between. Measured
-//! before choosing (`benches/read_path.rs` under callgrind): the same
-//! `read_record` behind a trait object (`&dyn Engine`, the closure passed as
-//! `&mut dyn FnMut`) costs 10,785 instructions per `load`, the concrete one
-//! 10,786: the decode still runs inside the read transaction and the one
-//! indirect call is lost in the noise. So a second engine can come either
-//! way, an `enum` of engines or `Arc<dyn Engine>` with these methods, with
-//! no cost on the read path and no change in `records`, `list` or `admin`.
+//! **Two engines, one enum.** The interface is inherent methods on `Store`
+//! and `WriteCtx` that match on the engine: LMDB, or Redis ([`redis`],
+//! feature `redis`). Measured before choosing (`benches/read_path.rs` under
+//! callgrind): the same `read_record` behind a trait object costs 10,785
+//! instructions per `load`, the concrete one 10,786, so the dispatch costs
+//! nothing on the read path; `records`, `list` and `admin` did not change.
+//! The write path is shared whole: the writer's queue, leader, group commit
+//! and timeouts run batches through [`writer::Batches`], which each engine
+//! implements (an LMDB write transaction, a Redis `MULTI`/`EXEC`).
 
 mod gate;
 mod lmdb;
@@ -319,7 +319,9 @@ impl Store {
     }
 
     /// How this store's commits are flushed (chosen in code, else by
-    /// `MCP_PERSIST_DURABILITY`, else [`Durability::Full`]).
+    /// `MCP_PERSIST_DURABILITY`, else [`Durability::Full`]). A store on a
+    /// Redis server reports `Full`: a write is acknowledged once the server
+    /// answered, and how durable that is is the server's `appendfsync`.
     pub fn durability(&self) -> Durability {
         self.inner.durability
     }
