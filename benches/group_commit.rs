@@ -29,13 +29,7 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` does not: a smoke run.
-    let benching = std::env::args().any(|a| a == "--bench");
-    let rounds: usize = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(if benching { 5 } else { 1 });
+    let (benching, rounds) = common::bench_args(5, 1);
     let (raw_writes, our_writes) = if benching {
         (RAW_WRITES, OUR_WRITES)
     } else {

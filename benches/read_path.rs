@@ -47,13 +47,7 @@ fn measure_load(store: &Store, ids: &[String], n: usize) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` does not: a smoke run.
-    let benching = std::env::args().any(|a| a == "--bench");
-    let n: usize = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(if benching { 20_000 } else { 100 });
+    let (_, n) = common::bench_args(20_000, 100);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::builder()
         .map_size(1 << 26)

@@ -45,13 +45,7 @@ fn raw_key(i: u64) -> String {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` does not: a smoke run.
-    let benching = std::env::args().any(|a| a == "--bench");
-    let rounds: usize = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(if benching { 5 } else { 1 });
+    let (benching, rounds) = common::bench_args(5, 1);
     let (ops, writes, updates) = if benching {
         (2_000u64, 3_200u64, 50u64)
     } else {

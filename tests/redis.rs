@@ -242,10 +242,7 @@ fn applications_on_one_server_are_apart() {
 
 #[test]
 fn a_password_never_shows_in_errors() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap();
+    let port = common::redis_server::free_port();
     let url = format!("redis://:hunter2@127.0.0.1:{port}/0");
     let err = Store::builder()
         .network_timeout(Duration::from_millis(200))

@@ -109,3 +109,16 @@ pub fn concurrent_saves(
         start.elapsed()
     })
 }
+
+/// Whether `cargo bench` runs this (it passes `--bench`; `cargo test
+/// --all-targets` does not: a smoke run), and the count given as the first
+/// free argument (`-- 9`), else `bench` when benching, `smoke` otherwise.
+pub fn bench_args(bench: usize, smoke: usize) -> (bool, usize) {
+    let benching = std::env::args().any(|a| a == "--bench");
+    let count = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(if benching { bench } else { smoke });
+    (benching, count)
+}

@@ -919,10 +919,7 @@ fn every_command_works_on_a_redis_store() {
 
 #[test]
 fn an_unreachable_server_is_a_clear_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap();
+    let port = redis_server::free_port();
     let url = format!("redis://:secret@127.0.0.1:{port}/0");
     let out = cli_on(&url, &["keys"]);
     assert_eq!(out.status.code(), Some(2));

@@ -42,7 +42,8 @@ pub fn redis_available() -> bool {
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on (bound, then closed).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -628,33 +628,17 @@ impl StoreBuilder {
         };
         let engine = Arc::new(redis::RedisEngine::connect(url, app, options)?);
         let location = format!("{} (app {app})", engine.url());
+        let batches = Arc::clone(&engine) as Arc<dyn writer::Batches>;
+        let running = Running {
+            engine: Engine::Redis(engine),
+            durability: Durability::Full,
+            settings,
+            location,
+            temp: None,
+        };
         // Async writes never lead on the runtime's threads: they wait on
         // the network.
-        let writer = Arc::new(Writer::start(
-            Arc::clone(&engine) as Arc<dyn writer::Batches>,
-            PathBuf::from(&location),
-            false,
-            settings.write_timeout,
-        )?);
-        let sweeper = match settings.sweep_interval {
-            Some(every) => {
-                let writer = Arc::clone(&writer);
-                let sweep = move |job| writer.write_blocking(job);
-                Some(Sweeper::start(sweep, every, &location)?)
-            }
-            None => None,
-        };
-        Ok(Store {
-            inner: Arc::new(Inner {
-                sweeper,
-                writer,
-                engine: Engine::Redis(engine),
-                durability: Durability::Full,
-                settings,
-                location,
-                _temp: None,
-            }),
-        })
+        running.start(batches, false)
     }
 
     /// Opens the store in directory `path` (see [`Store::open_at`]).
@@ -800,18 +784,42 @@ impl StoreBuilder {
             write_timeout: settings.write_timeout,
         };
         let shared = Arc::new(Shared::open(path, &opts, Arc::clone(&settings.clock))?);
+        let batches = Arc::clone(&shared) as Arc<dyn writer::Batches>;
+        let running = Running {
+            engine: Engine::Lmdb { shared },
+            durability,
+            settings,
+            location: path.display().to_string(),
+            temp,
+        };
+        // Without fsync a commit takes microseconds: async callers lead.
+        running.start(batches, durability == Durability::NoSync)
+    }
+}
+
+/// An engine ready to serve, with what it runs with.
+struct Running {
+    engine: Engine,
+    durability: Durability,
+    settings: Settings,
+    location: String,
+    temp: Option<tempfile::TempDir>,
+}
+
+impl Running {
+    /// Starts the writer (running batches with `batches`) and the sweeper.
+    fn start(self, batches: Arc<dyn writer::Batches>, async_inline: bool) -> Result<Store> {
         let writer = Arc::new(Writer::start(
-            Arc::clone(&shared) as Arc<dyn writer::Batches>,
-            path.to_owned(),
-            durability == Durability::NoSync,
-            settings.write_timeout,
+            batches,
+            PathBuf::from(&self.location),
+            async_inline,
+            self.settings.write_timeout,
         )?);
-        let location = path.display().to_string();
-        let sweeper = match settings.sweep_interval {
+        let sweeper = match self.settings.sweep_interval {
             Some(every) => {
                 let writer = Arc::clone(&writer);
                 let sweep = move |job| writer.write_blocking(job);
-                Some(Sweeper::start(sweep, every, &location)?)
+                Some(Sweeper::start(sweep, every, &self.location)?)
             }
             None => None,
         };
@@ -819,11 +827,11 @@ impl StoreBuilder {
             inner: Arc::new(Inner {
                 sweeper,
                 writer,
-                engine: Engine::Lmdb { shared },
-                durability,
-                settings,
-                location,
-                _temp: temp,
+                engine: self.engine,
+                durability: self.durability,
+                settings: self.settings,
+                location: self.location,
+                _temp: self.temp,
             }),
         })
     }
