@@ -930,3 +930,55 @@ fn an_unreachable_server_is_a_clear_error() {
     );
     assert!(!said.contains("secret"), "{said}");
 }
+
+#[test]
+fn rediss_encrypts_and_verifies_the_server() {
+    let Some(server) = redis_server::RedisServer::start_tls() else {
+        return;
+    };
+    let url = server.tls_url();
+    // `#insecure` (redis-rs: no verification) only to seed the store here.
+    let store = Store::connect(&format!("{url}#insecure"), "books").unwrap();
+    assert_eq!(store.url(), Some(url.as_str()));
+    Progress {
+        book_id: "dune".into(),
+        page: 9,
+    }
+    .save(&store)
+    .blocking()
+    .unwrap();
+    // The server's certificate is checked against the system's roots (or
+    // SSL_CERT_FILE): an unknown CA is a clear error, never a silent downgrade.
+    let refused = Command::new(env!("CARGO_BIN_EXE_mcp-persist"))
+        .args(["--url", &url, "--app", "books", "keys"])
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains(&url) && said.contains("certificate"),
+        "{said}"
+    );
+    // Trusting the server's CA, it reads what was written.
+    let trusted = Command::new(env!("CARGO_BIN_EXE_mcp-persist"))
+        .args([
+            "--url",
+            &url,
+            "--app",
+            "books",
+            "get",
+            "progress:progress/dune",
+        ])
+        .env("SSL_CERT_FILE", server.ca_file())
+        .output()
+        .unwrap();
+    let value: Value = serde_json::from_str(&ok(&trusted)).unwrap();
+    assert_eq!(value, json!({"book_id": "dune", "page": 9}));
+    // The same server, seen through its plain port: the TLS writes are there.
+    assert_eq!(
+        server.command(&["EXISTS", "mcp-persist:{books}:r:progress:progress/dune"]),
+        ":1"
+    );
+}

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
+    /// The TLS port (its certificate is `ca_file`), for servers started with TLS.
+    tls_port: Option<u16>,
     dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
 }
@@ -23,20 +25,26 @@ pub struct RedisServer {
 /// Whether a `redis-server` can be started here; `false` (with a printed
 /// reason) only outside CI: under CI its absence is a failure.
 pub fn redis_available() -> bool {
-    let found = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    tool_available("redis-server")
+}
+
+/// Whether `tool` runs (`tool --version` or `tool version`); outside CI a
+/// missing one is `false` with a printed reason, under CI a failure.
+fn tool_available(tool: &str) -> bool {
+    let found = ["--version", "version"].iter().any(|arg| {
+        Command::new(tool)
+            .arg(arg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
     let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
     match (found, in_ci) {
         (true, _) => true,
-        (false, true) => {
-            panic!("redis-server is not installed, and CI needs it (apt-get install redis-server)")
-        }
+        (false, true) => panic!("{tool} is not installed, and CI needs it (.ci/run installs it)"),
         (false, false) => {
-            eprintln!("skipped: redis-server is not installed (apt-get install redis-server)");
+            eprintln!("skipped: {tool} is not installed (apt-get install {tool})");
             false
         }
     }
@@ -62,11 +70,114 @@ impl RedisServer {
         let mut server = Self {
             child: None,
             port: 0,
+            tls_port: None,
             dir,
             _temp: Some(temp),
         };
         server.launch(None);
         Some(server)
+    }
+
+    /// A server that also listens with TLS, on a certificate for 127.0.0.1
+    /// made now by `openssl` (its own CA: [`ca_file`](Self::ca_file)).
+    /// `None` where `redis-server` or `openssl` is missing outside CI.
+    pub fn start_tls() -> Option<Self> {
+        if !redis_available() || !tool_available("openssl") {
+            return None;
+        }
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_owned();
+        // A CA, and a certificate for 127.0.0.1 it signs (a self-signed
+        // certificate is refused by webpki as a CA used as an end entity).
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .expect("write ext.cnf");
+        let openssl = |args: &[&str]| {
+            let made = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run openssl");
+            assert!(made.success(), "openssl {args:?} failed");
+        };
+        openssl(
+            &[
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ]
+            .into_iter()
+            .chain([
+                "-subj",
+                "/CN=mcp-persist test CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+            ])
+            .collect::<Vec<_>>(),
+        );
+        openssl(
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+            ]
+            .into_iter()
+            .chain(["-keyout", "key.pem", "-out", "server.csr"])
+            .collect::<Vec<_>>(),
+        );
+        openssl(
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+            ]
+            .into_iter()
+            .chain([
+                "-set_serial",
+                "1",
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+                "-out",
+                "cert.pem",
+            ])
+            .collect::<Vec<_>>(),
+        );
+        let mut server = Self {
+            child: None,
+            port: 0,
+            tls_port: Some(free_port()),
+            dir,
+            _temp: Some(temp),
+        };
+        server.launch(None);
+        Some(server)
+    }
+
+    /// The URL of the TLS port (`rediss://`).
+    pub fn tls_url(&self) -> String {
+        format!(
+            "rediss://127.0.0.1:{}/0",
+            self.tls_port.expect("a TLS server")
+        )
+    }
+
+    /// The CA of the certificate the TLS port presents: what to trust.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
     }
 
     /// The URL clients connect to.
@@ -102,6 +213,7 @@ impl RedisServer {
                     "always",
                 ])
                 .args(["--daemonize", "no", "--protected-mode", "yes"])
+                .args(self.tls_args())
                 .arg("--logfile")
                 .arg(&log)
                 .stdin(Stdio::null())
@@ -149,6 +261,26 @@ impl RedisServer {
     /// The server's process id (to stop and continue it).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// The arguments of the TLS port, if any (clients need no certificate).
+    fn tls_args(&self) -> Vec<String> {
+        let Some(port) = self.tls_port else {
+            return Vec::new();
+        };
+        let file = |name: &str| self.dir.join(name).to_string_lossy().into_owned();
+        vec![
+            "--tls-port".into(),
+            port.to_string(),
+            "--tls-cert-file".into(),
+            file("cert.pem"),
+            "--tls-key-file".into(),
+            file("key.pem"),
+            "--tls-ca-cert-file".into(),
+            file("ca.pem"),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ]
     }
 
     /// SIGKILLs the server (no shutdown: what a crash or power loss leaves).

@@ -92,24 +92,28 @@ pub enum Durability {
 /// (e.g. `redis://127.0.0.1:6379/0`) instead of opening a directory.
 pub const URL_ENV_VAR: &str = "MCP_PERSIST_URL";
 
+/// The URL schemes of a store on a server (Redis, or Valkey by its names).
+const SERVER_SCHEMES: [&str; 7] = [
+    "redis://",
+    "rediss://",
+    "redis+unix://",
+    "unix://",
+    "valkey://",
+    "valkeys://",
+    "valkey+unix://",
+];
+
 /// The URL in `MCP_PERSIST_URL`, if it is set (and not empty).
 fn url_from_env() -> Result<Option<String>> {
     let Some(value) = std::env::var_os(URL_ENV_VAR).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
     match value.to_str() {
-        Some(url)
-            if url.starts_with("redis://")
-                || url.starts_with("rediss://")
-                || url.starts_with("redis+unix://")
-                || url.starts_with("unix://") =>
-        {
-            Ok(Some(url.to_owned()))
-        }
+        Some(url) if SERVER_SCHEMES.iter().any(|s| url.starts_with(s)) => Ok(Some(url.to_owned())),
         _ => Err(Error::InvalidSetting {
             name: URL_ENV_VAR,
             value: redis_free_redacted(&value.to_string_lossy()),
-            expected: "a redis://, rediss:// or redis+unix:// URL",
+            expected: "a redis://, rediss://, redis+unix:// (or valkey...) URL",
         }),
     }
 }

@@ -142,13 +142,34 @@ pub(crate) struct RedisOptions {
     pub native_expiry: bool,
 }
 
+/// Whether `url` asks for TLS (`rediss://`, `valkeys://`).
+fn is_tls(url: &str) -> bool {
+    url.starts_with("rediss://") || url.starts_with("valkeys://")
+}
+
+/// Makes TLS usable: rustls needs a crypto provider for the process (ring,
+/// unless the program installed one); an error without feature `redis-tls`.
+#[cfg(feature = "redis-tls")]
+fn tls_ready(_url: &str) -> Result<()> {
+    // An error only says a provider is installed already: the program's own.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(())
+}
+
+#[cfg(not(feature = "redis-tls"))]
+fn tls_ready(url: &str) -> Result<()> {
+    Err(Error::Unsupported(format!(
+        "{url} asks for TLS, and this program was built without mcp-persist's `redis-tls` feature"
+    )))
+}
+
 /// `url` without a password: what errors and logs show.
 pub(crate) fn redacted(url: &str) -> String {
     match redis::Client::open(url) {
         Ok(client) => {
             let info = client.get_connection_info();
             let scheme = match info.addr() {
-                redis::ConnectionAddr::TcpTls { .. } => "rediss://",
+                _ if is_tls(url) => "rediss://",
                 redis::ConnectionAddr::Unix(_) => "redis+unix://",
                 _ => "redis://",
             };
@@ -163,6 +184,9 @@ impl RedisEngine {
     pub fn connect(url: &str, app: &str, opts: RedisOptions) -> Result<Self> {
         super::paths::validate_app(app)?;
         let shown: Arc<str> = redacted(url).into();
+        if is_tls(url) {
+            tls_ready(&shown)?;
+        }
         let client = redis::Client::open(url).map_err(|err| Error::Backend {
             url: shown.to_string(),
             reason: format!("not a usable redis URL: {err}"),
