@@ -302,3 +302,40 @@ fn listings_page_through_the_index_never_the_keyspace() {
         assert!(!stats.contains(walk), "{walk} was used: {stats}");
     }
 }
+
+#[test]
+fn a_password_in_the_url_opens_a_protected_server_and_a_wrong_one_is_named_not_shown() {
+    let Some(server) = RedisServer::start_with(&["--requirepass", "s3cret-pass"]) else {
+        return;
+    };
+    let port = server.port();
+    let good = format!("redis://:s3cret-pass@127.0.0.1:{port}/0");
+    let store = Store::connect(&good, "tests").unwrap();
+    assert_eq!(
+        store.url(),
+        Some(server.url().as_str()),
+        "no password in url()"
+    );
+    assert!(!format!("{store:?}").contains("s3cret"));
+    progress("p", 3).save(&store).blocking().unwrap();
+    assert_eq!(
+        Progress::load(&store, "p")
+            .blocking()
+            .unwrap()
+            .map(|p| p.page),
+        Some(3)
+    );
+    for url in [
+        format!("redis://:wrong-pass@127.0.0.1:{port}/0"),
+        server.url(),
+    ] {
+        let err = Store::connect(&url, "tests").unwrap_err();
+        let shown = err.to_string();
+        assert!(matches!(err, Error::Backend { .. }), "{err:?}");
+        assert!(
+            !shown.contains("wrong-pass") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+        assert!(shown.contains(&server.url()), "{shown}");
+    }
+}

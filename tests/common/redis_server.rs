@@ -6,7 +6,7 @@
 //! missing server fails them.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,6 +18,8 @@ pub struct RedisServer {
     port: u16,
     /// The TLS port (its certificate is `ca_file`), for servers started with TLS.
     tls_port: Option<u16>,
+    /// More `redis-server` arguments (`--requirepass`...).
+    extra: Vec<String>,
     dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
 }
@@ -62,6 +64,11 @@ impl RedisServer {
     /// Starts a server in a new temp dir; `None` when there is no
     /// `redis-server` outside CI (see [`redis_available`]).
     pub fn start() -> Option<Self> {
+        Self::start_with(&[])
+    }
+
+    /// [`start`](Self::start) with more `redis-server` arguments.
+    pub fn start_with(extra: &[&str]) -> Option<Self> {
         if !redis_available() {
             return None;
         }
@@ -71,6 +78,7 @@ impl RedisServer {
             child: None,
             port: 0,
             tls_port: None,
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
             dir,
             _temp: Some(temp),
         };
@@ -160,6 +168,7 @@ impl RedisServer {
             child: None,
             port: 0,
             tls_port: Some(free_port()),
+            extra: Vec::new(),
             dir,
             _temp: Some(temp),
         };
@@ -214,6 +223,7 @@ impl RedisServer {
                 ])
                 .args(["--daemonize", "no", "--protected-mode", "yes"])
                 .args(self.tls_args())
+                .args(&self.extra)
                 .arg("--logfile")
                 .arg(&log)
                 .stdin(Stdio::null())
@@ -325,10 +335,15 @@ fn ping(port: u16) -> bool {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-    let mut reply = [0u8; 7];
-    stream.write_all(b"PING\r\n").is_ok()
-        && stream.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n"
+    if stream.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut reply = String::new();
+    // Answering, with or without a password asked for (not LOADING).
+    std::io::BufReader::new(stream)
+        .read_line(&mut reply)
+        .is_ok()
+        && (reply.starts_with("+PONG") || reply.starts_with("-NOAUTH"))
 }
 
 impl Drop for RedisServer {
