@@ -339,3 +339,38 @@ fn a_password_in_the_url_opens_a_protected_server_and_a_wrong_one_is_named_not_s
         assert!(shown.contains(&server.url()), "{shown}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_reads_shares_a_bounded_number_of_connections() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = Store::builder()
+        .sweep_interval(None)
+        .max_connections(3)
+        .connect(&server.url(), "tests")
+        .unwrap();
+    progress("p", 1).save(&store).await.unwrap();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for _ in 0..20 {
+                    let got = Progress::load(&store, "p").await.unwrap();
+                    assert_eq!(got.map(|p| p.page), Some(1));
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let info = server.command(&["INFO", "clients"]);
+    let connected: usize = info
+        .lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("connected_clients");
+    // Ours (at most 3) and the one asking.
+    assert!(connected <= 4, "{connected} connections: {info}");
+}

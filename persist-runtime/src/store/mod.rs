@@ -490,6 +490,7 @@ pub struct StoreBuilder {
     write_timeout: Option<Duration>,
     max_readers: Option<u32>,
     network_timeout: Option<Duration>,
+    max_connections: Option<usize>,
 }
 
 /// The settings a store runs with.
@@ -506,6 +507,9 @@ const DEFAULT_MAP_SIZE: usize = 64 << 20;
 const DEFAULT_MAX_MAP_SIZE: usize = 1 << 40;
 const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most connections a store on a server opens at once.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+const DEFAULT_MAX_CONNECTIONS: usize = 32;
 /// How long a store on a server waits to connect, and for each reply.
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 const DEFAULT_NETWORK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -584,6 +588,15 @@ impl StoreBuilder {
         self
     }
 
+    /// The most connections a store on a server ([`connect`](Self::connect))
+    /// opens at once: reads beyond it wait for one (at most the network
+    /// timeout, then [`Error::Backend`]). Default: 32. (No effect on an
+    /// embedded store.)
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = Some(connections.max(1));
+        self
+    }
+
     /// Opens the store of application `app` (see [`Store::open`]): on the
     /// server `MCP_PERSIST_URL` names when it is set, else in its directory.
     pub fn open(self, app: &str) -> Result<Store> {
@@ -626,6 +639,7 @@ impl StoreBuilder {
         let settings = self.settings();
         let options = redis::RedisOptions {
             network_timeout: self.network_timeout.unwrap_or(DEFAULT_NETWORK_TIMEOUT),
+            max_connections: self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
             write_timeout: settings.write_timeout,
             clock: Arc::clone(&settings.clock),
             native_expiry: self.clock.is_none(),

@@ -38,14 +38,16 @@
 //! then decides what to write, which an async connection could serve only by
 //! blocking on it anyway.
 
+mod pool;
 mod txn;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use redis::{Connection, RedisError};
 
+use pool::{Con, Pool};
 pub(crate) use txn::RedisTxn;
 
 use super::reads::{KeyRange, Order, Visit};
@@ -56,9 +58,6 @@ use crate::error::{Error, Result};
 
 /// How many keys one page of a scan reads (one `ZRANGEBYLEX` and one `MGET`).
 const SCAN_PAGE: usize = 256;
-
-/// The most idle connections kept for later operations.
-const MAX_IDLE: usize = 64;
 
 /// The keys of one application on the server.
 pub(crate) struct Keys {
@@ -120,7 +119,7 @@ fn lex(inclusive: bool, key: &[u8]) -> Vec<u8> {
 pub(crate) struct RedisEngine {
     client: redis::Client,
     keys: Arc<Keys>,
-    idle: Mutex<Vec<Connection>>,
+    pool: Pool,
     /// Bound on connecting and on each reply.
     network_timeout: Duration,
     /// How long a job may keep losing its transaction.
@@ -137,6 +136,7 @@ pub(crate) struct RedisEngine {
 /// How a [`RedisEngine`] is set up.
 pub(crate) struct RedisOptions {
     pub network_timeout: Duration,
+    pub max_connections: usize,
     pub write_timeout: Duration,
     pub clock: Arc<dyn Clock>,
     pub native_expiry: bool,
@@ -194,7 +194,7 @@ impl RedisEngine {
         let engine = Self {
             client,
             keys: Arc::new(Keys::new(app, shown)),
-            idle: Mutex::new(Vec::new()),
+            pool: Pool::new(opts.max_connections),
             network_timeout: opts.network_timeout,
             write_timeout: opts.write_timeout,
             clock: opts.clock,
@@ -232,46 +232,48 @@ impl RedisEngine {
         self.conflicts.load(Ordering::Relaxed)
     }
 
-    fn new_connection(&self) -> Result<Connection> {
-        let fail = |err: RedisError| self.keys.error(&err);
+    /// Opens a connection, every call on it bounded by the network timeout.
+    fn connect_raw(&self) -> redis::RedisResult<Connection> {
         let con = self
             .client
-            .get_connection_with_timeout(self.network_timeout)
-            .map_err(fail)?;
-        con.set_read_timeout(Some(self.network_timeout))
-            .map_err(fail)?;
-        con.set_write_timeout(Some(self.network_timeout))
-            .map_err(fail)?;
+            .get_connection_with_timeout(self.network_timeout)?;
+        con.set_read_timeout(Some(self.network_timeout))?;
+        con.set_write_timeout(Some(self.network_timeout))?;
         Ok(con)
     }
 
-    /// An idle connection (`true`: it may have gone stale) or a new one.
-    fn checkout(&self) -> Result<(Connection, bool)> {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        match idle {
-            Some(con) => Ok((con, true)),
-            None => Ok((self.new_connection()?, false)),
-        }
+    /// An idle connection (`true`: it may have gone stale) or a new one,
+    /// waiting at most the network timeout for one when all are busy.
+    fn checkout(&self) -> Result<(Con, bool)> {
+        self.pool.checkout(
+            self.network_timeout,
+            || self.connect_raw(),
+            |err| self.keys.error(err),
+            |max| Error::Backend {
+                url: self.keys.url.to_string(),
+                reason: format!(
+                    "all {max} connections of this store stayed busy for {:?} (raise \
+                     StoreBuilder::max_connections, or the network timeout)",
+                    self.network_timeout
+                ),
+            },
+        )
     }
 
-    fn give_back(&self, con: Connection) {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < MAX_IDLE {
-            idle.push(con);
-        }
+    /// A new connection, for a second try after a stale one.
+    fn new_connection(&self) -> Result<Con> {
+        self.pool
+            .fresh(|| self.connect_raw(), |err| self.keys.error(err))
+    }
+
+    fn give_back(&self, con: Con) {
+        self.pool.give_back(con);
     }
 
     /// Drops every idle connection: one of them failed as if the server had
     /// restarted, so the others are as stale.
     fn forget_idle(&self) {
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        self.pool.forget_idle();
     }
 
     /// Runs a read-only call; once more on a new connection when an idle
@@ -563,6 +565,7 @@ mod tests {
         let started = Instant::now();
         let opts = RedisOptions {
             network_timeout: Duration::from_millis(500),
+            max_connections: 4,
             write_timeout: Duration::from_secs(1),
             clock: Arc::new(crate::clock::SystemClock),
             native_expiry: true,

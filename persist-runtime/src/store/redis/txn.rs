@@ -17,8 +17,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use redis::{Cmd, Connection, FromRedisValue, Pipeline, RedisError};
+use redis::{Cmd, FromRedisValue, Pipeline, RedisError};
 
+use super::pool::Con;
 use super::{Keys, lex, prefix_end};
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
@@ -28,7 +29,7 @@ type Values = HashMap<Vec<u8>, Option<Vec<u8>>>;
 
 /// What one attempt at a batch read (watched) and queued.
 pub(crate) struct RedisTxn {
-    con: Connection,
+    con: Con,
     keys: Arc<Keys>,
     native_expiry: bool,
     /// The server's values of every record fetched (each one watched).
@@ -56,7 +57,7 @@ pub(crate) struct RedisTxn {
 }
 
 impl RedisTxn {
-    pub fn new(con: Connection, keys: Arc<Keys>, native_expiry: bool) -> Self {
+    pub fn new(con: Con, keys: Arc<Keys>, native_expiry: bool) -> Self {
         Self {
             con,
             keys,
@@ -82,7 +83,7 @@ impl RedisTxn {
         if let Some(err) = &self.broken {
             return Err(self.keys.error(err));
         }
-        match pipe.query(&mut self.con) {
+        match pipe.query(&mut *self.con) {
             Ok(out) => {
                 self.answered = true;
                 Ok(out)
@@ -360,7 +361,7 @@ impl RedisTxn {
     }
 
     /// The connection, if it may serve again (no watch left on it).
-    pub fn finish(mut self) -> Option<Connection> {
+    pub fn finish(mut self) -> Option<Con> {
         if self.broken.is_some() {
             return None;
         }
