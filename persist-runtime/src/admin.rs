@@ -321,7 +321,7 @@ impl Admin<'_> {
         loop {
             let mut keys = Vec::with_capacity(ERASE_BATCH);
             self.store
-                .scan_records(KeyRange::prefix(&prefix), Order::Forward, |k, _| {
+                .scan_stored(KeyRange::prefix(&prefix), Order::Forward, |k, _| {
                     keys.push(k.to_vec());
                     Ok(if keys.len() < ERASE_BATCH {
                         ControlFlow::Continue(())
@@ -333,6 +333,7 @@ impl Admin<'_> {
                 return Ok(erased);
             }
             erased += self.store.write_blocking(Box::new(move |ctx| {
+                ctx.prefetch(&keys)?;
                 let mut deleted = 0;
                 for key in &keys {
                     let name = String::from_utf8_lossy(key);
@@ -358,7 +359,12 @@ impl Admin<'_> {
     /// (or unchanged).
     pub fn import(&self, batch: ImportBatch, dry_run: bool) -> Result<ImportReport> {
         let records = batch.records;
+        let keys: Vec<Vec<u8>> = records
+            .iter()
+            .map(|(k, ..)| k.as_bytes().to_vec())
+            .collect();
         self.store.write_blocking(Box::new(move |ctx| {
+            ctx.prefetch(&keys)?;
             let mut tally = Tally::default();
             for (key, header, data) in &records {
                 let old = match tally.written(key) {

@@ -78,7 +78,25 @@ struct Full<T> {
 
 /// Encodes an envelope around `data`, which is already JSON.
 pub(crate) fn encode(header: &Header, data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + 80);
+    let mut out = head(header, data.len() + 80);
+    out.extend_from_slice(b",\"d\":");
+    out.extend_from_slice(data);
+    out.push(b'}');
+    out
+}
+
+/// The head of a sealed envelope (see [`crate::crypt`]): the header, then
+/// the id of the key that sealed the value, `{"v":..,"k":"<id>"` (ids are
+/// plain ASCII, nothing to escape).
+pub(crate) fn sealed_head(header: &Header, key_id: &str) -> Vec<u8> {
+    let mut out = head(header, 160);
+    let _ = write!(out, ",\"k\":\"{key_id}\"");
+    out
+}
+
+/// `{"v":..,"c":..,"u":..[,"e":..][,"t":..]`, in a buffer of `capacity`.
+fn head(header: &Header, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
     // Writing to a Vec cannot fail.
     let _ = write!(
         out,
@@ -91,9 +109,6 @@ pub(crate) fn encode(header: &Header, data: &[u8]) -> Vec<u8> {
     if let Some(t) = header.ttl_ms {
         let _ = write!(out, ",\"t\":{t}");
     }
-    out.extend_from_slice(b",\"d\":");
-    out.extend_from_slice(data);
-    out.push(b'}');
     out
 }
 
@@ -107,8 +122,40 @@ pub(crate) fn decode_header(key: &str, bytes: &[u8]) -> Result<Header> {
     }
 }
 
+/// A sealed envelope, in parts (see [`crate::crypt`]).
+pub(crate) struct Sealed<'b> {
+    pub header: Header,
+    /// The id of the key that sealed it.
+    pub key_id: &'b str,
+    /// Every byte before `,"x":`: what the seal is bound to.
+    pub head: &'b [u8],
+    /// The base64 of nonce and ciphertext.
+    pub sealed: &'b [u8],
+}
+
+/// Splits a sealed envelope (the exact form [`sealed_head`] starts); `None`
+/// for anything else.
+pub(crate) fn split_sealed(bytes: &[u8]) -> Option<Sealed<'_>> {
+    let (header, rest) = split_head(bytes)?;
+    let after_k = rest.strip_prefix(b",\"k\":\"")?;
+    let id_len = after_k.iter().position(|&b| b == b'"')?;
+    let key_id = std::str::from_utf8(&after_k[..id_len]).ok()?;
+    let rest = &after_k[id_len + 1..];
+    let head = &bytes[..bytes.len() - rest.len()];
+    let sealed = rest.strip_prefix(b",\"x\":\"")?.strip_suffix(b"\"}")?;
+    Some(Sealed {
+        header,
+        key_id,
+        head,
+        sealed,
+    })
+}
+
 /// Decodes the header and checks that the whole envelope is well-formed JSON.
 pub(crate) fn check(key: &str, bytes: &[u8]) -> Result<Header> {
+    if let Some(sealed) = split_sealed(bytes) {
+        return Ok(sealed.header);
+    }
     let full: Full<IgnoredAny> = serde_json::from_slice(bytes).map_err(|e| Error::Decode {
         key: key.to_owned(),
         type_name: "mcp-persist envelope",
@@ -150,6 +197,15 @@ pub(crate) fn decode<T: DeserializeOwned>(
 /// path then reads.
 #[inline]
 pub(crate) fn split(bytes: &[u8]) -> Option<(Header, &[u8])> {
+    let (header, rest) = split_head(bytes)?;
+    let value = rest.strip_prefix(b",\"d\":")?.strip_suffix(b"}")?;
+    Some((header, value))
+}
+
+/// The header at the start of an envelope of the written form, and what
+/// follows it.
+#[inline]
+fn split_head(bytes: &[u8]) -> Option<(Header, &[u8])> {
     let mut rest = bytes.strip_prefix(b"{\"v\":")?;
     let version = u32::try_from(take_number(&mut rest)?).ok()?;
     rest = rest.strip_prefix(b",\"c\":")?;
@@ -170,7 +226,6 @@ pub(crate) fn split(bytes: &[u8]) -> Option<(Header, &[u8])> {
         }
         None => None,
     };
-    let value = rest.strip_prefix(b",\"d\":")?.strip_suffix(b"}")?;
     let header = Header {
         version,
         created_ms,
@@ -178,7 +233,7 @@ pub(crate) fn split(bytes: &[u8]) -> Option<(Header, &[u8])> {
         expires_ms,
         ttl_ms,
     };
-    Some((header, value))
+    Some((header, rest))
 }
 
 /// Takes a JSON unsigned integer (no sign, no leading zero). Numbers of 20

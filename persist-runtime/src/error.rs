@@ -316,6 +316,28 @@ pub enum Error {
         reason: String,
     },
 
+    /// A record sealed at rest (see [`crate::crypt`]) could not be opened:
+    /// no keys, no key with its id, or it does not open with that key (the
+    /// key is wrong, or the bytes were altered or moved). Nothing was changed.
+    #[error("cannot decrypt the record at {key:?} (sealed with key {key_id:?}): {reason}")]
+    Decrypt {
+        /// The record's stored key.
+        key: String,
+        /// The id of the key that sealed it.
+        key_id: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+
+    /// An encryption key, a keyring or a key file is unusable.
+    #[error("encryption keys from {origin}: {reason}")]
+    InvalidKey {
+        /// Where the key came from (a file, a setting).
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The Redis server of a [`Store::connect`](crate::Store::connect) store
     /// refused or failed an operation, or could not be reached within the
     /// store's network timeout. A write that fails so was not acknowledged

@@ -12,6 +12,7 @@
 mod accessors;
 pub mod admin;
 mod clock;
+pub mod crypt;
 mod envelope;
 mod error;
 mod key;
@@ -24,6 +25,7 @@ mod store;
 pub mod tools;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use crypt::{EncryptionKey, KEY_FILE_ENV_VAR, Keyring};
 pub use envelope::{Meta, Stored};
 pub use error::{Error, LmdbError, Result};
 pub use key::{MAX_KEY_LEN, RecordKey};

@@ -11,6 +11,7 @@ use heed::types::{Bytes, Unit};
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, MdbError, RoTxn, WithoutTls};
 
 use crate::clock::Clock;
+use crate::crypt::Keyring;
 use crate::error::{Error, LmdbError, Result};
 use crate::store::Durability;
 use crate::store::gate::{Gate, SharedHold};
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     pub max_map_size: usize,
     /// Taken before every write transaction (see [`super::write_lock`]).
     pub write_lock: WriteLock,
+    /// The keys values are sealed with, if the store encrypts.
+    pub keys: Option<Arc<Keyring>>,
     gate: Gate,
 }
 
@@ -77,6 +80,7 @@ impl Shared {
             path: path.to_owned(),
             max_map_size: opts.max_map_size,
             write_lock,
+            keys: None,
             gate: Gate::default(),
         })
     }

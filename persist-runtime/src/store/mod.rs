@@ -56,6 +56,7 @@ pub(crate) use reads::{KeyRange, Order};
 pub(crate) use writer::WriteFn;
 
 use crate::clock::{Clock, SystemClock};
+use crate::crypt::Keyring;
 use crate::error::{Error, Result};
 use lmdb::{EnvOptions, Shared};
 use sweeper::Sweeper;
@@ -211,6 +212,8 @@ struct Inner {
     settings: Settings,
     /// The directory, or the redacted URL and app: what logs show.
     location: String,
+    /// The keys values are sealed with (see [`crate::crypt`]).
+    keys: Option<Arc<Keyring>>,
     /// Removed when the store closes (memory stores only). Declared last: dropped last.
     _temp: Option<tempfile::TempDir>,
 }
@@ -304,6 +307,17 @@ impl Store {
     /// server ([`Store::connect`]).
     pub fn path(&self) -> Option<&Path> {
         self.lmdb().map(|shared| shared.path.as_path())
+    }
+
+    /// Whether values are written sealed (the store was opened with keys:
+    /// [`StoreBuilder::encryption`] or `MCP_PERSIST_KEY_FILE`).
+    pub fn is_encrypted(&self) -> bool {
+        self.inner.keys.is_some()
+    }
+
+    /// The keys values are sealed with, if any.
+    pub(crate) fn keyring(&self) -> Option<&Keyring> {
+        self.inner.keys.as_deref()
     }
 
     /// Where the store lives, for logs and messages: its directory, or the
@@ -491,6 +505,7 @@ pub struct StoreBuilder {
     max_readers: Option<u32>,
     network_timeout: Option<Duration>,
     max_connections: Option<usize>,
+    keys: Option<Keyring>,
 }
 
 /// The settings a store runs with.
@@ -588,6 +603,34 @@ impl StoreBuilder {
         self
     }
 
+    /// Seals every value this store writes with the current key of `keys`
+    /// (XChaCha20-Poly1305, bound to the record's key and header; see
+    /// [`crate::crypt`]), and opens what any of them sealed. Given here, it
+    /// wins over `MCP_PERSIST_KEY_FILE` (a key file the store reads when the
+    /// code gives no keys).
+    ///
+    /// ```
+    /// use persist_runtime::{EncryptionKey, Keyring, Store};
+    ///
+    /// # fn main() -> Result<(), persist_runtime::Error> {
+    /// let keys = Keyring::new(EncryptionKey::generate("k1")?, [])?;
+    /// let store = Store::builder().encryption(keys).memory()?;
+    /// assert!(store.is_encrypted());
+    /// # Ok(()) }
+    /// ```
+    pub fn encryption(mut self, keys: Keyring) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// The keys asked for: in code, else from `MCP_PERSIST_KEY_FILE`.
+    fn resolve_keys(&self) -> Result<Option<Arc<Keyring>>> {
+        match &self.keys {
+            Some(keys) => Ok(Some(Arc::new(keys.clone()))),
+            None => Ok(Keyring::from_env()?.map(Arc::new)),
+        }
+    }
+
     /// The most connections a store on a server ([`connect`](Self::connect))
     /// opens at once: reads beyond it wait for one (at most the network
     /// timeout, then [`Error::Backend`]). Default: 32. (No effect on an
@@ -637,7 +680,9 @@ impl StoreBuilder {
     #[cfg(feature = "redis")]
     fn connect_redis(self, url: &str, app: &str) -> Result<Store> {
         let settings = self.settings();
+        let keys = self.resolve_keys()?;
         let options = redis::RedisOptions {
+            keys: keys.clone(),
             network_timeout: self.network_timeout.unwrap_or(DEFAULT_NETWORK_TIMEOUT),
             max_connections: self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
             write_timeout: settings.write_timeout,
@@ -648,6 +693,7 @@ impl StoreBuilder {
         let location = format!("{} (app {app})", engine.url());
         let batches = Arc::clone(&engine) as Arc<dyn writer::Batches>;
         let running = Running {
+            keys,
             engine: Engine::Redis(engine),
             durability: Durability::Full,
             settings,
@@ -726,6 +772,14 @@ impl StoreBuilder {
                 self.write_timeout.map(|t| show(Some(t))),
             ),
             differs(
+                "encryption keys",
+                inner
+                    .keys
+                    .as_ref()
+                    .map_or("none".into(), |k| k.ids().join(",")),
+                self.keys.as_ref().map(|k| k.ids().join(",")),
+            ),
+            differs(
                 "max_readers",
                 running.max_readers.to_string(),
                 self.max_readers.map(|r| r.to_string()),
@@ -801,9 +855,13 @@ impl StoreBuilder {
             max_readers: settings.max_readers,
             write_timeout: settings.write_timeout,
         };
-        let shared = Arc::new(Shared::open(path, &opts, Arc::clone(&settings.clock))?);
+        let keys = self.resolve_keys()?;
+        let mut shared = Shared::open(path, &opts, Arc::clone(&settings.clock))?;
+        shared.keys = keys.clone();
+        let shared = Arc::new(shared);
         let batches = Arc::clone(&shared) as Arc<dyn writer::Batches>;
         let running = Running {
+            keys,
             engine: Engine::Lmdb { shared },
             durability,
             settings,
@@ -817,6 +875,7 @@ impl StoreBuilder {
 
 /// An engine ready to serve, with what it runs with.
 struct Running {
+    keys: Option<Arc<Keyring>>,
     engine: Engine,
     durability: Durability,
     settings: Settings,
@@ -849,6 +908,7 @@ impl Running {
                 durability: self.durability,
                 settings: self.settings,
                 location: self.location,
+                keys: self.keys,
                 _temp: self.temp,
             }),
         })

@@ -23,6 +23,7 @@ use heed::RoTxn;
 use super::lmdb::Shared;
 use super::txn::index_key;
 use super::{Engine, Store};
+use crate::crypt;
 use crate::error::Result;
 
 /// The direction of a scan.
@@ -61,25 +62,45 @@ pub(crate) type Visit<'f> = dyn FnMut(&[u8], &[u8]) -> Result<ControlFlow<()>> +
 impl Store {
     /// Calls `f` with the envelope stored at `key` (`None`: no record), in
     /// one short read transaction; returns what `f` returns.
+    /// A sealed record (see [`crate::crypt`]) is opened first: `f` sees the
+    /// plain envelope, or the read fails with [`crate::Error::Decrypt`].
     #[inline]
     pub(crate) fn read_record<R>(
         &self,
         key: &[u8],
         f: impl FnOnce(Option<&[u8]>) -> Result<R>,
     ) -> Result<R> {
+        let keys = self.keyring();
+        let opened = |bytes: Option<&[u8]>| {
+            let plain = bytes.map(|b| crypt::open(keys, key, b)).transpose()?;
+            f(plain.as_deref())
+        };
         match &self.inner.engine {
             Engine::Lmdb { shared, .. } => shared.read(|txn| {
                 let bytes = shared.records.get(txn, key).map_err(|e| shared.lmdb(e))?;
-                f(bytes)
+                opened(bytes)
             }),
             #[cfg(feature = "redis")]
-            Engine::Redis(redis) => f(redis.get(key)?.as_deref()),
+            Engine::Redis(redis) => opened(redis.get(key)?.as_deref()),
         }
     }
 
     /// Calls `f` with each record (key, envelope) of `range` in `order`, in
     /// one read transaction, until it breaks.
+    /// Sealed records are opened first (see [`Store::read_record`]).
     pub(crate) fn scan_records(
+        &self,
+        range: KeyRange<'_>,
+        order: Order,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<ControlFlow<()>>,
+    ) -> Result<()> {
+        let keys = self.keyring();
+        self.scan_stored(range, order, |k, v| f(k, &crypt::open(keys, k, v)?))
+    }
+
+    /// [`Store::scan_records`] with the bytes as stored, sealed or not
+    /// (listings of keys and headers, which are in clear; exports).
+    pub(crate) fn scan_stored(
         &self,
         range: KeyRange<'_>,
         order: Order,

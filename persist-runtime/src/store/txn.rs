@@ -24,11 +24,14 @@
 //! On LMDB a job runs in a nested write transaction of its batch's write
 //! transaction, on the leading thread, holding the resize gate.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::ops::Bound;
 
 use heed::RwTxn;
 
 use super::lmdb::Shared;
+use crate::crypt::{self, Keyring};
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
 
@@ -36,6 +39,10 @@ use crate::error::{Error, Result};
 /// a Redis optimistic transaction.
 pub(crate) struct WriteCtx<'a, 'e> {
     on: On<'a, 'e>,
+    /// The keys values are sealed with (see [`crate::crypt`]).
+    keys: Option<&'a Keyring>,
+    /// Sealed records this job read, opened (what [`WriteCtx::get`] lends).
+    opened: HashMap<Vec<u8>, Vec<u8>>,
     /// The clock's reading for this batch (also [`WriteCtx::now_ms`]).
     pub now_ms: u64,
 }
@@ -48,6 +55,15 @@ enum On<'a, 'e> {
     },
     #[cfg(feature = "redis")]
     Redis(&'a mut super::redis::RedisTxn),
+}
+
+/// The envelope stored at `key` as the engine holds it (sealed or not).
+fn raw_get<'c>(on: &'c mut On<'_, '_>, key: &[u8]) -> Result<Option<&'c [u8]>> {
+    match on {
+        On::Lmdb { txn, shared } => shared.records.get(txn, key).map_err(|e| shared.lmdb(e)),
+        #[cfg(feature = "redis")]
+        On::Redis(txn) => txn.get(key),
+    }
 }
 
 /// The expiry index key of a record: `expires_ms` (8 bytes, big-endian)
@@ -64,15 +80,23 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
     pub(super) fn new(txn: &'a mut RwTxn<'e>, shared: &'a Shared, now_ms: u64) -> Self {
         Self {
             on: On::Lmdb { txn, shared },
+            keys: shared.keys.as_deref(),
+            opened: HashMap::new(),
             now_ms,
         }
     }
 
     /// A context for one run of a job in a Redis transaction.
     #[cfg(feature = "redis")]
-    pub(super) fn redis(txn: &'a mut super::redis::RedisTxn, now_ms: u64) -> Self {
+    pub(super) fn redis(
+        txn: &'a mut super::redis::RedisTxn,
+        keys: Option<&'a Keyring>,
+        now_ms: u64,
+    ) -> Self {
         Self {
             on: On::Redis(txn),
+            keys,
+            opened: HashMap::new(),
             now_ms,
         }
     }
@@ -84,17 +108,38 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
     }
 
     /// The raw envelope stored at `key` (this job's own writes included).
+    /// A sealed record is opened with the store's keys (an error without
+    /// the right one): the job sees the plain envelope.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<&[u8]>> {
-        match &mut self.on {
-            On::Lmdb { txn, shared } => shared.records.get(txn, key).map_err(|e| shared.lmdb(e)),
-            #[cfg(feature = "redis")]
-            On::Redis(txn) => txn.get(key),
+        let Self {
+            on, keys, opened, ..
+        } = self;
+        let Some(stored) = raw_get(on, key)? else {
+            return Ok(None);
+        };
+        match crypt::open(*keys, key, stored)? {
+            Cow::Borrowed(plain) => Ok(Some(plain)),
+            Cow::Owned(plain) => {
+                let slot = opened.entry(key.to_vec()).insert_entry(plain);
+                Ok(Some(slot.into_mut().as_slice()))
+            }
         }
     }
 
-    /// The header stored at `key`, if any.
+    /// Reads the records of `keys` ahead, for a job about to read them one by
+    /// one: one round trip on Redis instead of one per key; nothing on LMDB,
+    /// where a read is a lookup in memory.
+    pub fn prefetch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
+        match &mut self.on {
+            On::Lmdb { .. } => Ok(()),
+            #[cfg(feature = "redis")]
+            On::Redis(txn) => txn.prefetch(keys),
+        }
+    }
+
+    /// The header stored at `key`, if any (in clear, sealed or not).
     pub fn header(&mut self, key: &str) -> Result<Option<Header>> {
-        self.get(key.as_bytes())?
+        raw_get(&mut self.on, key.as_bytes())?
             .map(|bytes| envelope::decode_header(key, bytes))
             .transpose()
     }
@@ -124,7 +169,11 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         header: &Header,
         data: &[u8],
     ) -> Result<()> {
-        let bytes = envelope::encode(header, data);
+        self.opened.remove(key);
+        let bytes = match self.keys {
+            Some(keys) => crypt::seal(keys, key, header, data),
+            None => envelope::encode(header, data),
+        };
         let (txn, shared) = match &mut self.on {
             On::Lmdb { txn, shared } => (txn, *shared),
             #[cfg(feature = "redis")]
@@ -157,6 +206,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
     /// Deletes the record at `key` whose header is `old` (and its expiry
     /// index entry). Returns whether a record was there.
     pub fn remove(&mut self, key: &[u8], old: Option<&Header>) -> Result<bool> {
+        self.opened.remove(key);
         let (txn, shared) = match &mut self.on {
             On::Lmdb { txn, shared } => (txn, *shared),
             #[cfg(feature = "redis")]

@@ -54,6 +54,7 @@ use super::reads::{KeyRange, Order, Visit};
 use super::txn::WriteCtx;
 use super::writer::{Batches, Job, panic_message};
 use crate::clock::Clock;
+use crate::crypt::Keyring;
 use crate::error::{Error, Result};
 
 /// How many keys one page of a scan reads (one `ZRANGEBYLEX` and one `MGET`).
@@ -131,10 +132,13 @@ pub(crate) struct RedisEngine {
     /// Transactions lost to concurrent writers (EXEC answered nil), for
     /// benchmarks and monitoring.
     conflicts: AtomicU64,
+    /// The keys values are sealed with, if the store encrypts.
+    keys_ring: Option<Arc<Keyring>>,
 }
 
 /// How a [`RedisEngine`] is set up.
 pub(crate) struct RedisOptions {
+    pub keys: Option<Arc<Keyring>>,
     pub network_timeout: Duration,
     pub max_connections: usize,
     pub write_timeout: Duration,
@@ -200,6 +204,7 @@ impl RedisEngine {
             clock: opts.clock,
             native_expiry: opts.native_expiry,
             conflicts: AtomicU64::new(0),
+            keys_ring: opts.keys,
         };
         let version: String = engine.call(|con| {
             redis::cmd("INFO")
@@ -396,7 +401,11 @@ impl RedisEngine {
                 txn.begin_job(deferred);
                 let job = &mut batch[i];
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    job.run(&mut WriteCtx::redis(&mut txn, now_ms))
+                    job.run(&mut WriteCtx::redis(
+                        &mut txn,
+                        self.keys_ring.as_deref(),
+                        now_ms,
+                    ))
                 }))
                 .unwrap_or_else(|panic| Err(Error::Panicked(panic_message(&*panic))));
                 if txn.end_job(result.is_ok()) {
@@ -419,7 +428,16 @@ impl RedisEngine {
         };
         let committed = if broken { None } else { txn.exec().ok() };
         let stale = reused && txn.went_stale();
-        let reason = txn.failure();
+        let reason = txn.failure().map(|reason| {
+            if txn.outcome_unknown() {
+                format!(
+                    "{reason}; the write was sent and its answer lost: it may or may not have \
+                     been applied (read before retrying a change that is not idempotent)"
+                )
+            } else {
+                reason
+            }
+        });
         if let Some(con) = txn.finish() {
             self.give_back(con);
         }
@@ -438,6 +456,9 @@ impl RedisEngine {
         }
     }
 }
+
+/// How many lost transactions a batch takes before its jobs run one by one.
+const SPLIT_AFTER_CONFLICTS: u32 = 3;
 
 /// How many times a batch stops to fetch what its jobs asked for before
 /// its jobs read as they go (one round trip per read).
@@ -481,7 +502,17 @@ impl Batches for RedisEngine {
                 }
                 Attempt::Conflict => {
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
+                    fresh = false;
                     let waited = started.elapsed();
+                    if attempts >= SPLIT_AFTER_CONFLICTS && batch.len() > 1 {
+                        // A record another process keeps changing must not
+                        // fail the jobs batched with it: each on its own.
+                        answering();
+                        for job in batch {
+                            self.execute(vec![job], _timeout, &mut || {});
+                        }
+                        return;
+                    }
                     if waited < self.write_timeout {
                         back_off(attempts);
                         continue;
@@ -540,8 +571,65 @@ fn stale(err: &RedisError) -> bool {
 }
 
 #[cfg(test)]
+#[path = "../../../../tests/common/redis_server.rs"]
+mod test_server;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envelope::{self, Header};
+
+    /// A transaction on `server`, for tests of what one batch does.
+    fn txn_on(server: &test_server::RedisServer, keys: &Arc<Keys>) -> RedisTxn {
+        let client = redis::Client::open(server.url()).unwrap();
+        let (con, _) = Pool::new(1)
+            .checkout(
+                Duration::from_secs(5),
+                || client.get_connection(),
+                |e| keys.error(e),
+                |_| unreachable!(),
+            )
+            .unwrap();
+        RedisTxn::new(con, Arc::clone(keys), false)
+    }
+
+    /// Review of issue 15: a sweep batched after a write of the same record
+    /// must leave the write's expiry entry alone.
+    #[test]
+    fn a_sweep_after_a_rewrite_in_one_batch_keeps_the_new_expiry() {
+        let Some(server) = test_server::RedisServer::start() else {
+            return;
+        };
+        let keys = Arc::new(Keys::new("t", server.url().into()));
+        let header = |expires| Header {
+            version: 1,
+            created_ms: 1,
+            updated_ms: 1,
+            expires_ms: Some(expires),
+            ttl_ms: None,
+        };
+        // K expired at 10 (by the store's clock), still stored and indexed.
+        let mut seed = txn_on(&server, &keys);
+        seed.begin_job(false);
+        seed.put(b"ns:k", Some(10), envelope::encode(&header(10), b"1"));
+        seed.end_job(true);
+        assert!(seed.exec().unwrap());
+        drop(seed.finish());
+
+        let mut txn = txn_on(&server, &keys);
+        txn.begin_job(false);
+        txn.put(b"ns:k", Some(5_000), envelope::encode(&header(5_000), b"2"));
+        txn.end_job(true);
+        txn.begin_job(false);
+        let due = txn.take_due_expiries(100, 10).unwrap();
+        assert!(due.is_empty(), "{due:?}");
+        txn.end_job(true);
+        assert!(txn.exec().unwrap());
+        assert_eq!(
+            server.command(&["ZSCORE", "mcp-persist:{t}:expiry", "ns:k"]),
+            "5000"
+        );
+    }
 
     #[test]
     fn keys_share_one_hash_tag_and_urls_lose_their_password() {
@@ -564,6 +652,7 @@ mod tests {
         let url = format!("redis://127.0.0.1:{port}/0");
         let started = Instant::now();
         let opts = RedisOptions {
+            keys: None,
             network_timeout: Duration::from_millis(500),
             max_connections: 4,
             write_timeout: Duration::from_secs(1),

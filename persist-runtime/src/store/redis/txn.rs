@@ -52,6 +52,8 @@ pub(crate) struct RedisTxn {
     expiry_watched: bool,
     /// A call succeeded on this connection.
     answered: bool,
+    /// EXEC was sent: a failure from here leaves the outcome unknown.
+    exec_sent: bool,
     /// A call failed: the connection's state is unknown.
     broken: Option<RedisError>,
 }
@@ -74,6 +76,7 @@ impl RedisTxn {
             index_watched: false,
             expiry_watched: false,
             answered: false,
+            exec_sent: false,
             broken: None,
         }
     }
@@ -112,7 +115,23 @@ impl RedisTxn {
     /// Whether the first call on this connection failed as a connection
     /// the server closed does: nothing was sent but reads, redo the batch.
     pub fn went_stale(&self) -> bool {
-        !self.answered && self.broken.as_ref().is_some_and(super::stale)
+        !self.answered && !self.exec_sent && self.broken.as_ref().is_some_and(super::stale)
+    }
+
+    /// Whether EXEC was sent and its answer lost: Redis may have applied it.
+    pub fn outcome_unknown(&self) -> bool {
+        self.exec_sent && self.broken.is_some()
+    }
+
+    /// Reads (and watches) every record of `keys` not fetched yet, in one
+    /// round trip: for jobs that are about to read them one by one.
+    pub fn prefetch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
+        let unseen: Vec<Vec<u8>> = keys
+            .iter()
+            .filter(|k| self.view(k).is_none())
+            .cloned()
+            .collect();
+        self.fetch(&unseen)
     }
 
     /// Runs the next job in deferred mode (`true`) or reading as it goes.
@@ -332,11 +351,20 @@ impl RedisTxn {
             .arg(0)
             .arg(limit);
         let (due,): (Vec<(Vec<u8>, f64)>,) = self.send(&pipe)?;
+        // A record written or removed earlier in this batch already has its
+        // entry right (a later expiry, or none): not due, not to remove.
+        let due: Vec<(Vec<u8>, f64)> = due
+            .into_iter()
+            .filter(|(k, _)| !self.job.contains_key(k) && !self.batch.contains_key(k))
+            .collect();
         for (key, _) in &due {
             let mut rem = redis::cmd("ZREM");
             rem.arg(&self.keys.expiry).arg(key);
             self.queue(rem);
         }
+        // The sweep reads each due record next: all of them in one trip.
+        let keys: Vec<Vec<u8>> = due.iter().map(|(k, _)| k.clone()).collect();
+        self.prefetch(&keys)?;
         // Scores are whole milliseconds, exact in an f64 below 2^53.
         Ok(due.into_iter().map(|(k, at)| (at as u64, k)).collect())
     }
@@ -355,6 +383,7 @@ impl RedisTxn {
         }
         // EXEC answers nil when the transaction was aborted; either way the
         // watches are over.
+        self.exec_sent = true;
         let done: Option<redis::Value> = self.send(&writes)?;
         self.watching = false;
         Ok(done.is_some())
