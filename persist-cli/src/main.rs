@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use persist_runtime::admin::{ImportBatch, RawRecord};
-use persist_runtime::{DIR_ENV_VAR, Error, Scope, Store, URL_ENV_VAR, resolve_dir};
+use persist_runtime::{
+    DIR_ENV_VAR, EncryptionKey, Error, Keyring, Scope, Store, StoreBuilder, URL_ENV_VAR,
+    resolve_dir,
+};
 use serde_json::{Value, json};
 
 use output::{Out, human_size, time_to_expiry};
@@ -49,6 +52,10 @@ struct Select {
     /// with --app naming the application on it.
     #[arg(long, global = true, conflicts_with = "dir", requires = "app")]
     url: Option<String>,
+    /// The store's encryption keys (`id:base64` lines, owner-only; the first
+    /// seals writes). Default: MCP_PERSIST_KEY_FILE, as servers read it.
+    #[arg(long, global = true, value_name = "FILE")]
+    key_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -92,7 +99,8 @@ enum Command {
     /// Purge expired records now and print how many.
     Sweep,
     /// Write every record (one user's, with --scope) as JSON Lines (to
-    /// FILE, or stdout): what `import` takes back.
+    /// FILE, or stdout): what `import` takes back. Encrypted records are
+    /// written sealed, as stored, unless --decrypted.
     ///
     /// FILE is replaced only once the export is complete and on disk: it is
     /// written to a temporary file next to it (owner-only), synced, then
@@ -100,6 +108,9 @@ enum Command {
     Export {
         /// Output file; stdout when absent.
         file: Option<PathBuf>,
+        /// Write encrypted records opened, values in clear (needs the keys).
+        #[arg(long)]
+        decrypted: bool,
     },
     /// Import JSON Lines from `export`, all or nothing.
     Import {
@@ -121,6 +132,19 @@ enum Command {
     Stats,
     /// Read every record and report those whose envelope does not decode. Changes nothing.
     Check,
+    /// Make a new encryption key: print its `id:base64` line, or put it first
+    /// in FILE (created owner-only; in an existing key file the older keys
+    /// stay, to read what they sealed: a rotation). Then `rekey`.
+    Keygen {
+        /// The key's id, stored in every record it seals (default: the time, `k` + seconds since the epoch).
+        #[arg(long)]
+        id: Option<String>,
+        /// The key file to create or to rotate.
+        file: Option<PathBuf>,
+    },
+    /// Seal every record under the current (first) key of --key-file:
+    /// records of older keys and plain ones, in batches while servers run.
+    Rekey,
     /// Delete every record of the user given by --scope, for good (a
     /// user's right to erasure; `export --scope` first for their copy).
     Erase {
@@ -221,8 +245,21 @@ fn open(select: &Select) -> Result<Store, Failure> {
 /// Connects to the application `app` on the server at `url`, without a
 /// background sweeper.
 fn connect(url: &str, app: &str) -> Result<Store, Failure> {
-    Ok(Store::builder().sweep_interval(None).connect(url, app)?)
+    Ok(builder()?.connect(url, app)?)
 }
+
+/// How the CLI opens stores: no background sweeper; the keys of
+/// `--key-file` (else `MCP_PERSIST_KEY_FILE`, which the store reads itself).
+fn builder() -> Result<StoreBuilder, Failure> {
+    let builder = Store::builder().sweep_interval(None);
+    Ok(match KEY_FILE.get().and_then(Option::as_ref) {
+        Some(path) => builder.encryption(Keyring::from_file(path)?),
+        None => builder,
+    })
+}
+
+/// The `--key-file` given, for [`builder`].
+static KEY_FILE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
 
 /// The import file (`-`: stdin), read and checked whole.
 fn read_batch(file: &Path) -> Result<ImportBatch, Failure> {
@@ -241,7 +278,7 @@ fn has_store(dir: &Path) -> bool {
 
 /// Opens (or creates) the store in `dir`, without a background sweeper.
 fn open_at(dir: &Path) -> Result<Store, Failure> {
-    Ok(Store::builder().sweep_interval(None).open_at(dir)?)
+    Ok(builder()?.open_at(dir)?)
 }
 
 /// "No store at DIR", with how DIR was found and `hint`.
@@ -253,6 +290,7 @@ fn no_store(dir: &Path, how: &str, hint: &str) -> Failure {
 }
 
 fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
+    let _ = KEY_FILE.set(cli.select.key_file.clone());
     let scope = cli.scope.as_deref().map(Scope::new).transpose()?;
     if scope.is_some() && !takes_scope(&cli.command) {
         return Err(fail(
@@ -381,16 +419,22 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 &format!("purged {purged} expired records"),
             );
         }
-        Command::Export { file } => {
+        Command::Export { file, decrypted } => {
             let store = open(&cli.select)?;
+            if decrypted && !store.is_encrypted() {
+                return Err(fail(
+                    2,
+                    "--decrypted needs the store's keys (--key-file or MCP_PERSIST_KEY_FILE)",
+                ));
+            }
             let mut progress = progress_reporter("exported");
+            let export = Export {
+                prefix: user_prefix,
+                decrypted,
+            };
             let n = match &file {
-                Some(path) => export_to_file(&store, user_prefix, path, &mut progress)?,
-                None => store.admin().export_jsonl(
-                    user_prefix,
-                    &mut std::io::stdout().lock(),
-                    &mut progress,
-                )?,
+                Some(path) => export_to_file(&store, &export, path, &mut progress)?,
+                None => export.run(&store, &mut std::io::stdout().lock(), &mut progress)?,
             };
             if file.is_some() || std::io::stderr().is_terminal() {
                 eprintln!("exported {n} records{}", of(&scope));
@@ -485,6 +529,23 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 return Err(fail(2, format!("{} records do not decode", bad.len())));
             }
         }
+        Command::Keygen { id, file } => keygen(id, file.as_deref(), out)?,
+        Command::Rekey => {
+            let store = open(&cli.select)?;
+            let mut progress = progress_reporter("looked at");
+            let report = store.admin().rekey(&mut progress)?;
+            out.done(
+                &serde_json::to_value(report).unwrap_or(Value::Null),
+                &format!(
+                    "sealed {} records anew under key {:?}; {} were already; {} left as they \
+                     are (they do not decode: see `check`)",
+                    report.resealed,
+                    store.admin().current_key_id().unwrap_or_default(),
+                    report.current,
+                    report.skipped
+                ),
+            );
+        }
         Command::Erase { yes } => {
             let scope = scope.ok_or_else(|| fail(2, "erase needs --scope USER: whose records"))?;
             let store = open(&cli.select)?;
@@ -508,9 +569,32 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
 /// Writes the export to a temporary file next to `path` (owner-only from
 /// creation), syncs it and renames it over `path`. On any failure the
 /// temporary file is removed and `path` is left as it was.
+/// What an export writes: the records under `prefix`, sealed ones as
+/// stored unless `decrypted`.
+struct Export<'p> {
+    prefix: &'p str,
+    decrypted: bool,
+}
+
+impl Export<'_> {
+    fn run(
+        &self,
+        store: &Store,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(usize),
+    ) -> persist_runtime::Result<usize> {
+        let admin = store.admin();
+        if self.decrypted {
+            admin.export_jsonl_decrypted(self.prefix, out, progress)
+        } else {
+            admin.export_jsonl(self.prefix, out, progress)
+        }
+    }
+}
+
 fn export_to_file(
     store: &Store,
-    key_prefix: &str,
+    export: &Export<'_>,
     path: &Path,
     progress: &mut dyn FnMut(usize),
 ) -> Result<usize, Failure> {
@@ -546,13 +630,10 @@ fn export_to_file(
         .tempfile_in(dir)
         .map_err(|e| failed("cannot create a file", &e))?;
     let mut out = BufWriter::new(temp.as_file_mut());
-    let n = store
-        .admin()
-        .export_jsonl(key_prefix, &mut out, progress)
-        .map_err(|e| match e {
-            Error::Io { source, .. } => failed("cannot write", &source),
-            other => Failure::from(other),
-        })?;
+    let n = export.run(store, &mut out, progress).map_err(|e| match e {
+        Error::Io { source, .. } => failed("cannot write", &source),
+        other => Failure::from(other),
+    })?;
     out.flush().map_err(|e| failed("cannot write", &e))?;
     drop(out);
     temp.as_file()
@@ -566,6 +647,58 @@ fn export_to_file(
         eprintln!("mcp-persist: warning: cannot sync {}: {err}", dir.display());
     }
     Ok(n)
+}
+
+/// `keygen`: a new key, printed or put first in `file` (owner-only).
+fn keygen(id: Option<String>, file: Option<&Path>, out: &Out) -> Result<(), Failure> {
+    let id = id.unwrap_or_else(|| format!("k{}", now_ms() / 1000));
+    let key = EncryptionKey::generate(&id)?;
+    let Some(file) = file else {
+        out.value(&json!({"id": id, "line": key.to_line()}), &key.to_line());
+        return Ok(());
+    };
+    // A rotation keeps the older keys after the new one (checked first).
+    let older = match file.exists() {
+        true => {
+            let ring = Keyring::from_file(file)?;
+            if ring.ids().contains(&id.as_str()) {
+                return Err(fail(
+                    2,
+                    format!("{} already has a key {id:?}", file.display()),
+                ));
+            }
+            std::fs::read_to_string(file)
+                .map_err(|e| fail(2, format!("cannot read {}: {e}", file.display())))?
+        }
+        false => String::new(),
+    };
+    let text = format!("{}\n{older}", key.to_line());
+    let dir = match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let temp = tempfile::Builder::new()
+        .prefix(".mcp-persist-key")
+        .tempfile_in(dir)
+        .map_err(|e| fail(2, format!("cannot write in {}: {e}", dir.display())))?;
+    std::fs::write(temp.path(), text)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| fail(2, format!("cannot write {}: {e}", temp.path().display())))?;
+    temp.persist(file)
+        .map_err(|e| fail(2, format!("cannot replace {}: {}", file.display(), e.error)))?;
+    out.done(
+        &json!({"id": id, "file": file}),
+        &format!(
+            "key {id:?} is now the first (current) key of {}{}",
+            file.display(),
+            if older.is_empty() {
+                ""
+            } else {
+                "; the older keys stay to read what they sealed: run `rekey`"
+            }
+        ),
+    );
+    Ok(())
 }
 
 /// Whether `command` works on keys that `--scope` can narrow.

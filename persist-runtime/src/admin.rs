@@ -22,6 +22,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::clock::{duration_ms, to_system_time};
+use crate::crypt;
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
 use crate::key::MAX_KEY_LEN;
@@ -196,11 +197,12 @@ impl Admin<'_> {
         Ok(out)
     }
 
-    /// Calls `f` with each record (key, envelope bytes) whose key starts with
-    /// `prefix`, in key order and in one read transaction, until it says stop.
+    /// Calls `f` with each record (key, envelope bytes as stored: sealed
+    /// ones too, whose headers are in clear) whose key starts with `prefix`,
+    /// in key order and in one read transaction, until it says stop.
     fn each_record(&self, prefix: &str, mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
         let range = KeyRange::prefix(prefix.as_bytes());
-        self.store.scan_records(range, Order::Forward, |k, v| {
+        self.store.scan_stored(range, Order::Forward, |k, v| {
             Ok(if f(k, v) {
                 ControlFlow::Continue(())
             } else {
@@ -263,9 +265,36 @@ impl Admin<'_> {
     /// is not JSON: `{"key": .., "raw": "<text>"}`), in key order, from one
     /// read transaction. Returns how many lines were written. `progress` is
     /// called every 1000 records. One user's records: [`Admin::export_scope`].
+    ///
+    /// Records sealed at rest (see [`crate::crypt`]) are written sealed, as
+    /// stored: the file holds no value in clear, and imports back into a
+    /// store that has their key. [`Admin::export_jsonl_decrypted`] writes
+    /// them opened.
     pub fn export_jsonl(
         &self,
         prefix: &str,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<usize> {
+        self.export(prefix, false, out, progress)
+    }
+
+    /// [`Admin::export_jsonl`] with every sealed record opened: values in
+    /// clear, for moving data out of the store's encryption on purpose.
+    /// Fails ([`Error::Decrypt`]) on a record the store's keys do not open.
+    pub fn export_jsonl_decrypted(
+        &self,
+        prefix: &str,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<usize> {
+        self.export(prefix, true, out, progress)
+    }
+
+    fn export(
+        &self,
+        prefix: &str,
+        opened: bool,
         out: &mut dyn Write,
         progress: &mut dyn FnMut(usize),
     ) -> Result<usize> {
@@ -274,10 +303,18 @@ impl Admin<'_> {
             source,
         };
         let mut n = 0;
-        self.store.scan_records(
+        let keys = self.store.keyring();
+        self.store.scan_stored(
             KeyRange::prefix(prefix.as_bytes()),
             Order::Forward,
             |k, v| {
+                let opened_bytes;
+                let v = if opened {
+                    opened_bytes = crypt::open(keys, k, v)?;
+                    &*opened_bytes
+                } else {
+                    v
+                };
                 let key = String::from_utf8_lossy(k);
                 let line = match serde_json::from_slice::<Value>(v) {
                     Ok(envelope) => json!({"key": key, "envelope": envelope}),
@@ -357,8 +394,29 @@ impl Admin<'_> {
     /// With `dry_run`, reports what would change and writes nothing. A key
     /// given twice counts as the store would see it: added, then replaced
     /// (or unchanged).
+    ///
+    /// Sealed lines (an export of an encrypted store) are opened with this
+    /// store's keys first ([`Error::Decrypt`] naming the key otherwise) and
+    /// written as this store writes: sealed under its current key, or plain.
     pub fn import(&self, batch: ImportBatch, dry_run: bool) -> Result<ImportReport> {
-        let records = batch.records;
+        let keys = self.store.keyring();
+        let records = batch
+            .records
+            .into_iter()
+            .map(|(key, header, payload)| match payload {
+                Payload::Plain(data) => Ok((key, header, data)),
+                Payload::Sealed(bytes) => {
+                    let plain = crypt::open(keys, key.as_bytes(), &bytes)?;
+                    let data = envelope::split(&plain).map(|(_, d)| d.to_vec());
+                    let data = data.ok_or_else(|| Error::Decode {
+                        key: key.clone(),
+                        type_name: "mcp-persist envelope",
+                        reason: "the opened envelope is not of the written form".into(),
+                    })?;
+                    Ok((key, header, data))
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
         let keys: Vec<Vec<u8>> = records
             .iter()
             .map(|(k, ..)| k.as_bytes().to_vec())
@@ -428,6 +486,90 @@ impl Admin<'_> {
         Ok(stats)
     }
 
+    /// The id of the key this store seals writes with, if it encrypts.
+    pub fn current_key_id(&self) -> Option<String> {
+        self.store.keyring().map(|k| k.current().id().to_owned())
+    }
+
+    /// Seals every record under the current key of the store's keyring:
+    /// records sealed with an older key, and plain ones (so `rekey` also
+    /// encrypts a store that was not). In write transactions of at most
+    /// 1000 records, while servers run (they must already hold the new key
+    /// as current and the old ones to read). Timestamps and expiry are kept.
+    /// A record that does not decode is left as it is and counted.
+    /// `progress` is told how many records were looked at, after each batch.
+    pub fn rekey(&self, progress: &mut dyn FnMut(usize)) -> Result<RekeyReport> {
+        let keys = self.store.keyring().ok_or_else(|| Error::InvalidKey {
+            origin: "rekey".into(),
+            reason: format!(
+                "the store was opened without keys: give them (a key file, or {}); the first \
+                 one seals everything",
+                crypt::KEY_FILE_ENV_VAR
+            ),
+        })?;
+        let current = keys.current().id().to_owned();
+        let mut report = RekeyReport::default();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let (mut todo, mut seen, mut last) = (Vec::new(), 0, None);
+            self.store.scan_stored(
+                KeyRange {
+                    prefix: b"",
+                    after: after.as_deref(),
+                },
+                Order::Forward,
+                |k, v| {
+                    seen += 1;
+                    last = Some(k.to_vec());
+                    match envelope::split_sealed(v) {
+                        Some(sealed) if sealed.key_id == current => report.current += 1,
+                        _ => todo.push(k.to_vec()),
+                    }
+                    Ok(if seen < ERASE_BATCH {
+                        ControlFlow::Continue(())
+                    } else {
+                        ControlFlow::Break(())
+                    })
+                },
+            )?;
+            if !todo.is_empty() {
+                let (resealed, skipped) = self.store.write_blocking(Box::new(move |ctx| {
+                    ctx.prefetch(&todo)?;
+                    let (mut resealed, mut skipped) = (0, 0);
+                    for key in &todo {
+                        let name = String::from_utf8_lossy(key).into_owned();
+                        let Some(plain) = ctx.get(key)? else {
+                            continue; // deleted meanwhile
+                        };
+                        // The value's bytes as they are; another form of
+                        // envelope through the JSON parser.
+                        let (header, data) = match envelope::split(plain) {
+                            Some((header, data)) => (header, data.to_vec()),
+                            None => match envelope::decode::<Value>(&name, "JSON value", plain) {
+                                Ok((header, value)) => (header, value.to_string().into_bytes()),
+                                Err(err) => {
+                                    tracing::warn!(%err, "rekey: left a record that does not decode as it is");
+                                    skipped += 1;
+                                    continue;
+                                }
+                            },
+                        };
+                        ctx.put(key, Some(&header), &header, &data)?;
+                        resealed += 1;
+                    }
+                    Ok((resealed, skipped))
+                }))?;
+                report.resealed += resealed;
+                report.skipped += skipped;
+            }
+            progress(report.resealed + report.current + report.skipped);
+            if seen < ERASE_BATCH {
+                return Ok(report);
+            }
+            after = last;
+        }
+    }
+
     /// Keys whose envelope does not decode, with why. Changes nothing.
     ///
     /// The whole envelope is parsed as JSON: reading the header skips the
@@ -435,10 +577,22 @@ impl Admin<'_> {
     /// `envelope` fuzz target found such a record reported as fine).
     pub fn check(&self) -> Result<Vec<(String, String)>> {
         let mut bad = Vec::new();
+        let keys = self.store.keyring();
         self.each_record("", |k, v| {
             let key = String::from_utf8_lossy(k).into_owned();
             let why = match envelope::check(&key, v) {
                 Err(e) => Some(e.to_string()),
+                // A sealed record is checked whole where the store has keys
+                // (it opens, and what it holds is JSON); else its header only.
+                Ok(_) if envelope::split_sealed(v).is_some() => match keys {
+                    Some(keys) => match crypt::open(Some(keys), k, v) {
+                        Ok(plain) => serde_json::from_slice::<Value>(&plain)
+                            .err()
+                            .map(|e| e.to_string()),
+                        Err(e) => Some(e.to_string()),
+                    },
+                    None => None,
+                },
                 Ok(_) => serde_json::from_slice::<Value>(v)
                     .err()
                     .map(|e| e.to_string()),
@@ -450,6 +604,17 @@ impl Admin<'_> {
         })?;
         Ok(bad)
     }
+}
+
+/// What [`Admin::rekey`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RekeyReport {
+    /// Records sealed anew under the current key (older key, or plain).
+    pub resealed: usize,
+    /// Records that were already sealed under it.
+    pub current: usize,
+    /// Records left as they are because they do not decode.
+    pub skipped: usize,
 }
 
 /// An import's counts as the store sees them: a key given twice is compared
@@ -486,7 +651,14 @@ impl<'a> Tally<'a> {
 /// store is opened (or created).
 #[derive(Debug, Clone, Default)]
 pub struct ImportBatch {
-    records: Vec<(String, Header, Vec<u8>)>,
+    records: Vec<(String, Header, Payload)>,
+}
+
+/// The value of an import line: its JSON, or a sealed envelope.
+#[derive(Debug, Clone)]
+enum Payload {
+    Plain(Vec<u8>),
+    Sealed(Vec<u8>),
 }
 
 impl ImportBatch {
@@ -522,15 +694,19 @@ impl ImportBatch {
     /// is no store yet).
     pub fn report_on_empty(&self) -> ImportReport {
         let mut tally = Tally::default();
-        for (key, header, data) in &self.records {
+        for (key, header, payload) in &self.records {
             let old = tally.written(key);
-            tally.count(key, old, envelope::encode(header, data));
+            let new = match payload {
+                Payload::Plain(data) => envelope::encode(header, data),
+                Payload::Sealed(bytes) => bytes.clone(),
+            };
+            tally.count(key, old, new);
         }
         tally.report
     }
 }
 
-fn parse_import_line(line: &str, line_no: usize) -> Result<(String, Header, Vec<u8>)> {
+fn parse_import_line(line: &str, line_no: usize) -> Result<(String, Header, Payload)> {
     let bad = |reason: String| Error::Import {
         line: line_no,
         reason,
@@ -555,11 +731,27 @@ fn parse_import_line(line: &str, line_no: usize) -> Result<(String, Header, Vec<
         expires_ms: num("e"),
         ttl_ms: num("t"),
     };
+    // A sealed envelope: the exact bytes it was stored as, to open later.
+    if let (Some(key_id), Some(sealed)) = (
+        env.get("k").and_then(Value::as_str),
+        env.get("x").and_then(Value::as_str),
+    ) {
+        let mut bytes = envelope::sealed_head(&header, key_id);
+        bytes.extend_from_slice(b",\"x\":\"");
+        bytes.extend_from_slice(sealed.as_bytes());
+        bytes.extend_from_slice(b"\"}");
+        if envelope::split_sealed(&bytes).is_none() {
+            return Err(bad(format!(
+                "envelope has a key id {key_id:?} that is not one"
+            )));
+        }
+        return Ok((key, header, Payload::Sealed(bytes)));
+    }
     let data = env
         .get("d")
         .ok_or_else(|| bad("envelope has no data \"d\"".into()))?;
     let data = serde_json::to_vec(data).map_err(|e| bad(e.to_string()))?;
-    Ok((key, header, data))
+    Ok((key, header, Payload::Plain(data)))
 }
 
 /// Milliseconds since the epoch as RFC 3339 text.
