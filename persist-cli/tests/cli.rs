@@ -982,3 +982,109 @@ fn rediss_encrypts_and_verifies_the_server() {
         ":1"
     );
 }
+
+/// The CLI with `args` on the store in `dir`, and `env` set.
+fn cli_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-persist"));
+    cmd.arg("--dir").arg(dir).args(args).stdin(Stdio::null());
+    cmd.env_remove(mcp_persist::KEY_FILE_ENV_VAR);
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    cmd.output().expect("run mcp-persist")
+}
+
+#[test]
+fn keygen_rekey_and_key_files_encrypt_a_store_the_cli_still_serves() {
+    let (dir, store) = seeded();
+    drop(store);
+    let keys = tempfile::tempdir().unwrap();
+    let file = keys.path().join("keys");
+    let file_str = file.to_str().unwrap();
+    // A new key file, owner-only; printing a key writes no file.
+    let printed = ok(&cli(dir.path(), &["keygen", "--id", "k0"]));
+    assert!(printed.trim().starts_with("k0:"), "{printed}");
+    ok(&cli(dir.path(), &["keygen", "--id", "k1", file_str]));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // rekey seals the plain store under k1.
+    let rekeyed = json_of(&cli(
+        dir.path(),
+        &["--json", "--key-file", file_str, "rekey"],
+    ));
+    assert_eq!(rekeyed["resealed"], json!(3));
+    let data = std::fs::read(dir.path().join("data.mdb")).unwrap();
+    let plain_value = "\"page\":42";
+    let compacted = tempfile::tempdir().unwrap();
+    ok(&cli_env(
+        dir.path(),
+        &["backup", compacted.path().join("b").to_str().unwrap()],
+        &[(mcp_persist::KEY_FILE_ENV_VAR, &file)],
+    ));
+    let copy = std::fs::read(compacted.path().join("b/data.mdb")).unwrap();
+    assert!(!String::from_utf8_lossy(&copy).contains(plain_value));
+    drop(data);
+
+    // Without keys: keys and stats work, get says what is missing.
+    assert!(ok(&cli(dir.path(), &["keys"])).contains("progress:progress/dune"));
+    let refused = cli(dir.path(), &["get", "progress:progress/dune"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("MCP_PERSIST_KEY_FILE"));
+    // With them (flag or variable): get, set, and exports sealed unless asked.
+    let got = ok(&cli(
+        dir.path(),
+        &["--key-file", file_str, "get", "progress:progress/dune"],
+    ));
+    assert!(got.contains("42"), "{got}");
+    let key_env = [(mcp_persist::KEY_FILE_ENV_VAR, file.as_path())];
+    ok(&cli_env(
+        dir.path(),
+        &[
+            "set",
+            "progress:progress/emma",
+            r#"{"book_id":"emma","page":8}"#,
+        ],
+        &key_env,
+    ));
+    let sealed = ok(&cli_env(dir.path(), &["export"], &key_env));
+    assert!(
+        !sealed.contains(plain_value) && sealed.contains("\"x\""),
+        "{sealed}"
+    );
+    let opened = ok(&cli_env(dir.path(), &["export", "--decrypted"], &key_env));
+    assert!(opened.contains(plain_value), "{opened}");
+    let no_keys = cli(dir.path(), &["export", "--decrypted"]);
+    assert_eq!(no_keys.status.code(), Some(2));
+
+    // A rotation: k2 first, k1 kept to read; rekey moves everything to k2.
+    ok(&cli(dir.path(), &["keygen", "--id", "k2", file_str]));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("k2:") && text.contains("\nk1:"), "{text}");
+    let rotated = json_of(&cli(
+        dir.path(),
+        &["--json", "--key-file", file_str, "rekey"],
+    ));
+    assert_eq!(rotated["resealed"], json!(3));
+    let again = json_of(&cli(
+        dir.path(),
+        &["--json", "--key-file", file_str, "rekey"],
+    ));
+    assert_eq!(
+        (again["resealed"].clone(), again["current"].clone()),
+        (json!(0), json!(3))
+    );
+
+    // A key file others can read is refused, naming the fix.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let open = cli(dir.path(), &["--key-file", file_str, "keys"]);
+        assert_eq!(open.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&open.stderr).contains("chmod 600"));
+    }
+}
