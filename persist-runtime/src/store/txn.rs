@@ -129,6 +129,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
     /// Reads the records of `keys` ahead, for a job about to read them one by
     /// one: one round trip on Redis instead of one per key; nothing on LMDB,
     /// where a read is a lookup in memory.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
     pub fn prefetch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
         match &mut self.on {
             On::Lmdb { .. } => Ok(()),
