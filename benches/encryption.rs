@@ -14,11 +14,6 @@ mod common;
 use common::{Record, record};
 use mcp_persist::{EncryptionKey, Keyring, Store};
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
     let (benching, rounds) = common::bench_args(5, 1);
     let (loads, saves) = if benching {
@@ -86,7 +81,7 @@ fn main() {
     let [load, save] = &mut ratios;
     println!(
         "median: sealed load {:.2}x plain, sealed durable save {:.3}x plain",
-        median(load),
-        median(save)
+        common::median(load),
+        common::median(save)
     );
 }

@@ -23,11 +23,6 @@ use mcp_persist::Store;
 const RAW_WRITES: u64 = 300;
 const OUR_WRITES: u64 = 3_200;
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
     let (benching, rounds) = common::bench_args(5, 1);
     let (raw_writes, our_writes) = if benching {
@@ -84,10 +79,10 @@ fn main() {
     let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
     println!(
         "median  1 task {:.2}x, 16 tasks {:.2}x (min {:.2}x), 64 tasks {:.2}x (min {:.2}x)",
-        median(one),
-        median(sixteen),
+        common::median(one),
+        common::median(sixteen),
         min(sixteen),
-        median(sixty_four),
+        common::median(sixty_four),
         min(sixty_four)
     );
 }

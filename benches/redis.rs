@@ -34,11 +34,6 @@ struct Counter {
     n: u64,
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 /// The raw baseline's key of record `i` (its own namespace on the server).
 fn raw_key(i: u64) -> String {
     format!("raw:book-{i:08}")
@@ -190,12 +185,12 @@ fn main() {
     let [load, save, sixteen, sixty_four, update] = &mut ratios;
     println!(
         "median: load {:.2}x GET+decode, save {:.2}x SET, 16 writers {:.1}x and 64 writers {:.1}x the writes/s of one SET at a time, contended update {:.0} us ({:.2} lost transactions per update)",
-        median(load),
-        median(save),
-        median(sixteen),
-        median(sixty_four),
-        median(update),
-        median(&mut retries)
+        common::median(load),
+        common::median(save),
+        common::median(sixteen),
+        common::median(sixty_four),
+        common::median(update),
+        common::median(&mut retries)
     );
 }
 

@@ -6,12 +6,14 @@
 //! role in an environment variable (as in `processes.rs`).
 
 mod common;
+#[path = "common/raw_lmdb.rs"]
+mod raw_lmdb;
 
 use std::path::Path;
 use std::process::Command;
 
-use heed::types::Bytes;
 use mcp_persist::{EncryptionKey, Error, Keyring, Store, persisted};
+use raw_lmdb::raw_records;
 
 /// A note whose text must never be readable from the files.
 #[persisted(key = "notes/{title}")]
@@ -42,24 +44,6 @@ fn open(dir: &Path, keys: Option<Keyring>) -> Store {
     }
     .open_at(dir)
     .unwrap()
-}
-
-/// The records database of the store in `dir`, opened raw (no store may be
-/// open on it in this process).
-fn raw_records(dir: &Path) -> (heed::Env, heed::Database<'static, Bytes, Bytes>) {
-    let mut options = heed::EnvOpenOptions::new();
-    options.map_size(64 << 20).max_dbs(4);
-    // SAFETY: no other handle on this path is open in this process.
-    let env = unsafe { options.open(dir) }.unwrap();
-    let wtxn = env.write_txn().unwrap();
-    let db = env
-        .create_databases_and_commit(wtxn, |opener, wtxn| {
-            let db = opener.create_database::<Bytes, Bytes>(wtxn, Some("records"))?;
-            Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit(db))
-        })
-        .unwrap()
-        .unwrap_commit();
-    (env, db)
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {

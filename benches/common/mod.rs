@@ -122,3 +122,9 @@ pub fn bench_args(bench: usize, smoke: usize) -> (bool, usize) {
         .unwrap_or(if benching { bench } else { smoke });
     (benching, count)
 }
+
+/// The median of `values` (sorted in place).
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}

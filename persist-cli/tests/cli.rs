@@ -349,19 +349,7 @@ fn sweep_stats_and_check() {
 }
 
 fn write_garbage(dir: &Path, key: &str, bytes: &[u8]) {
-    use heed::types::Bytes;
-    let mut options = heed::EnvOpenOptions::new();
-    options.map_size(64 << 20).max_dbs(4);
-    // SAFETY: no other handle on this path is open in this process.
-    let env = unsafe { options.open(dir) }.unwrap();
-    let wtxn = env.write_txn().unwrap();
-    let db = env
-        .create_databases_and_commit(wtxn, |opener, wtxn| {
-            let db = opener.create_database::<Bytes, Bytes>(wtxn, Some("records"))?;
-            Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit(db))
-        })
-        .unwrap()
-        .unwrap_commit();
+    let (env, db) = raw_lmdb::raw_records(dir);
     let mut wtxn = env.write_txn().unwrap();
     db.put(&mut wtxn, key.as_bytes(), bytes).unwrap();
     wtxn.commit().unwrap();
@@ -797,6 +785,9 @@ fn a_users_export_goes_back_whole_and_erase_takes_only_theirs() {
 
 #[path = "../../tests/common/redis_server.rs"]
 mod redis_server;
+
+#[path = "../../tests/common/raw_lmdb.rs"]
+mod raw_lmdb;
 
 /// The CLI on a store on a Redis server.
 fn cli_on(url: &str, args: &[&str]) -> Output {
