@@ -165,6 +165,9 @@ fn without_the_right_key_reads_say_so_and_listings_still_work() {
     let bare = open(dir.path(), None);
     let err = Note::load(&bare, "t0001").blocking().unwrap_err();
     assert!(err.to_string().contains("MCP_PERSIST_KEY_FILE"), "{err}");
+    // Nor does it write a value in clear over the sealed one.
+    let overwrite = note(1).save(&bare).blocking().unwrap_err();
+    assert!(overwrite.to_string().contains("in clear"), "{overwrite}");
     // Keys, headers, expiry and checks need no key.
     assert_eq!(bare.admin().raw_keys("").unwrap(), ["note:notes/t0001"]);
     assert_eq!(bare.admin().check().unwrap(), []);
@@ -304,4 +307,44 @@ mod backends {
             }
         }
     }
+}
+
+/// Cached for an hour.
+#[persisted(key = "cache/{name}", ttl = "1h")]
+#[derive(Debug, Clone, PartialEq)]
+struct Cached {
+    name: String,
+    secret: String,
+}
+
+#[test]
+fn expired_sealed_records_are_swept_without_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = EncryptionKey::generate("k1").unwrap();
+    let clock = mcp_persist::ManualClock::new();
+    let store = Store::builder()
+        .sweep_interval(None)
+        .clock(clock.clone())
+        .encryption(ring(&key, &[]))
+        .open_at(dir.path())
+        .unwrap();
+    for name in ["a", "b"] {
+        Cached {
+            name: name.into(),
+            secret: MARKER.into(),
+        }
+        .save(&store)
+        .blocking()
+        .unwrap();
+    }
+    drop(store);
+    clock.advance(std::time::Duration::from_secs(2 * 3600));
+    let bare = Store::builder()
+        .sweep_interval(None)
+        .clock(clock)
+        .open_at(dir.path())
+        .unwrap();
+    assert_eq!(bare.expired_pending().unwrap(), 2);
+    assert_eq!(bare.sweep_expired().blocking().unwrap(), 2);
+    assert!(bare.admin().raw_keys("").unwrap().is_empty());
 }

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use super::Store;
 use super::writer::{SHUTDOWN_WAIT, WriteFn, leading_here};
-use crate::envelope;
 use crate::error::{Error, Result};
 
 /// The most records one sweep job deletes (one transaction); a sweep runs as
@@ -27,20 +26,23 @@ fn sweep_chunk_job() -> WriteFn<usize> {
         let now = ctx.now_ms;
         let mut purged = 0;
         for (expires, key) in ctx.take_due_expiries(SWEEP_CHUNK)? {
-            let Some(bytes) = ctx.get(&key)? else {
-                // Expired by the engine itself (Redis): drop its key from
-                // the index too (on LMDB the record is always still there).
-                ctx.remove(&key, None)?;
-                purged += 1;
-                continue;
-            };
-            let header = match envelope::decode_header(&String::from_utf8_lossy(&key), bytes) {
-                Ok(header) => header,
-                Err(err) => {
+            // The header only: in clear in a sealed record, so a store
+            // without keys sweeps too.
+            let header = match ctx.header(&String::from_utf8_lossy(&key)) {
+                Ok(Some(header)) => header,
+                Ok(None) => {
+                    // Expired by the engine itself (Redis): drop its key from
+                    // the index too (on LMDB the record is always still there).
+                    ctx.remove(&key, None)?;
+                    purged += 1;
+                    continue;
+                }
+                Err(err @ Error::Decode { .. }) => {
                     // Never delete what we cannot read: keep the record, say so.
                     tracing::warn!(%err, "sweep: kept a record whose envelope does not decode");
                     continue;
                 }
+                Err(err) => return Err(err),
             };
             // Only delete the record if it still carries this expiry (its
             // index entry is gone already: `old` is `None`).

@@ -173,7 +173,23 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         self.opened.remove(key);
         let bytes = match self.keys {
             Some(keys) => crypt::seal(keys, key, header, data),
-            None => envelope::encode(header, data),
+            None => {
+                // A store without keys (a replica missing its key file, say)
+                // never writes a value in clear over a sealed one.
+                if let Some(sealed) = raw_get(&mut self.on, key)?.and_then(envelope::split_sealed) {
+                    return Err(Error::Decrypt {
+                        key: String::from_utf8_lossy(key).into_owned(),
+                        key_id: sealed.key_id.to_owned(),
+                        reason: format!(
+                            "the record is sealed, and this store has no keys: it will not \
+                             write the value in clear over it (give the keys with \
+                             StoreBuilder::encryption or {}); nothing was written",
+                            crypt::KEY_FILE_ENV_VAR
+                        ),
+                    });
+                }
+                envelope::encode(header, data)
+            }
         };
         let (txn, shared) = match &mut self.on {
             On::Lmdb { txn, shared } => (txn, *shared),
