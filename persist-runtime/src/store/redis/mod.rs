@@ -265,10 +265,11 @@ impl RedisEngine {
         )
     }
 
-    /// A new connection, for a second try after a stale one.
+    /// A new connection, for a second try after a stale one: the idle ones
+    /// are closed (as stale), so the pool opens one, within its limit.
     fn new_connection(&self) -> Result<Con> {
-        self.pool
-            .fresh(|| self.connect_raw(), |err| self.keys.error(err))
+        self.forget_idle();
+        self.checkout().map(|(con, _)| con)
     }
 
     fn give_back(&self, con: Con) {
@@ -291,7 +292,7 @@ impl RedisEngine {
                 Ok(out)
             }
             Err(err) if reused && stale(&err) => {
-                self.forget_idle();
+                drop(con);
                 let mut con = self.new_connection()?;
                 let out = f(&mut con).map_err(|err| self.keys.error(&err))?;
                 self.give_back(con);

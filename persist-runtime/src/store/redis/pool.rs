@@ -132,27 +132,6 @@ impl Pool {
         }
     }
 
-    /// A new connection, even when idle ones wait (they may all be stale),
-    /// within the limit: an idle one is closed to make room.
-    pub fn fresh(
-        &self,
-        connect: impl Fn() -> std::result::Result<Connection, RedisError>,
-        failed: impl Fn(&RedisError) -> crate::Error,
-    ) -> Result<Con> {
-        drop(self.pop_idle());
-        *self.slots.lock() += 1;
-        match connect() {
-            Ok(con) => Ok(Con {
-                con,
-                slots: Arc::clone(&self.slots),
-            }),
-            Err(err) => {
-                self.slots.release();
-                Err(failed(&err))
-            }
-        }
-    }
-
     /// Keeps `con` for the next operation.
     pub fn give_back(&self, con: Con) {
         self.idle
