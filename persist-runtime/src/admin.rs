@@ -783,6 +783,30 @@ pub mod fuzzing {
         envelope::encode(&header(raw), data)
     }
 
+    /// `envelope::split_sealed`: the header and key id of a sealed envelope.
+    pub fn split_sealed(bytes: &[u8]) -> Option<(RawHeader, String)> {
+        envelope::split_sealed(bytes).map(|s| (s.header.into(), s.key_id.to_owned()))
+    }
+
+    /// The keyring of the fuzz targets: one fixed key, id `fuzz`.
+    fn ring() -> &'static crate::Keyring {
+        static RING: std::sync::OnceLock<crate::Keyring> = std::sync::OnceLock::new();
+        RING.get_or_init(|| {
+            let key = crate::EncryptionKey::new("fuzz", [7; 32]).expect("a valid id");
+            crate::Keyring::new(key, []).expect("one key")
+        })
+    }
+
+    /// `crypt::seal` at `key` with the fuzz key.
+    pub fn seal(key: &[u8], raw: RawHeader, data: &[u8]) -> Vec<u8> {
+        crate::crypt::seal(ring(), key, &header(raw), data)
+    }
+
+    /// `crypt::open` at `key` with the fuzz key: the plain envelope.
+    pub fn open(key: &[u8], bytes: &[u8]) -> Result<Vec<u8>> {
+        crate::crypt::open(Some(ring()), key, bytes).map(|plain| plain.into_owned())
+    }
+
     /// `envelope::split`: the header and value bytes of the exact written form.
     pub fn split(bytes: &[u8]) -> Option<(RawHeader, &[u8])> {
         envelope::split(bytes).map(|(h, value)| (h.into(), value))

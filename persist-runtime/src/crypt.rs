@@ -385,6 +385,24 @@ mod tests {
         ));
     }
 
+    /// Found by the envelope fuzz target's seeds: numbers of 20 digits
+    /// (an expiry of `u64::MAX`) are beyond the header's fast path.
+    #[test]
+    fn a_header_of_the_largest_numbers_seals_and_opens() {
+        let ring = ring("a");
+        let header = Header {
+            version: u32::MAX,
+            created_ms: u64::MAX - 1,
+            updated_ms: u64::MAX,
+            expires_ms: Some(u64::MAX),
+            ttl_ms: Some(u64::MAX),
+        };
+        let sealed = seal(&ring, b"ns:k", &header, b"[1]");
+        assert_eq!(envelope::decode_header("ns:k", &sealed).unwrap(), header);
+        let opened = open(Some(&ring), b"ns:k", &sealed).unwrap();
+        assert_eq!(&*opened, envelope::encode(&header, b"[1]").as_slice());
+    }
+
     #[test]
     fn key_files_are_checked() {
         let key = EncryptionKey::generate("k1").unwrap();

@@ -136,7 +136,9 @@ pub(crate) struct Sealed<'b> {
 /// Splits a sealed envelope (the exact form [`sealed_head`] starts); `None`
 /// for anything else.
 pub(crate) fn split_sealed(bytes: &[u8]) -> Option<Sealed<'_>> {
-    let (header, rest) = split_head(bytes)?;
+    let Some((header, rest)) = split_head(bytes) else {
+        return split_sealed_slow(bytes);
+    };
     let after_k = rest.strip_prefix(b",\"k\":\"")?;
     let id_len = after_k.iter().position(|&b| b == b'"')?;
     let key_id = std::str::from_utf8(&after_k[..id_len]).ok()?;
@@ -145,6 +147,48 @@ pub(crate) fn split_sealed(bytes: &[u8]) -> Option<Sealed<'_>> {
     let sealed = rest.strip_prefix(b",\"x\":\"")?.strip_suffix(b"\"}")?;
     Some(Sealed {
         header,
+        key_id,
+        head,
+        sealed,
+    })
+}
+
+/// [`split_sealed`] for heads the fast path leaves to a JSON parser
+/// (numbers of 20 digits: an expiry of `u64::MAX`, say).
+fn split_sealed_slow(bytes: &[u8]) -> Option<Sealed<'_>> {
+    #[derive(Deserialize)]
+    struct Head {
+        v: u32,
+        c: u64,
+        u: u64,
+        #[serde(default)]
+        e: Option<u64>,
+        #[serde(default)]
+        t: Option<u64>,
+        #[allow(dead_code)] // checked to be there; the id is sliced below
+        k: String,
+    }
+    const X: &[u8] = b",\"x\":\"";
+    const K: &[u8] = b",\"k\":\"";
+    let body = bytes.strip_suffix(b"\"}")?;
+    let at = body.windows(X.len()).rposition(|w| w == X)?;
+    let (head, sealed) = (&bytes[..at], &body[at + X.len()..]);
+    let id_at = head.windows(K.len()).rposition(|w| w == K)? + K.len();
+    let key_id = std::str::from_utf8(head.get(id_at..head.len().checked_sub(1)?)?).ok()?;
+    if !head.ends_with(b"\"") || sealed.contains(&b'"') {
+        return None;
+    }
+    let mut object = head.to_vec();
+    object.push(b'}');
+    let parsed: Head = serde_json::from_slice(&object).ok()?;
+    Some(Sealed {
+        header: Header {
+            version: parsed.v,
+            created_ms: parsed.c,
+            updated_ms: parsed.u,
+            expires_ms: parsed.e,
+            ttl_ms: parsed.t,
+        },
         key_id,
         head,
         sealed,
