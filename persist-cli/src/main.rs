@@ -236,30 +236,27 @@ fn open(select: &Select) -> Result<Store, Failure> {
             if !has_store(&dir) {
                 return Err(no_store(&dir, &how, ""));
             }
-            open_at(&dir)
+            open_at(select, &dir)
         }
-        Target::Server { url, app } => connect(&url, &app),
+        Target::Server { url, app } => connect(select, &url, &app),
     }
 }
 
 /// Connects to the application `app` on the server at `url`, without a
 /// background sweeper.
-fn connect(url: &str, app: &str) -> Result<Store, Failure> {
-    Ok(builder()?.connect(url, app)?)
+fn connect(select: &Select, url: &str, app: &str) -> Result<Store, Failure> {
+    Ok(builder(select)?.connect(url, app)?)
 }
 
 /// How the CLI opens stores: no background sweeper; the keys of
 /// `--key-file` (else `MCP_PERSIST_KEY_FILE`, which the store reads itself).
-fn builder() -> Result<StoreBuilder, Failure> {
+fn builder(select: &Select) -> Result<StoreBuilder, Failure> {
     let builder = Store::builder().sweep_interval(None);
-    Ok(match KEY_FILE.get().and_then(Option::as_ref) {
+    Ok(match &select.key_file {
         Some(path) => builder.encryption(Keyring::from_file(path)?),
         None => builder,
     })
 }
-
-/// The `--key-file` given, for [`builder`].
-static KEY_FILE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
 
 /// The import file (`-`: stdin), read and checked whole.
 fn read_batch(file: &Path) -> Result<ImportBatch, Failure> {
@@ -277,8 +274,8 @@ fn has_store(dir: &Path) -> bool {
 }
 
 /// Opens (or creates) the store in `dir`, without a background sweeper.
-fn open_at(dir: &Path) -> Result<Store, Failure> {
-    Ok(builder()?.open_at(dir)?)
+fn open_at(select: &Select, dir: &Path) -> Result<Store, Failure> {
+    Ok(builder(select)?.open_at(dir)?)
 }
 
 /// "No store at DIR", with how DIR was found and `hint`.
@@ -290,7 +287,6 @@ fn no_store(dir: &Path, how: &str, hint: &str) -> Failure {
 }
 
 fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
-    let _ = KEY_FILE.set(cli.select.key_file.clone());
     let scope = cli.scope.as_deref().map(Scope::new).transpose()?;
     if scope.is_some() && !takes_scope(&cli.command) {
         return Err(fail(
@@ -309,7 +305,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 &dir.display().to_string(),
             ),
             Target::Server { url, app } => {
-                let store = connect(&url, &app)?;
+                let store = connect(&cli.select, &url, &app)?;
                 out.value(&json!({"url": store.url(), "app": app}), store.location());
             }
         },
@@ -449,7 +445,9 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 Target::Dir(dir, how) => (dir, how),
                 Target::Server { url, app } => {
                     let batch = read_batch(&file)?;
-                    let report = connect(&url, &app)?.admin().import(batch, dry_run)?;
+                    let report = connect(&cli.select, &url, &app)?
+                        .admin()
+                        .import(batch, dry_run)?;
                     out.imported(&report, dry_run);
                     return Ok(());
                 }
@@ -465,12 +463,12 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             // The whole file is read and checked before any store is created.
             let batch = read_batch(&file)?;
             let report = if exists {
-                open_at(&dir)?.admin().import(batch, dry_run)?
+                open_at(&cli.select, &dir)?.admin().import(batch, dry_run)?
             } else if dry_run {
                 eprintln!("would create a new store at {}", dir.display());
                 batch.report_on_empty()
             } else {
-                let store = open_at(&dir)?;
+                let store = open_at(&cli.select, &dir)?;
                 eprintln!("created a new store at {}", dir.display());
                 store.admin().import(batch, false).map_err(|err| {
                     fail(

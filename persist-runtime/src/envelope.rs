@@ -156,18 +156,6 @@ pub(crate) fn split_sealed(bytes: &[u8]) -> Option<Sealed<'_>> {
 /// [`split_sealed`] for heads the fast path leaves to a JSON parser
 /// (numbers of 20 digits: an expiry of `u64::MAX`, say).
 fn split_sealed_slow(bytes: &[u8]) -> Option<Sealed<'_>> {
-    #[derive(Deserialize)]
-    struct Head {
-        v: u32,
-        c: u64,
-        u: u64,
-        #[serde(default)]
-        e: Option<u64>,
-        #[serde(default)]
-        t: Option<u64>,
-        #[allow(dead_code)] // checked to be there; the id is sliced below
-        k: String,
-    }
     const X: &[u8] = b",\"x\":\"";
     const K: &[u8] = b",\"k\":\"";
     let body = bytes.strip_suffix(b"\"}")?;
@@ -178,17 +166,12 @@ fn split_sealed_slow(bytes: &[u8]) -> Option<Sealed<'_>> {
     if !head.ends_with(b"\"") || sealed.contains(&b'"') {
         return None;
     }
+    // The head as a whole envelope with an empty value (`k` is ignored).
     let mut object = head.to_vec();
-    object.push(b'}');
-    let parsed: Head = serde_json::from_slice(&object).ok()?;
+    object.extend_from_slice(b",\"d\":0}");
+    let full: Full<IgnoredAny> = serde_json::from_slice(&object).ok()?;
     Some(Sealed {
-        header: Header {
-            version: parsed.v,
-            created_ms: parsed.c,
-            updated_ms: parsed.u,
-            expires_ms: parsed.e,
-            ttl_ms: parsed.t,
-        },
+        header: header_of(&full),
         key_id,
         head,
         sealed,

@@ -49,7 +49,13 @@ pub(crate) struct EnvOptions {
 
 impl Shared {
     /// Opens (creating if needed) the environment in the directory `path`.
-    pub fn open(path: &Path, opts: &EnvOptions, clock: Arc<dyn Clock>) -> Result<Self> {
+    /// Values are sealed with `keys`, if given (see [`crate::crypt`]).
+    pub fn open(
+        path: &Path,
+        opts: &EnvOptions,
+        clock: Arc<dyn Clock>,
+        keys: Option<Arc<Keyring>>,
+    ) -> Result<Self> {
         let write_lock = WriteLock::open(path)?;
         #[cfg(target_os = "linux")]
         allocate_lock_file(path, opts.max_readers)?;
@@ -80,7 +86,7 @@ impl Shared {
             path: path.to_owned(),
             max_map_size: opts.max_map_size,
             write_lock,
-            keys: None,
+            keys,
             gate: Gate::default(),
         })
     }

@@ -212,8 +212,6 @@ struct Inner {
     settings: Settings,
     /// The directory, or the redacted URL and app: what logs show.
     location: String,
-    /// The keys values are sealed with (see [`crate::crypt`]).
-    keys: Option<Arc<Keyring>>,
     /// Removed when the store closes (memory stores only). Declared last: dropped last.
     _temp: Option<tempfile::TempDir>,
 }
@@ -225,6 +223,18 @@ enum Engine {
     /// A Redis server shared with other processes and machines.
     #[cfg(feature = "redis")]
     Redis(Arc<redis::RedisEngine>),
+}
+
+impl Engine {
+    /// The keys the engine seals values with (it needs them in its write
+    /// jobs; reads take them from here too).
+    fn keyring(&self) -> Option<&Keyring> {
+        match self {
+            Engine::Lmdb { shared } => shared.keys.as_deref(),
+            #[cfg(feature = "redis")]
+            Engine::Redis(redis) => redis.keys(),
+        }
+    }
 }
 
 impl Drop for Inner {
@@ -312,12 +322,12 @@ impl Store {
     /// Whether values are written sealed (the store was opened with keys:
     /// [`StoreBuilder::encryption`] or `MCP_PERSIST_KEY_FILE`).
     pub fn is_encrypted(&self) -> bool {
-        self.inner.keys.is_some()
+        self.keyring().is_some()
     }
 
     /// The keys values are sealed with, if any.
     pub(crate) fn keyring(&self) -> Option<&Keyring> {
-        self.inner.keys.as_deref()
+        self.inner.engine.keyring()
     }
 
     /// Where the store lives, for logs and messages: its directory, or the
@@ -682,7 +692,7 @@ impl StoreBuilder {
         let settings = self.settings();
         let keys = self.resolve_keys()?;
         let options = redis::RedisOptions {
-            keys: keys.clone(),
+            keys,
             network_timeout: self.network_timeout.unwrap_or(DEFAULT_NETWORK_TIMEOUT),
             max_connections: self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
             write_timeout: settings.write_timeout,
@@ -693,7 +703,6 @@ impl StoreBuilder {
         let location = format!("{} (app {app})", engine.url());
         let batches = Arc::clone(&engine) as Arc<dyn writer::Batches>;
         let running = Running {
-            keys,
             engine: Engine::Redis(engine),
             durability: Durability::Full,
             settings,
@@ -774,8 +783,8 @@ impl StoreBuilder {
             differs(
                 "encryption keys",
                 inner
-                    .keys
-                    .as_ref()
+                    .engine
+                    .keyring()
                     .map_or("none".into(), |k| k.ids().join(",")),
                 self.keys.as_ref().map(|k| k.ids().join(",")),
             ),
@@ -856,12 +865,14 @@ impl StoreBuilder {
             write_timeout: settings.write_timeout,
         };
         let keys = self.resolve_keys()?;
-        let mut shared = Shared::open(path, &opts, Arc::clone(&settings.clock))?;
-        shared.keys = keys.clone();
-        let shared = Arc::new(shared);
+        let shared = Arc::new(Shared::open(
+            path,
+            &opts,
+            Arc::clone(&settings.clock),
+            keys,
+        )?);
         let batches = Arc::clone(&shared) as Arc<dyn writer::Batches>;
         let running = Running {
-            keys,
             engine: Engine::Lmdb { shared },
             durability,
             settings,
@@ -875,7 +886,6 @@ impl StoreBuilder {
 
 /// An engine ready to serve, with what it runs with.
 struct Running {
-    keys: Option<Arc<Keyring>>,
     engine: Engine,
     durability: Durability,
     settings: Settings,
@@ -908,7 +918,6 @@ impl Running {
                 durability: self.durability,
                 settings: self.settings,
                 location: self.location,
-                keys: self.keys,
                 _temp: self.temp,
             }),
         })

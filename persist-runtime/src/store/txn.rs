@@ -17,8 +17,10 @@
 //!   the world outside the store.
 //! - **The expiry index follows the records.** [`WriteCtx::put`] and
 //!   [`WriteCtx::remove`] keep an entry `(expires_ms, key)` exactly for each
-//!   record with an expiry; callers pass the header they replace (`old`) so
-//!   that no extra read is needed.
+//!   record with an expiry; callers pass the header they replace (`old`),
+//!   read in the same job ([`WriteCtx::header`], `header_to_replace` or
+//!   `get`), so that no extra read is needed (and so that a store without
+//!   keys knows it would write over a sealed record).
 //! - `now_ms` is one clock reading for the whole batch.
 //!
 //! On LMDB a job runs in a nested write transaction of its batch's write
@@ -43,6 +45,9 @@ pub(crate) struct WriteCtx<'a, 'e> {
     keys: Option<&'a Keyring>,
     /// Sealed records this job read, opened (what [`WriteCtx::get`] lends).
     opened: HashMap<Vec<u8>, Vec<u8>>,
+    /// Without keys: the sealed records whose headers this job read, with
+    /// the ids of their keys ([`WriteCtx::put`] refuses to write over them).
+    sealed_seen: HashMap<Vec<u8>, String>,
     /// The clock's reading for this batch (also [`WriteCtx::now_ms`]).
     pub now_ms: u64,
 }
@@ -82,6 +87,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
             on: On::Lmdb { txn, shared },
             keys: shared.keys.as_deref(),
             opened: HashMap::new(),
+            sealed_seen: HashMap::new(),
             now_ms,
         }
     }
@@ -97,6 +103,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
             on: On::Redis(txn),
             keys,
             opened: HashMap::new(),
+            sealed_seen: HashMap::new(),
             now_ms,
         }
     }
@@ -140,9 +147,17 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
 
     /// The header stored at `key`, if any (in clear, sealed or not).
     pub fn header(&mut self, key: &str) -> Result<Option<Header>> {
-        raw_get(&mut self.on, key.as_bytes())?
-            .map(|bytes| envelope::decode_header(key, bytes))
-            .transpose()
+        let Some(bytes) = raw_get(&mut self.on, key.as_bytes())? else {
+            return Ok(None);
+        };
+        if self.keys.is_none()
+            && bytes.ends_with(b"\"}")
+            && let Some(sealed) = envelope::split_sealed(bytes)
+        {
+            let key_id = sealed.key_id.to_owned();
+            self.sealed_seen.insert(key.as_bytes().to_vec(), key_id);
+        }
+        envelope::decode_header(key, bytes).map(Some)
     }
 
     /// The header at `key` for a write that replaces or deletes the record.
@@ -175,11 +190,12 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
             Some(keys) => crypt::seal(keys, key, header, data),
             None => {
                 // A store without keys (a replica missing its key file, say)
-                // never writes a value in clear over a sealed one.
-                if let Some(sealed) = raw_get(&mut self.on, key)?.and_then(envelope::split_sealed) {
+                // never writes a value in clear over a sealed one. Writers
+                // read the header they replace first (`old`), which notes it.
+                if let Some(key_id) = self.sealed_seen.get(key) {
                     return Err(Error::Decrypt {
                         key: String::from_utf8_lossy(key).into_owned(),
-                        key_id: sealed.key_id.to_owned(),
+                        key_id: key_id.clone(),
                         reason: format!(
                             "the record is sealed, and this store has no keys: it will not \
                              write the value in clear over it (give the keys with \
@@ -224,6 +240,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
     /// index entry). Returns whether a record was there.
     pub fn remove(&mut self, key: &[u8], old: Option<&Header>) -> Result<bool> {
         self.opened.remove(key);
+        self.sealed_seen.remove(key);
         let (txn, shared) = match &mut self.on {
             On::Lmdb { txn, shared } => (txn, *shared),
             #[cfg(feature = "redis")]
@@ -347,7 +364,7 @@ pub(crate) mod tests {
             max_readers,
             write_timeout: Duration::from_secs(1),
         };
-        Shared::open(dir, &opts, Arc::new(SystemClock)).unwrap()
+        Shared::open(dir, &opts, Arc::new(SystemClock), None).unwrap()
     }
 
     /// Issue 11, item 8: every error used to be taken for a broken envelope.

@@ -222,6 +222,11 @@ impl RedisEngine {
         Ok(engine)
     }
 
+    /// The keys values are sealed with, if the store encrypts.
+    pub fn keys(&self) -> Option<&Keyring> {
+        self.keys_ring.as_deref()
+    }
+
     /// The server's URL, without its password.
     pub fn url(&self) -> &str {
         &self.keys.url
