@@ -508,6 +508,13 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 stats.expired_pending.to_string(),
                 String::new(),
             ]);
+            for (key_id, n) in &stats.sealed {
+                rows.push(vec![
+                    format!("(sealed with key {key_id})"),
+                    n.to_string(),
+                    String::new(),
+                ]);
+            }
             let json = serde_json::to_value(&stats).unwrap_or(Value::Null);
             out.table(&["NAMESPACE", "RECORDS", "BYTES"], &rows, &json);
         }

@@ -1020,8 +1020,11 @@ fn keygen_rekey_and_key_files_encrypt_a_store_the_cli_still_serves() {
     assert!(!String::from_utf8_lossy(&copy).contains(plain_value));
     drop(data);
 
-    // Without keys: keys and stats work, get says what is missing.
+    // Without keys: keys and stats work (stats tells what is sealed), get
+    // says what is missing.
     assert!(ok(&cli(dir.path(), &["keys"])).contains("progress:progress/dune"));
+    let stats = ok(&cli(dir.path(), &["stats"]));
+    assert!(stats.contains("(sealed with key k1)   3"), "{stats}");
     let refused = cli(dir.path(), &["get", "progress:progress/dune"]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("MCP_PERSIST_KEY_FILE"));

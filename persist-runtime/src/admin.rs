@@ -38,6 +38,8 @@ pub struct RawRecord {
     pub size: usize,
     /// The envelope's header, or why it does not decode.
     pub header: std::result::Result<RawHeader, String>,
+    /// The id of the key that sealed the value (encryption at rest).
+    pub sealed_with: Option<String>,
 }
 
 /// The envelope header, in epoch milliseconds.
@@ -96,6 +98,10 @@ pub struct StoreStats {
     pub map_bytes: Option<u64>,
     /// Records expired but not yet purged.
     pub expired_pending: usize,
+    /// Sealed records (encryption at rest) per id of the key that sealed
+    /// them: known without any key, so a store opened without keys tells
+    /// what it holds, and a rotation what is left to `rekey`.
+    pub sealed: BTreeMap<String, usize>,
 }
 
 /// Records and live bytes of one namespace.
@@ -191,6 +197,7 @@ impl Admin<'_> {
                 key,
                 size: v.len(),
                 header,
+                sealed_with: envelope::split_sealed(v).map(|s| s.key_id.to_owned()),
             });
             true
         })?;
@@ -316,9 +323,24 @@ impl Admin<'_> {
                     v
                 };
                 let key = String::from_utf8_lossy(k);
-                let line = match serde_json::from_slice::<Value>(v) {
-                    Ok(envelope) => json!({"key": key, "envelope": envelope}),
-                    Err(_) => json!({"key": key, "raw": String::from_utf8_lossy(v)}),
+                let line = match envelope::split_sealed(v) {
+                    // The header as JSON, the sealed bytes as base64.
+                    Some(sealed) => {
+                        let mut head = sealed.head.to_vec();
+                        head.push(b'}');
+                        let mut envelope: Value =
+                            serde_json::from_slice(&head).map_err(|e| Error::Decode {
+                                key: key.clone().into_owned(),
+                                type_name: "mcp-persist envelope",
+                                reason: e.to_string(),
+                            })?;
+                        envelope["x"] = crypt::export_sealed(sealed.sealed).into();
+                        json!({"key": key, "envelope": envelope})
+                    }
+                    None => match serde_json::from_slice::<Value>(v) {
+                        Ok(envelope) => json!({"key": key, "envelope": envelope}),
+                        Err(_) => json!({"key": key, "raw": String::from_utf8_lossy(v)}),
+                    },
                 };
                 writeln!(out, "{line}").map_err(io)?;
                 n += 1;
@@ -464,7 +486,8 @@ impl Admin<'_> {
         Ok(())
     }
 
-    /// Per-namespace counts, sizes, and expired records not yet purged.
+    /// Per-namespace counts, sizes, expired records not yet purged, and
+    /// sealed records per key id.
     pub fn stats(&self) -> Result<StoreStats> {
         let mut stats = StoreStats {
             expired_pending: self.store.expired_pending()?,
@@ -477,6 +500,9 @@ impl Admin<'_> {
                 .or_default();
             ns.records += 1;
             ns.bytes += record.size as u64;
+            if let Some(key_id) = record.sealed_with {
+                *stats.sealed.entry(key_id).or_default() += 1;
+            }
         }
         stats.file_bytes = self
             .store
@@ -736,10 +762,11 @@ fn parse_import_line(line: &str, line_no: usize) -> Result<(String, Header, Payl
         env.get("k").and_then(Value::as_str),
         env.get("x").and_then(Value::as_str),
     ) {
-        let mut bytes = envelope::sealed_head(&header, key_id);
-        bytes.extend_from_slice(b",\"x\":\"");
-        bytes.extend_from_slice(sealed.as_bytes());
-        bytes.extend_from_slice(b"\"}");
+        let sealed = crypt::import_sealed(sealed)
+            .ok_or_else(|| bad("envelope's sealed value \"x\" is not base64".into()))?;
+        let mut bytes = envelope::sealed_head(&header, key_id, sealed.len() + 2);
+        bytes.extend_from_slice(b"}\0");
+        bytes.extend_from_slice(&sealed);
         if envelope::split_sealed(&bytes).is_none() {
             return Err(bad(format!(
                 "envelope has a key id {key_id:?} that is not one"
@@ -798,7 +825,7 @@ pub mod fuzzing {
     }
 
     /// `crypt::seal` at `key` with the fuzz key.
-    pub fn seal(key: &[u8], raw: RawHeader, data: &[u8]) -> Vec<u8> {
+    pub fn seal(key: &[u8], raw: RawHeader, data: &[u8]) -> Result<Vec<u8>> {
         crate::crypt::seal(ring(), key, &header(raw), data)
     }
 

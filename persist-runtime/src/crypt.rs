@@ -1,37 +1,51 @@
-//! Encryption at rest: each record's value sealed with XChaCha20-Poly1305.
+//! Encryption at rest: each record's value sealed with AES-256-GCM.
 //!
 //! A store opened with a [`Keyring`] stores every value it writes sealed:
 //!
 //! ```text
-//! {"v":1,"c":<created>,"u":<updated>[,"e":<expires>][,"t":<ttl>],"k":"<key id>","x":"<base64 of nonce ++ ciphertext>"}
+//! {"v":1,"c":<created>,"u":<updated>[,"e":<expires>][,"t":<ttl>],"k":"<key id>"} 0x00 0x01 <salt:16> <nonce:12> <ciphertext> <tag:16>
 //! ```
 //!
 //! - **In clear**: the schema version, the timestamps, the expiry and the
 //!   id of the key (so expiry, sweeps, `keys` and `stats` work without the
 //!   key), and the record's key (it is the storage key). **Never in clear**:
-//!   the value.
+//!   the value. The header is a JSON object; the NUL byte after it (never
+//!   in JSON text) tells a sealed record from a plain one, the next byte
+//!   names the scheme (1).
 //! - **Bound to its place**: the associated data of each seal is the
-//!   record's full stored key and every byte of the header above, so a
-//!   record copied or swapped to another key, a changed version or expiry,
-//!   or a flipped bit fails to open ([`Error::Decrypt`]), never reads as
-//!   something else.
-//! - **A random 24-byte nonce per write** (XChaCha20's extended nonce makes
-//!   random nonces safe for any number of writes under one key).
+//!   record's full stored key and every byte of the header before its `}`,
+//!   so a record copied or swapped to another key, a changed version or
+//!   expiry, or a flipped bit fails to open ([`Error::Decrypt`]), never
+//!   reads as something else.
+//! - **Nonces never repeat**: each process seals under a subkey of its own,
+//!   HKDF-SHA256 of the key and a random 16-byte salt drawn when the key is
+//!   loaded, with a counter as nonce. Two processes share a subkey only if
+//!   they draw the same 128-bit salt; a counter never repeats within one.
+//!   (Random 96-bit nonces under one key would be unsafe past about 2^32
+//!   writes, a month of a busy server.) Readers keep the subkeys of the
+//!   salts they meet ([`SUBKEY_CACHE`] of them per key), so opening costs
+//!   one AES-GCM pass, hardware-accelerated where the CPU has AES-NI.
 //! - **Rotation**: a keyring holds the current key (writes) and older ones
 //!   (reads only); `mcp-persist rekey` re-seals every record under the
 //!   current key in batches while servers run ([`crate::admin::Admin::rekey`]).
+//! - **Exports** write the sealed part as base64 (`"k":"<id>","x":"<base64>"`
+//!   in the envelope), so an export is JSON text and holds no value in clear.
 //!
 //! Keys are 32 random bytes with an id, written as `id:base64` lines; the
 //! first line of a key file is the current key. `mcp-persist keygen` makes
 //! one.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use chacha20poly1305::aead::{Aead, AeadCore, AeadInPlace, KeyInit, OsRng, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::hkdf::{HKDF_SHA256, Salt};
+use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
@@ -39,15 +53,66 @@ use crate::error::{Error, Result};
 /// The environment variable naming a key file, used when the code gives no keyring.
 pub const KEY_FILE_ENV_VAR: &str = "MCP_PERSIST_KEY_FILE";
 
-/// Bytes of an XChaCha20 nonce.
-const NONCE_LEN: usize = 24;
+/// How many subkeys (one per writing process) a reader keeps per key; past
+/// that the cache starts over (a `rekey` leaves one).
+pub const SUBKEY_CACHE: usize = 4096;
+
+/// The scheme byte: AES-256-GCM under an HKDF-SHA256 subkey.
+const SCHEME: u8 = 1;
+const SALT_LEN: usize = 16;
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+/// What sealing adds after the header's `}`: NUL, scheme, salt, nonce, tag.
+const OVERHEAD: usize = 2 + SALT_LEN + NONCE_LEN + TAG_LEN;
+/// The HKDF info string: subkeys of this scheme and no other use.
+const INFO: &[u8] = b"mcp-persist seal v1 aes-256-gcm";
+
+/// Fills `out` from the operating system's generator.
+fn random(out: &mut [u8]) -> Result<()> {
+    SystemRandom::new()
+        .fill(out)
+        .map_err(|_| Error::InvalidKey {
+            origin: "the operating system's random generator".into(),
+            reason: "it gave no bytes".into(),
+        })
+}
+
+/// The subkey of `key` for `salt`.
+fn subkey(key: &[u8; 32], salt: &[u8; SALT_LEN]) -> Result<LessSafeKey> {
+    Salt::new(HKDF_SHA256, salt)
+        .extract(key)
+        .expand(&[INFO], &AES_256_GCM)
+        .map(|okm| LessSafeKey::new(UnboundKey::from(okm)))
+        // HKDF-SHA256 gives up to 8160 bytes; a subkey is 32.
+        .map_err(|_| Error::InvalidKey {
+            origin: "HKDF".into(),
+            reason: "no subkey derived".into(),
+        })
+}
+
+/// This process's subkey of one key: its salt, the subkey, the next nonce.
+struct Sealer {
+    salt: [u8; SALT_LEN],
+    key: LessSafeKey,
+    next: AtomicU64,
+}
+
+/// What every clone of an [`EncryptionKey`] shares.
+struct KeyState {
+    sealer: Sealer,
+    /// Subkeys by salt, for opening.
+    openers: RwLock<HashMap<[u8; SALT_LEN], LessSafeKey>>,
+}
 
 /// One key: 32 bytes and the id records name it by.
+///
+/// Clones share this process's subkey and nonce counter (see the [module
+/// docs](self)).
 #[derive(Clone)]
 pub struct EncryptionKey {
     id: String,
-    cipher: XChaCha20Poly1305,
     bytes: [u8; 32],
+    state: Arc<KeyState>,
 }
 
 impl std::fmt::Debug for EncryptionKey {
@@ -79,10 +144,21 @@ impl EncryptionKey {
     /// A key of these 32 bytes, named `id`.
     pub fn new(id: &str, bytes: [u8; 32]) -> Result<Self> {
         check_id(id)?;
+        let mut salt = [0; SALT_LEN];
+        random(&mut salt)?;
+        let sealer = Sealer {
+            salt,
+            key: subkey(&bytes, &salt)?,
+            next: AtomicU64::new(0),
+        };
+        let openers = HashMap::from([(salt, sealer.key.clone())]);
         Ok(Self {
             id: id.to_owned(),
-            cipher: XChaCha20Poly1305::new(&bytes.into()),
             bytes,
+            state: Arc::new(KeyState {
+                sealer,
+                openers: RwLock::new(openers),
+            }),
         })
     }
 
@@ -93,8 +169,35 @@ impl EncryptionKey {
     /// assert!(key.to_line().starts_with("2026-12:"));
     /// ```
     pub fn generate(id: &str) -> Result<Self> {
-        let bytes: [u8; 32] = XChaCha20Poly1305::generate_key(&mut OsRng).into();
+        let mut bytes = [0; 32];
+        random(&mut bytes)?;
         Self::new(id, bytes)
+    }
+
+    /// Runs `f` with the subkey of `salt`, derived once and kept.
+    fn with_subkey<R>(
+        &self,
+        salt: &[u8; SALT_LEN],
+        f: impl FnOnce(&LessSafeKey) -> R,
+    ) -> Result<R> {
+        // A poisoned lock held only a map of derived keys: still usable.
+        let known = self.state.openers.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(subkey) = known.get(salt) {
+            return Ok(f(subkey));
+        }
+        drop(known);
+        let subkey = subkey(&self.bytes, salt)?;
+        let out = f(&subkey);
+        let mut known = self
+            .state
+            .openers
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if known.len() >= SUBKEY_CACHE {
+            known.clear();
+        }
+        known.insert(*salt, subkey);
+        Ok(out)
     }
 
     /// The key's id, as records name it.
@@ -235,37 +338,40 @@ impl Keyring {
     }
 }
 
-/// The associated data of a seal: the stored key, a 0 byte, the header bytes.
-fn associated(key: &[u8], header: &[u8]) -> Vec<u8> {
-    [key, &[0], header].concat()
+/// The associated data of a seal: the stored key, a 0 byte, the header
+/// bytes before its `}`.
+fn associated(key: &[u8], head: &[u8]) -> Vec<u8> {
+    [key, &[0], head].concat()
 }
 
 /// Seals `data` (the value's JSON) under the current key of `ring`: the
 /// envelope stored at `key`.
-pub(crate) fn seal(ring: &Keyring, key: &[u8], header: &Header, data: &[u8]) -> Vec<u8> {
+pub(crate) fn seal(ring: &Keyring, key: &[u8], header: &Header, data: &[u8]) -> Result<Vec<u8>> {
     let current = ring.current();
-    let head = envelope::sealed_head(header, &current.id);
-    let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-    let aad = associated(key, &head);
-    // Sealing fails only for messages over 256 GiB, far beyond any record.
-    let sealed = current
-        .cipher
-        .encrypt(
-            &nonce,
-            Payload {
-                msg: data,
-                aad: &aad,
-            },
+    let sealer = &current.state.sealer;
+    let mut out = envelope::sealed_head(header, &current.id, data.len() + OVERHEAD);
+    let aad = associated(key, &out);
+    let mut nonce = [0; NONCE_LEN];
+    nonce[4..].copy_from_slice(&sealer.next.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    out.extend_from_slice(&[b'}', 0, SCHEME]);
+    out.extend_from_slice(&sealer.salt);
+    out.extend_from_slice(&nonce);
+    let start = out.len();
+    out.extend_from_slice(data);
+    let tag = sealer
+        .key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(&aad),
+            &mut out[start..],
         )
-        .unwrap_or_default();
-    let mut raw = Vec::with_capacity(NONCE_LEN + sealed.len());
-    raw.extend_from_slice(&nonce);
-    raw.extend_from_slice(&sealed);
-    let mut out = head;
-    out.extend_from_slice(b",\"x\":\"");
-    out.extend_from_slice(BASE64.encode(raw).as_bytes());
-    out.extend_from_slice(b"\"}");
-    out
+        // AES-GCM seals up to 64 GiB at once, far beyond any record.
+        .map_err(|_| Error::Encode {
+            type_name: "a sealed record",
+            reason: format!("{} bytes are too many to seal at once", data.len()),
+        })?;
+    out.extend_from_slice(tag.as_ref());
+    Ok(out)
 }
 
 /// The plain envelope of what is stored at `key`: the bytes themselves when
@@ -275,11 +381,7 @@ pub(crate) fn open<'b>(
     key: &[u8],
     bytes: &'b [u8],
 ) -> Result<Cow<'b, [u8]>> {
-    // A sealed envelope ends with `"}`; most plain ones do not: no parse.
-    let sealed = bytes
-        .ends_with(b"\"}")
-        .then(|| envelope::split_sealed(bytes));
-    let Some(Some(sealed)) = sealed else {
+    let Some(sealed) = envelope::split_sealed(bytes) else {
         return Ok(Cow::Borrowed(bytes));
     };
     let shown = || String::from_utf8_lossy(key).into_owned();
@@ -300,33 +402,63 @@ pub(crate) fn open<'b>(
             ring.ids().join(", ")
         ))
     })?;
-    let mut raw = BASE64
-        .decode(sealed.sealed)
-        .map_err(|e| fail(format!("the sealed value is not base64 ({e})")))?;
-    if raw.len() < NONCE_LEN {
+    let Some((&SCHEME, rest)) = sealed.sealed.split_first() else {
+        return Err(fail(format!(
+            "it is sealed by a scheme this build does not know (byte {:?}); the bytes are kept \
+             as they are",
+            sealed.sealed.first()
+        )));
+    };
+    if rest.len() < SALT_LEN + NONCE_LEN + TAG_LEN {
         return Err(fail("the sealed value is too short".into()));
     }
-    let nonce = *XNonce::from_slice(&raw[..NONCE_LEN]);
-    let mut data = raw.split_off(NONCE_LEN);
+    let (salt, rest) = rest.split_at(SALT_LEN);
+    let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+    let (salt, nonce): ([u8; SALT_LEN], [u8; NONCE_LEN]) = match (salt.try_into(), nonce.try_into())
+    {
+        (Ok(salt), Ok(nonce)) => (salt, nonce),
+        _ => return Err(fail("the sealed value is too short".into())),
+    };
+    // The plain envelope, decrypted in place: the header bytes as stored
+    // (without the key id), `,"d":`, the value, `}`.
+    let header = &sealed.head[..sealed.head.len() - sealed.key_id.len() - 7];
+    let mut plain = Vec::with_capacity(header.len() + ciphertext.len() + 6);
+    plain.extend_from_slice(header);
+    plain.extend_from_slice(b",\"d\":");
+    let start = plain.len();
+    plain.extend_from_slice(ciphertext);
     let aad = associated(key, sealed.head);
-    with.cipher
-        .decrypt_in_place(&nonce, &aad, &mut data)
-        .map_err(|_| {
+    let opened = with
+        .with_subkey(&salt, |subkey| {
+            subkey
+                .open_in_place(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(&aad),
+                    &mut plain[start..],
+                )
+                .map(|data| data.len())
+                .ok()
+        })?
+        .ok_or_else(|| {
             fail(
                 "it does not open with this key: the key is wrong, or the record was altered or \
                  moved from another key; the bytes are kept as they are"
                     .into(),
             )
         })?;
-    // The plain envelope: the header bytes as stored (without the key id),
-    // then the value.
-    let header = &sealed.head[..sealed.head.len() - sealed.key_id.len() - 7];
-    let mut plain = Vec::with_capacity(header.len() + data.len() + 6);
-    plain.extend_from_slice(header);
-    plain.extend_from_slice(b",\"d\":");
-    plain.extend_from_slice(&data);
+    plain.truncate(start + opened);
     plain.push(b'}');
     Ok(Cow::Owned(plain))
+}
+
+/// The sealed part of a stored record as an export writes it (base64).
+pub(crate) fn export_sealed(sealed: &[u8]) -> String {
+    BASE64.encode(sealed)
+}
+
+/// The sealed part of a stored record from an export's base64.
+pub(crate) fn import_sealed(text: &str) -> Option<Vec<u8>> {
+    BASE64.decode(text).ok()
 }
 
 #[cfg(test)]
@@ -350,12 +482,16 @@ mod tests {
     #[test]
     fn a_sealed_value_opens_only_at_its_key_with_its_header_and_key() {
         let ring = ring("a");
-        let sealed = seal(&ring, b"ns:one", &header(), br#"{"secret":"plum"}"#);
+        let sealed = seal(&ring, b"ns:one", &header(), br#"{"secret":"plum"}"#).unwrap();
         let text = String::from_utf8_lossy(&sealed);
         assert!(!text.contains("plum"), "{text}");
         assert!(
-            text.starts_with(r#"{"v":2,"c":10,"u":20,"e":30,"k":"a","x":""#),
+            sealed.starts_with(b"{\"v\":2,\"c\":10,\"u\":20,\"e\":30,\"k\":\"a\"}\0\x01"),
             "{text}"
+        );
+        assert_eq!(
+            sealed.len(),
+            r#"{"v":2,"c":10,"u":20,"e":30,"k":"a"}"#.len() + OVERHEAD + 17
         );
         let opened = open(Some(&ring), b"ns:one", &sealed).unwrap();
         assert_eq!(
@@ -367,11 +503,21 @@ mod tests {
             open(Some(&ring), b"ns:two", &sealed),
             Err(Error::Decrypt { .. })
         ));
-        let later = String::from_utf8_lossy(&sealed).replace(r#""e":30"#, r#""e":99"#);
+        let mut later = sealed.clone();
+        later[25] = b'9'; // "e":30 -> "e":90
         assert!(matches!(
-            open(Some(&ring), b"ns:one", later.as_bytes()),
+            open(Some(&ring), b"ns:one", &later),
             Err(Error::Decrypt { .. })
         ));
+        // Any flipped bit after the header.
+        for at in [40, 60, sealed.len() - 1] {
+            let mut flipped = sealed.clone();
+            flipped[at] ^= 4;
+            assert!(
+                open(Some(&ring), b"ns:one", &flipped).is_err(),
+                "bit at {at}"
+            );
+        }
         // Another key with the same id, or none at all: refused, naming the id.
         let err = open(Some(&self::ring("a")), b"ns:one", &sealed).unwrap_err();
         assert!(err.to_string().contains("\"a\""), "{err}");
@@ -397,10 +543,58 @@ mod tests {
             expires_ms: Some(u64::MAX),
             ttl_ms: Some(u64::MAX),
         };
-        let sealed = seal(&ring, b"ns:k", &header, b"[1]");
+        let sealed = seal(&ring, b"ns:k", &header, b"[1]").unwrap();
         assert_eq!(envelope::decode_header("ns:k", &sealed).unwrap(), header);
         let opened = open(Some(&ring), b"ns:k", &sealed).unwrap();
         assert_eq!(&*opened, envelope::encode(&header, b"[1]").as_slice());
+    }
+
+    /// Each seal takes the next nonce of this process's subkey; another
+    /// process (another load of the same key) seals under another salt, and
+    /// each opens what the other sealed.
+    #[test]
+    fn nonces_never_repeat_and_every_load_of_a_key_opens_every_seal() {
+        let bytes = [9; 32];
+        let here = Keyring::new(EncryptionKey::new("k", bytes).unwrap(), []).unwrap();
+        let there = Keyring::new(EncryptionKey::new("k", bytes).unwrap(), []).unwrap();
+        let parts = |sealed: &[u8]| {
+            let at = sealed.iter().position(|&b| b == 0).unwrap() + 2;
+            (
+                sealed[at..at + SALT_LEN].to_vec(),
+                sealed[at + SALT_LEN..at + SALT_LEN + NONCE_LEN].to_vec(),
+            )
+        };
+        let a = seal(&here, b"k", &header(), b"1").unwrap();
+        let b = seal(&here, b"k", &header(), b"1").unwrap();
+        let c = seal(&there, b"k", &header(), b"1").unwrap();
+        let ((salt_a, nonce_a), (salt_b, nonce_b), (salt_c, _)) = (parts(&a), parts(&b), parts(&c));
+        assert_eq!(salt_a, salt_b);
+        assert_ne!(nonce_a, nonce_b);
+        assert_ne!(a, b);
+        assert_ne!(salt_a, salt_c);
+        let plain = envelope::encode(&header(), b"1");
+        for sealed in [&a, &b, &c] {
+            assert_eq!(&*open(Some(&here), b"k", sealed).unwrap(), plain.as_slice());
+            assert_eq!(
+                &*open(Some(&there), b"k", sealed).unwrap(),
+                plain.as_slice()
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_scheme_or_a_cut_record_is_refused_by_name() {
+        let ring = ring("a");
+        let sealed = seal(&ring, b"k", &header(), b"1").unwrap();
+        let at = sealed.iter().position(|&b| b == 0).unwrap() + 1;
+        let mut other = sealed.clone();
+        other[at] = 2;
+        let err = open(Some(&ring), b"k", &other).unwrap_err().to_string();
+        assert!(err.contains("scheme"), "{err}");
+        let err = open(Some(&ring), b"k", &sealed[..at + 20])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("too short"), "{err}");
     }
 
     #[test]

@@ -87,9 +87,9 @@ pub(crate) fn encode(header: &Header, data: &[u8]) -> Vec<u8> {
 
 /// The head of a sealed envelope (see [`crate::crypt`]): the header, then
 /// the id of the key that sealed the value, `{"v":..,"k":"<id>"` (ids are
-/// plain ASCII, nothing to escape).
-pub(crate) fn sealed_head(header: &Header, key_id: &str) -> Vec<u8> {
-    let mut out = head(header, 160);
+/// plain ASCII, nothing to escape), in a buffer with room for `more`.
+pub(crate) fn sealed_head(header: &Header, key_id: &str, more: usize) -> Vec<u8> {
+    let mut out = head(header, 120 + more);
     let _ = write!(out, ",\"k\":\"{key_id}\"");
     out
 }
@@ -127,14 +127,16 @@ pub(crate) struct Sealed<'b> {
     pub header: Header,
     /// The id of the key that sealed it.
     pub key_id: &'b str,
-    /// Every byte before `,"x":`: what the seal is bound to.
+    /// Every byte before the header's `}`: what the seal is bound to.
     pub head: &'b [u8],
-    /// The base64 of nonce and ciphertext.
+    /// What follows the `}` and the NUL byte: scheme, salt, nonce,
+    /// ciphertext, tag.
     pub sealed: &'b [u8],
 }
 
-/// Splits a sealed envelope (the exact form [`sealed_head`] starts); `None`
-/// for anything else.
+/// Splits a sealed envelope (the exact form [`sealed_head`] starts, then
+/// `}`, a NUL byte and the sealed bytes); `None` for anything else.
+#[inline]
 pub(crate) fn split_sealed(bytes: &[u8]) -> Option<Sealed<'_>> {
     let Some((header, rest)) = split_head(bytes) else {
         return split_sealed_slow(bytes);
@@ -144,7 +146,7 @@ pub(crate) fn split_sealed(bytes: &[u8]) -> Option<Sealed<'_>> {
     let key_id = std::str::from_utf8(&after_k[..id_len]).ok()?;
     let rest = &after_k[id_len + 1..];
     let head = &bytes[..bytes.len() - rest.len()];
-    let sealed = rest.strip_prefix(b",\"x\":\"")?.strip_suffix(b"\"}")?;
+    let sealed = rest.strip_prefix(b"}\0")?;
     Some(Sealed {
         header,
         key_id,
@@ -154,16 +156,15 @@ pub(crate) fn split_sealed(bytes: &[u8]) -> Option<Sealed<'_>> {
 }
 
 /// [`split_sealed`] for heads the fast path leaves to a JSON parser
-/// (numbers of 20 digits: an expiry of `u64::MAX`, say).
+/// (numbers of 20 digits: an expiry of `u64::MAX`, say). The head holds
+/// no string but the key id (no `}` in it), so its first `}` ends it.
 fn split_sealed_slow(bytes: &[u8]) -> Option<Sealed<'_>> {
-    const X: &[u8] = b",\"x\":\"";
     const K: &[u8] = b",\"k\":\"";
-    let body = bytes.strip_suffix(b"\"}")?;
-    let at = body.windows(X.len()).rposition(|w| w == X)?;
-    let (head, sealed) = (&bytes[..at], &body[at + X.len()..]);
+    let end = bytes.iter().position(|&b| b == b'}')?;
+    let (head, sealed) = (&bytes[..end], bytes[end + 1..].strip_prefix(b"\0")?);
     let id_at = head.windows(K.len()).rposition(|w| w == K)? + K.len();
     let key_id = std::str::from_utf8(head.get(id_at..head.len().checked_sub(1)?)?).ok()?;
-    if !head.ends_with(b"\"") || sealed.contains(&b'"') {
+    if !head.ends_with(b"\"") || key_id.contains('"') {
         return None;
     }
     // The head as a whole envelope with an empty value (`k` is ignored).

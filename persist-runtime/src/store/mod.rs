@@ -614,7 +614,7 @@ impl StoreBuilder {
     }
 
     /// Seals every value this store writes with the current key of `keys`
-    /// (XChaCha20-Poly1305, bound to the record's key and header; see
+    /// (AES-256-GCM, bound to the record's key and header; see
     /// [`crate::crypt`]), and opens what any of them sealed. Given here, it
     /// wins over `MCP_PERSIST_KEY_FILE` (a key file the store reads when the
     /// code gives no keys).

@@ -151,7 +151,6 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
             return Ok(None);
         };
         if self.keys.is_none()
-            && bytes.ends_with(b"\"}")
             && let Some(sealed) = envelope::split_sealed(bytes)
         {
             let key_id = sealed.key_id.to_owned();
@@ -187,7 +186,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
     ) -> Result<()> {
         self.opened.remove(key);
         let bytes = match self.keys {
-            Some(keys) => crypt::seal(keys, key, header, data),
+            Some(keys) => crypt::seal(keys, key, header, data)?,
             None => {
                 // A store without keys (a replica missing its key file, say)
                 // never writes a value in clear over a sealed one. Writers
