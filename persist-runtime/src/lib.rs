@@ -23,6 +23,7 @@ mod scope;
 mod spec;
 mod store;
 pub mod tools;
+pub mod watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crypt::{EncryptionKey, KEY_FILE_ENV_VAR, Keyring};
@@ -35,6 +36,7 @@ pub use spec::{KeyPiece, Kind, Migration, Persisted, RecordSpec};
 pub use store::{
     DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Store, StoreBuilder, URL_ENV_VAR, resolve_dir,
 };
+pub use watch::{Change, ChangeKind, Watched, Watcher};
 
 /// What the code `#[persisted]` generates names (through the facade's own
 /// `__private`). Not public API: it may change in any release.

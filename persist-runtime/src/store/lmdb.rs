@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::crypt::Keyring;
 use crate::error::{Error, LmdbError, Result};
 use crate::store::Durability;
+use crate::store::changes::{ChangesDb, Signal};
 use crate::store::gate::{Gate, SharedHold};
 use crate::store::write_lock::WriteLock;
 
@@ -27,6 +28,11 @@ pub(crate) struct Shared {
     pub env: Env<WithoutTls>,
     pub records: RecordsDb,
     pub expiry: ExpiryDb,
+    /// The change log (see [`super::changes`]) and how many entries it keeps.
+    pub changes: ChangesDb,
+    pub change_log: u64,
+    /// Wakes this process's watchers.
+    pub signal: Arc<Signal>,
     pub clock: Arc<dyn Clock>,
     pub path: PathBuf,
     pub max_map_size: usize,
@@ -45,6 +51,8 @@ pub(crate) struct EnvOptions {
     pub max_readers: u32,
     /// How long opening may wait for another process's write lock.
     pub write_timeout: Duration,
+    /// Entries the change log keeps.
+    pub change_log: u64,
 }
 
 impl Shared {
@@ -69,7 +77,7 @@ impl Shared {
         if stale > 0 {
             tracing::info!(path = %path.display(), stale, "cleared stale reader slots left by dead processes");
         }
-        let (records, expiry) = match open_databases(&env).map_err(lmdb)? {
+        let (records, expiry, changes) = match open_databases(&env).map_err(lmdb)? {
             Some(dbs) => dbs,
             // A new store: created under the write lock (which another
             // process may hold for a while: waited for with the timeout).
@@ -82,6 +90,9 @@ impl Shared {
             env,
             records,
             expiry,
+            changes,
+            change_log: opts.change_log.max(1),
+            signal: Signal::new(),
             clock,
             path: path.to_owned(),
             max_map_size: opts.max_map_size,
@@ -210,13 +221,16 @@ fn allocate_lock_file(dir: &Path, max_readers: u32) -> Result<()> {
 
 /// The store's databases, if they exist: opened in a read transaction, so
 /// that opening an existing store never waits for a writer.
-fn open_databases(env: &Env<WithoutTls>) -> heed::Result<Option<(RecordsDb, ExpiryDb)>> {
+fn open_databases(env: &Env<WithoutTls>) -> heed::Result<Option<Databases>> {
     let rtxn = env.read_txn()?;
     env.open_databases_and_commit(rtxn, |opener, rtxn| {
         let records = opener.open_database::<Bytes, Bytes>(rtxn, Some("records"))?;
         let expiry = opener.open_database::<Bytes, Unit>(rtxn, Some("expiry"))?;
-        Ok::<_, heed::Error>(match (records, expiry) {
-            (Some(records), Some(expiry)) => CommitOrAbort::Commit(Some((records, expiry))),
+        let changes = opener.open_database::<Bytes, Bytes>(rtxn, Some("changes"))?;
+        Ok::<_, heed::Error>(match (records, expiry, changes) {
+            (Some(records), Some(expiry), Some(changes)) => {
+                CommitOrAbort::Commit(Some((records, expiry, changes)))
+            }
             _ => CommitOrAbort::Abort(()),
         })
     })
@@ -226,13 +240,18 @@ fn open_databases(env: &Env<WithoutTls>) -> heed::Result<Option<(RecordsDb, Expi
     })
 }
 
-/// Creates the store's databases (or opens those that exist).
-fn create_databases(env: &Env<WithoutTls>) -> heed::Result<(RecordsDb, ExpiryDb)> {
+/// The store's databases: records, expiry index, change log.
+type Databases = (RecordsDb, ExpiryDb, ChangesDb);
+
+/// Creates the store's databases (or opens those that exist: a store made
+/// before the change log gets its log here).
+fn create_databases(env: &Env<WithoutTls>) -> heed::Result<Databases> {
     let wtxn = env.write_txn()?;
     let created = env.create_databases_and_commit(wtxn, |opener, wtxn| {
         let records = opener.create_database::<Bytes, Bytes>(wtxn, Some("records"))?;
         let expiry = opener.create_database::<Bytes, Unit>(wtxn, Some("expiry"))?;
-        Ok::<_, heed::Error>(CommitOrAbort::<_, ()>::Commit((records, expiry)))
+        let changes = opener.create_database::<Bytes, Bytes>(wtxn, Some("changes"))?;
+        Ok::<_, heed::Error>(CommitOrAbort::<_, ()>::Commit((records, expiry, changes)))
     })?;
     Ok(created.unwrap_commit())
 }

@@ -34,6 +34,7 @@
 //! and timeouts run batches through [`writer::Batches`], which each engine
 //! implements (an LMDB write transaction, a Redis `MULTI`/`EXEC`).
 
+mod changes;
 mod gate;
 mod lmdb;
 mod paths;
@@ -58,6 +59,7 @@ pub(crate) use writer::WriteFn;
 use crate::clock::{Clock, SystemClock};
 use crate::crypt::Keyring;
 use crate::error::{Error, Result};
+use crate::watch::Watcher;
 use lmdb::{EnvOptions, Shared};
 use sweeper::Sweeper;
 use writer::Writer;
@@ -313,6 +315,58 @@ impl Store {
         StoreBuilder::new()
     }
 
+    /// Watches the changes committed from now on (by any process) to the
+    /// records whose stored key starts with `prefix` (`""`: all; a
+    /// namespace: `"notes:"`). See [`crate::watch`].
+    ///
+    /// Embedded (LMDB) stores only for now: on a server it is
+    /// [`Error::Unsupported`].
+    pub fn watch(&self, prefix: impl Into<String>) -> Result<Watcher> {
+        let last = self.with_changes(|shared, rtxn| changes::last_seq(shared.changes, rtxn))?;
+        self.watch_from(prefix, last)
+    }
+
+    /// [`Store::watch`] from the change after sequence number `after` (a
+    /// [`Watcher::position`] kept from before; 0: the oldest still logged).
+    pub fn watch_from(&self, prefix: impl Into<String>, after: u64) -> Result<Watcher> {
+        let shared = self.lmdb_to_watch()?;
+        let wake = shared.signal.subscribe(shared.path.join("data.mdb"));
+        Ok(Watcher::new(self.clone(), prefix.into(), after, wake))
+    }
+
+    /// Up to `limit` logged changes under `prefix` after `after`.
+    pub(crate) fn read_changes(
+        &self,
+        after: u64,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<changes::Read> {
+        self.with_changes(|shared, rtxn| {
+            changes::read_after(shared.changes, rtxn, after, prefix, limit)
+        })
+    }
+
+    /// The engine of an embedded store, which keeps a change log.
+    fn lmdb_to_watch(&self) -> Result<&Shared> {
+        self.lmdb().ok_or_else(|| {
+            Error::Unsupported(
+                "watching a store on a server (Redis) is not built yet; watch an embedded store"
+                    .into(),
+            )
+        })
+    }
+
+    /// Runs `f` in a read transaction of an embedded store.
+    fn with_changes<R>(
+        &self,
+        f: impl FnOnce(&Shared, &heed::RoTxn<'_, heed::WithoutTls>) -> heed::Result<R>,
+    ) -> Result<R> {
+        let shared = self.lmdb_to_watch()?;
+        let _gate = shared.gate();
+        let rtxn = shared.env.read_txn().map_err(|e| shared.lmdb(e))?;
+        f(shared, &rtxn).map_err(|e| shared.lmdb(e))
+    }
+
     /// The directory of an embedded (LMDB) store; `None` for a store on a
     /// server ([`Store::connect`]).
     pub fn path(&self) -> Option<&Path> {
@@ -516,6 +570,7 @@ pub struct StoreBuilder {
     network_timeout: Option<Duration>,
     max_connections: Option<usize>,
     keys: Option<Keyring>,
+    change_log: Option<usize>,
 }
 
 /// The settings a store runs with.
@@ -541,6 +596,8 @@ const DEFAULT_NETWORK_TIMEOUT: Duration = Duration::from_secs(5);
 /// LMDB's default is 126 slots for every process and thread on the store; a
 /// read holds one for its few microseconds. 1022 fills the 64 KiB lock file.
 const DEFAULT_MAX_READERS: u32 = 1022;
+/// Entries the change log keeps (see [`crate::watch`]).
+pub const DEFAULT_CHANGE_LOG: usize = 10_000;
 
 impl StoreBuilder {
     /// Defaults: 64 MiB initial map (grows by doubling), 1 TiB ceiling, full
@@ -549,6 +606,16 @@ impl StoreBuilder {
     /// seconds, 1022 reader slots.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How many of the latest changes the change log keeps for watchers
+    /// ([`Store::watch`]); a watcher further behind gets
+    /// [`Watched::Lagged`](crate::Watched::Lagged). Default
+    /// [`DEFAULT_CHANGE_LOG`] (10,000: about 0.6 MB for 40-byte keys). At
+    /// least 1.
+    pub fn change_log(mut self, entries: usize) -> Self {
+        self.change_log = Some(entries.max(1));
+        self
     }
 
     /// Initial size of the memory map in bytes. The map grows by itself when
@@ -863,6 +930,7 @@ impl StoreBuilder {
             durability,
             max_readers: settings.max_readers,
             write_timeout: settings.write_timeout,
+            change_log: self.change_log.unwrap_or(DEFAULT_CHANGE_LOG) as u64,
         };
         let keys = self.resolve_keys()?;
         let shared = Arc::new(Shared::open(

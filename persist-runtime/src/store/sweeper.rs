@@ -33,7 +33,7 @@ fn sweep_chunk_job() -> WriteFn<usize> {
                 Ok(None) => {
                     // Expired by the engine itself (Redis): drop its key from
                     // the index too (on LMDB the record is always still there).
-                    ctx.remove(&key, None)?;
+                    ctx.expire(&key, None)?;
                     purged += 1;
                     continue;
                 }
@@ -47,7 +47,7 @@ fn sweep_chunk_job() -> WriteFn<usize> {
             // Only delete the record if it still carries this expiry (its
             // index entry is gone already: `old` is `None`).
             if header.expires_ms == Some(expires) && header.is_expired(now) {
-                ctx.remove(&key, None)?;
+                ctx.expire(&key, None)?;
                 purged += 1;
             }
         }

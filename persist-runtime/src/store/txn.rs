@@ -32,10 +32,12 @@ use std::ops::Bound;
 
 use heed::RwTxn;
 
+use super::changes;
 use super::lmdb::Shared;
 use crate::crypt::{self, Keyring};
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
+use crate::watch::ChangeKind;
 
 /// What a job sees: the open (nested) write transaction and the store, or
 /// a Redis optimistic transaction.
@@ -232,12 +234,31 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
                 .put(txn, &index_key(e, key), &())
                 .map_err(lmdb)?;
         }
-        shared.records.put(txn, key, &bytes).map_err(lmdb)
+        shared.records.put(txn, key, &bytes).map_err(lmdb)?;
+        changes::append(
+            shared.changes,
+            txn,
+            shared.change_log,
+            ChangeKind::Put,
+            key,
+            Some(header),
+        )
+        .map_err(lmdb)
     }
 
     /// Deletes the record at `key` whose header is `old` (and its expiry
     /// index entry). Returns whether a record was there.
     pub fn remove(&mut self, key: &[u8], old: Option<&Header>) -> Result<bool> {
+        self.remove_as(key, old, ChangeKind::Delete)
+    }
+
+    /// [`Self::remove`] of a record because it expired (what the change
+    /// feed tells watchers).
+    pub fn expire(&mut self, key: &[u8], old: Option<&Header>) -> Result<bool> {
+        self.remove_as(key, old, ChangeKind::Expire)
+    }
+
+    fn remove_as(&mut self, key: &[u8], old: Option<&Header>, kind: ChangeKind) -> Result<bool> {
         self.opened.remove(key);
         self.sealed_seen.remove(key);
         let (txn, shared) = match &mut self.on {
@@ -252,7 +273,12 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
                 .delete(txn, &index_key(e, key))
                 .map_err(lmdb)?;
         }
-        shared.records.delete(txn, key).map_err(lmdb)
+        let removed = shared.records.delete(txn, key).map_err(lmdb)?;
+        if removed {
+            changes::append(shared.changes, txn, shared.change_log, kind, key, None)
+                .map_err(lmdb)?;
+        }
+        Ok(removed)
     }
 
     /// The keys (and headers) of every record under `prefix`, in key order,
@@ -362,6 +388,7 @@ pub(crate) mod tests {
             durability: Durability::NoSync,
             max_readers,
             write_timeout: Duration::from_secs(1),
+            change_log: 100,
         };
         Shared::open(dir, &opts, Arc::new(SystemClock), None).unwrap()
     }

@@ -778,7 +778,10 @@ fn attempt(
         return Ok(Ok(()));
     }
     match wtxn.commit() {
-        Ok(()) => Ok(Ok(())),
+        Ok(()) => {
+            shared.signal.bump();
+            Ok(Ok(()))
+        }
         Err(e) => classify(e, shared, None).map(Err),
     }
 }

@@ -1,0 +1,185 @@
+//! The change feed: every put, delete and expiry of a store, in commit
+//! order, from this process and from every other process writing the same
+//! store.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), persist_runtime::Error> {
+//! use persist_runtime::{ChangeKind, Store, Watched};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open_at(dir.path())?;
+//! let mut watcher = store.watch("notes:")?;
+//! store.admin().put_json("notes:a", &serde_json::json!({"text": "hi"}), None)?;
+//! match watcher.next().await? {
+//!     Watched::Change(change) => {
+//!         assert_eq!((change.kind, change.key.as_str()), (ChangeKind::Put, "notes:a"));
+//!     }
+//!     Watched::Lagged { .. } => unreachable!("one change cannot lag"),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! - **What a change holds**: its sequence number, the kind, the record's
+//!   full stored key and, for a put, the record's [`Meta`]; never the value
+//!   (load it: [`crate::admin::Admin::get_raw`] or the type's `load`), so
+//!   the log of an encrypted store holds nothing its seals hide.
+//! - **Across processes**: the log is written in the write transaction of
+//!   each change, so a watcher sees every committed change of any process,
+//!   exactly once, in commit order; other processes' commits wake it
+//!   through inotify on Linux (within a second elsewhere).
+//! - **Bounded**: the log keeps the last
+//!   [`StoreBuilder::change_log`](crate::StoreBuilder::change_log) entries
+//!   (default 10,000). A watcher that falls further behind gets
+//!   [`Watched::Lagged`] with where to resume, then the changes from there:
+//!   resync what it mirrors, never a silent gap.
+//! - **Resuming**: [`Watcher::position`] is the last sequence number
+//!   delivered; [`Store::watch_from`] starts after it (after a restart, say).
+
+use std::collections::VecDeque;
+
+use crate::envelope::Meta;
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// How many changes one look at the log takes at most.
+const READ_BATCH: usize = 256;
+
+/// What happened to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Written (created or replaced).
+    Put,
+    /// Deleted by a call.
+    Delete,
+    /// Removed because it expired (by a sweep).
+    Expire,
+}
+
+/// One committed change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// Its place in the store's log: increasing, never reused.
+    pub seq: u64,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// The record's full stored key (`namespace:key`, scope prefix included).
+    pub key: String,
+    /// The record's metadata after a put (`None` after a delete or expiry).
+    pub meta: Option<Meta>,
+}
+
+/// What [`Watcher::next`] gives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Watched {
+    /// The next change under the watcher's prefix.
+    Change(Change),
+    /// Changes after [`Watcher::position`] were trimmed from the log before
+    /// this watcher read them: what it mirrors may be stale. Resync (list
+    /// and load again); the next items are the changes from `resume_at` on.
+    Lagged {
+        /// The first sequence number still in the log.
+        resume_at: u64,
+        /// How many entries (under any prefix) were missed.
+        missed: u64,
+    },
+}
+
+/// A stream of the changes under one key prefix ([`Store::watch`]).
+pub struct Watcher {
+    store: Store,
+    prefix: String,
+    position: u64,
+    buffer: VecDeque<Watched>,
+    wake: tokio::sync::watch::Receiver<u64>,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher")
+            .field("prefix", &self.prefix)
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Watcher {
+    pub(crate) fn new(
+        store: Store,
+        prefix: String,
+        position: u64,
+        wake: tokio::sync::watch::Receiver<u64>,
+    ) -> Self {
+        Self {
+            store,
+            prefix,
+            position,
+            buffer: VecDeque::new(),
+            wake,
+        }
+    }
+
+    /// The next change (or lag), waiting for one to be committed. Cancel-safe:
+    /// dropping the future loses nothing.
+    pub async fn next(&mut self) -> Result<Watched> {
+        loop {
+            if let Some(item) = self.buffer.pop_front() {
+                if let Watched::Change(change) = &item {
+                    self.position = change.seq;
+                }
+                return Ok(item);
+            }
+            // Marked seen before looking, so a commit after the look wakes us.
+            self.wake.borrow_and_update();
+            self.fill()?;
+            if self.buffer.is_empty() {
+                self.wake
+                    .changed()
+                    .await
+                    .map_err(|_| Error::WriterGone("the store closed".into()))?;
+            }
+        }
+    }
+
+    /// The next change if one is committed already, without waiting.
+    pub fn try_next(&mut self) -> Result<Option<Watched>> {
+        if self.buffer.is_empty() {
+            self.fill()?;
+        }
+        let item = self.buffer.pop_front();
+        if let Some(Watched::Change(change)) = &item {
+            self.position = change.seq;
+        }
+        Ok(item)
+    }
+
+    /// The sequence number of the last change delivered (or skipped as
+    /// outside the prefix); [`Store::watch_from`] resumes after it.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Reads what the log holds after the position into the buffer.
+    fn fill(&mut self) -> Result<()> {
+        let read = self
+            .store
+            .read_changes(self.position, self.prefix.as_bytes(), READ_BATCH)?;
+        if let Some(first) = read.lagged_to {
+            self.buffer.push_back(Watched::Lagged {
+                resume_at: first,
+                missed: first - self.position - 1,
+            });
+            self.position = first - 1;
+            return Ok(());
+        }
+        let last = read.changes.last().map(|c| c.seq);
+        self.buffer
+            .extend(read.changes.into_iter().map(Watched::Change));
+        // Entries outside the prefix are passed over for good.
+        if last != Some(read.scanned_to) {
+            self.position = read.scanned_to.max(self.position);
+        }
+        Ok(())
+    }
+}
