@@ -7,6 +7,10 @@
 //!
 //! Tools: get_note, set_note, update_note, delete_note, list_note,
 //! get_preferences, set_preferences, update_preferences, delete_preferences.
+//! Resources: every note (`persist://note/notes/{title}`) and the
+//! preferences (`persist://preferences/preferences`), with subscriptions:
+//! a client subscribed to a note hears of every change to it, whichever
+//! process made it.
 
 use std::process::ExitCode;
 
@@ -14,7 +18,7 @@ use mcp_persist::tools::{ToolServer, exit_code, init_logging, serve_stdio};
 use mcp_persist::{Store, persisted};
 
 /// A note the assistant keeps for the user, by title.
-#[persisted(key = "notes/{title}", tools)]
+#[persisted(key = "notes/{title}", tools, resources)]
 struct Note {
     /// The note's title; one note per title.
     title: String,
@@ -23,7 +27,7 @@ struct Note {
 }
 
 /// How the user likes answers.
-#[persisted(key = "preferences", tools)]
+#[persisted(key = "preferences", tools, resources)]
 #[derive(Default)]
 struct Preferences {
     /// Answer language, e.g. "en".
@@ -43,10 +47,10 @@ async fn run() -> Result<(), mcp_persist::Error> {
     let store = Store::open("mcp-persist-quickstart")?;
     tracing::info!(store = %store.location(), "store opened");
     let tools = Note::tools(&store) + Preferences::tools(&store);
-    serve_stdio(ToolServer::new(
-        "mcp-persist-quickstart",
-        env!("CARGO_PKG_VERSION"),
-        tools,
-    ))
+    let resources = Note::resources(&store) + Preferences::resources(&store);
+    serve_stdio(
+        ToolServer::new("mcp-persist-quickstart", env!("CARGO_PKG_VERSION"), tools)
+            .with_resources(resources),
+    )
     .await
 }

@@ -41,7 +41,7 @@ pub use persist_runtime::{
     ScopedStore, Scoping, Store, StoreBuilder, Stored, SystemClock, Ttl, URL_ENV_VAR, Watched,
     Watcher, resolve_dir,
 };
-pub use persist_runtime::{admin, op, tools, watch};
+pub use persist_runtime::{admin, op, serve_resources, tools, watch};
 /// The rmcp crate the generated tools are built for (3.11).
 pub use rmcp;
 /// The serde_json crate whose `Value` a [`Migration`] takes and returns.

@@ -8,7 +8,8 @@ use syn::{Lit, LitInt, LitStr, Token};
 use crate::errors::Errors;
 
 /// The options `#[persisted]` accepts, for error messages.
-pub const OPTIONS: &str = "key, ttl, list, max_len, namespace, version, migrate, scope, tools";
+pub const OPTIONS: &str =
+    "key, ttl, list, max_len, namespace, version, migrate, scope, tools, resources";
 
 /// A value with the span it came from.
 pub struct Spanned<T> {
@@ -49,6 +50,8 @@ pub struct Args {
     pub migrate: Option<syn::ExprPath>,
     /// `scope = "user"`: one set of records per user.
     pub scope: Option<Span>,
+    /// `resources`: the records as MCP resources.
+    pub resources: Option<Span>,
 }
 
 /// `tools` or `tools(get, set, prefix = "books_")`.
@@ -113,6 +116,18 @@ impl Args {
                     skip_value(meta)?;
                 } else {
                     set_once(&mut self.list, span, || duplicate(errors));
+                }
+            }
+            "resources" => {
+                if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                    errors.at(
+                        span,
+                        "`resources` takes no value: write `resources` to serve the records as \
+                         MCP resources",
+                    );
+                    skip_value(meta)?;
+                } else {
+                    set_once(&mut self.resources, span, || duplicate(errors));
                 }
             }
             "max_len" => {

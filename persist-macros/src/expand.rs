@@ -235,11 +235,21 @@ fn accessors(model: &Model) -> TokenStream {
         .tools
         .as_ref()
         .map(|(ops, prefix)| tool_accessors(model, vis, &store, ops, prefix));
+    let resources = model.resources.then(|| {
+        quote! {
+            /// The records of this type as MCP resources, to merge with `+`
+            /// and serve (`ToolServer::with_resources`, `serve_resources!`).
+            #vis fn resources(#store: &::mcp_persist::Store) -> ::mcp_persist::tools::Resources {
+                ::mcp_persist::tools::Resources::of::<Self>(#store)
+            }
+        }
+    });
     quote! {
         #[allow(dead_code)]
         impl #ident {
             #body
             #tools
+            #resources
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct Model {
     pub migrate: Option<syn::ExprPath>,
     /// `tools`: the operations (empty: all of the kind's) and the name prefix.
     pub tools: Option<(Vec<Ident>, String)>,
+    /// `resources`: the records as MCP resources.
+    pub resources: bool,
     /// `scope = "user"`: one set of records per user.
     pub scoped: bool,
 }
@@ -152,6 +154,7 @@ impl Model {
             version: args.version.map_or(1, |v| v.value),
             doc,
             tools,
+            resources: args.resources.is_some(),
             migrate: args.migrate,
             scoped: args.scope.is_some(),
             item,

@@ -38,6 +38,10 @@ pub use store::{
 };
 pub use watch::{Change, ChangeKind, Watched, Watcher};
 
+/// rmcp, for what [`serve_resources!`] expands to. Not public API.
+#[doc(hidden)]
+pub use rmcp as __rmcp;
+
 /// What the code `#[persisted]` generates names (through the facade's own
 /// `__private`). Not public API: it may change in any release.
 #[doc(hidden)]

@@ -8,7 +8,26 @@ use crate::error::{Error, Result};
 /// Refuses a server that does not serve every tool generated in this
 /// process: a `ServerHandler` impl with `#[tool_handler]` without
 /// `router = self.tool_router` would silently drop the generated tools.
+///
+/// Likewise refuses a server when resources were generated
+/// (`#[persisted(..., resources)]`) and its `get_info` does not advertise
+/// resources with subscriptions: clients would never ask for them (and
+/// `subscriptions/listen` drops URIs of a capability not advertised).
 pub(crate) fn check_served<S: ServerHandler>(server: &S) -> Result<()> {
+    let resources = super::resource_namespaces();
+    if !resources.is_empty() {
+        let advertised = server.get_info().capabilities.resources;
+        if advertised.is_none_or(|r| r.subscribe != Some(true)) {
+            return Err(Error::Serve(format!(
+                "generated resources ({}) are not served: the server's get_info does not \
+                 advertise resources with subscriptions. Serve them with \
+                 ToolServer::with_resources, or delegate with mcp_persist::serve_resources! \
+                 and build get_info's capabilities with .enable_resources()\
+                 .enable_resources_subscribe().enable_resources_list_changed()",
+                resources.join(", ")
+            )));
+        }
+    }
     let missing = super::unserved(|name| server.get_tool(name).is_some());
     if missing.is_empty() {
         return Ok(());

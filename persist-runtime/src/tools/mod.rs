@@ -16,6 +16,7 @@ pub mod http;
 mod lifecycle;
 mod logging;
 mod patch;
+pub mod resources;
 pub(crate) mod routes;
 mod schema;
 mod serve;
@@ -26,6 +27,7 @@ pub use caller::caller_scope;
 #[cfg(feature = "logging")]
 pub use logging::init_logging;
 pub use logging::{LogGuard, exit_code};
+pub use resources::Resources;
 pub use serve::serve_stdio;
 pub use server::ToolServer;
 
@@ -56,6 +58,23 @@ impl Default for ToolConfig {
 /// Names of every tool generated in this process, so that [`serve_stdio`]
 /// can check that the server really serves them.
 static GENERATED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// Namespaces of every type whose resources were made in this process.
+static RESOURCES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+
+/// Notes that the records of `namespace` were made resources.
+pub(crate) fn note_resources(namespace: &'static str) {
+    RESOURCES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(namespace);
+}
+
+/// The namespaces whose records were made resources in this process.
+pub(crate) fn resource_namespaces() -> Vec<&'static str> {
+    let made = RESOURCES.lock().unwrap_or_else(PoisonError::into_inner);
+    made.iter().copied().collect()
+}
 
 /// The generated tools that `server` does not serve (a router merged into a
 /// field but not passed to `#[tool_handler(router = ...)]`).

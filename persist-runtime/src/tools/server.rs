@@ -9,6 +9,8 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
+use super::resources::Resources;
+
 /// An MCP server that serves a router of generated tools and nothing else.
 ///
 /// For a server with tools of its own, keep your server type and merge the
@@ -22,6 +24,7 @@ pub struct ToolServer {
     info: Implementation,
     instructions: Option<String>,
     router: ToolRouter<ToolServer>,
+    resources: Option<Resources>,
 }
 
 impl ToolServer {
@@ -31,7 +34,18 @@ impl ToolServer {
             info: Implementation::new(name, version),
             instructions: None,
             router,
+            resources: None,
         }
+    }
+
+    /// Also serves these records as resources, with subscriptions (see
+    /// [`Resources`]): `.with_resources(Note::resources(&store))`.
+    pub fn with_resources(mut self, resources: Resources) -> Self {
+        self.resources = Some(match self.resources.take() {
+            Some(mine) => mine + resources,
+            None => resources,
+        });
+        self
     }
 
     /// Instructions the client may show the model.
@@ -47,6 +61,8 @@ impl ToolServer {
 }
 
 impl ServerHandler for ToolServer {
+    crate::serve_resources!(resources);
+
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
@@ -70,8 +86,16 @@ impl ServerHandler for ToolServer {
     }
 
     fn get_info(&self) -> ServerConfig {
-        let config = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(self.info.clone());
+        let capabilities = match self.resources {
+            Some(_) => ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .enable_resources_list_changed()
+                .build(),
+            None => ServerCapabilities::builder().enable_tools().build(),
+        };
+        let config = ServerConfig::new(capabilities).with_server_info(self.info.clone());
         match &self.instructions {
             Some(text) => config.with_instructions(text.clone()),
             None => config,

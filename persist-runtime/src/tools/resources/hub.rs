@@ -1,0 +1,380 @@
+//! Who is subscribed to what, and the task that turns the store's change
+//! feed into their notifications.
+//!
+//! Each subscriber (a legacy session, or one `subscriptions/listen`) has an
+//! inbox: the URIs updated since it last sent, and whether a list changed.
+//! The feed task only adds to inboxes (never waits on a client); each
+//! subscriber's own task sends what its inbox holds. A slow client so
+//! costs at most one entry per URI it subscribed to, and gets each update
+//! once however many writes it missed (the MCP notification names the
+//! resource, not the value).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+
+use rmcp::RoleServer;
+use rmcp::model::ResourceUpdatedNotificationParam;
+use rmcp::service::{RequestContext, SubscriptionContext, SubscriptionSendError};
+use tokio::sync::{Notify, oneshot};
+
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::watch::{Change, ChangeKind, Watched, Watcher};
+
+/// What a subscriber has yet to be told.
+#[derive(Default)]
+struct Pending {
+    uris: BTreeSet<String>,
+    list_changed: bool,
+}
+
+#[derive(Default)]
+struct Inbox {
+    pending: Mutex<Pending>,
+    notify: Notify,
+    closed: AtomicBool,
+}
+
+impl Inbox {
+    fn add(&self, uri: Option<&str>, list_changed: bool) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(uri) = uri {
+            pending.uris.insert(uri.to_owned());
+        }
+        pending.list_changed |= list_changed;
+        drop(pending);
+        self.notify.notify_one();
+    }
+
+    fn take(&self) -> Pending {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+}
+
+struct Sub {
+    /// Stored key to the URI the subscriber knows it by.
+    keys: HashMap<String, String>,
+    /// Prefixes of the keys whose records appearing or disappearing is a
+    /// list change for this subscriber (its scope's).
+    lists: Vec<String>,
+    inbox: Arc<Inbox>,
+}
+
+#[derive(Default)]
+struct State {
+    subs: HashMap<u64, Sub>,
+    /// Legacy sessions (by the identity of their handshake) to their sub.
+    sessions: HashMap<usize, u64>,
+    next: u64,
+}
+
+pub(super) struct Hub {
+    store: Store,
+    state: Mutex<State>,
+    /// The feed task, once started (or why it could not start).
+    feed: OnceLock<std::result::Result<(), String>>,
+    /// Dropped with the hub: the feed task then ends.
+    _stop: oneshot::Sender<()>,
+    stopped: Mutex<Option<oneshot::Receiver<()>>>,
+}
+
+/// A legacy session's identity: its handshake info, held once per session.
+fn session_of(context: &RequestContext<RoleServer>) -> Option<usize> {
+    context
+        .peer
+        .peer_info()
+        .map(|info| Arc::as_ptr(&info).cast::<()>() as usize)
+}
+
+impl Hub {
+    pub(super) fn new(store: Store) -> Arc<Self> {
+        let (stop, stopped) = oneshot::channel();
+        Arc::new(Self {
+            store,
+            state: Mutex::new(State::default()),
+            feed: OnceLock::new(),
+            _stop: stop,
+            stopped: Mutex::new(Some(stopped)),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts the feed task once; an error says why there is none.
+    fn ensure_feed(self: &Arc<Self>) -> Result<()> {
+        let started = self.feed.get_or_init(|| {
+            let watcher = self.store.watch("").map_err(|e| e.to_string())?;
+            let stopped = self
+                .stopped
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+                .ok_or("the feed was started before")?;
+            tokio::spawn(feed(Arc::downgrade(self), watcher, stopped));
+            Ok(())
+        });
+        started.clone().map_err(|reason| {
+            Error::Unsupported(format!(
+                "resource subscriptions need the change feed: {reason}"
+            ))
+        })
+    }
+
+    fn add(&self, sub: Sub) -> u64 {
+        let mut state = self.state();
+        state.next += 1;
+        let id = state.next;
+        state.subs.insert(id, sub);
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        let mut state = self.state();
+        state.subs.remove(&id);
+        state.sessions.retain(|_, sub| *sub != id);
+    }
+
+    /// The sub of a legacy session, made (with the task that sends its
+    /// notifications through the session's peer) on first use.
+    fn session_sub<R>(
+        self: &Arc<Self>,
+        context: &RequestContext<RoleServer>,
+        f: impl FnOnce(&mut Sub) -> R,
+    ) -> Option<R> {
+        let session = session_of(context)?;
+        let mut state = self.state();
+        let id = match state.sessions.get(&session) {
+            Some(id) => *id,
+            None => {
+                state.next += 1;
+                let id = state.next;
+                let inbox = Arc::new(Inbox::default());
+                state.subs.insert(
+                    id,
+                    Sub {
+                        keys: HashMap::new(),
+                        lists: Vec::new(),
+                        inbox: inbox.clone(),
+                    },
+                );
+                state.sessions.insert(session, id);
+                tokio::spawn(send_to_peer(
+                    Arc::downgrade(self),
+                    id,
+                    inbox,
+                    context.peer.clone(),
+                ));
+                id
+            }
+        };
+        state.subs.get_mut(&id).map(f)
+    }
+
+    /// A legacy session listed resources: it hears of list changes.
+    pub(super) fn note_lister(
+        self: &Arc<Self>,
+        context: &RequestContext<RoleServer>,
+        lists: Vec<String>,
+    ) {
+        if session_of(context).is_none() {
+            return;
+        }
+        if let Err(err) = self.ensure_feed() {
+            tracing::debug!(%err, "no list_changed notifications for this session");
+            return;
+        }
+        self.session_sub(context, |sub| sub.lists = lists);
+    }
+
+    /// Legacy `resources/subscribe`.
+    pub(super) fn subscribe(
+        self: &Arc<Self>,
+        context: &RequestContext<RoleServer>,
+        key: String,
+        uri: String,
+        lists: Vec<String>,
+    ) -> Result<()> {
+        self.ensure_feed()?;
+        let added = self.session_sub(context, |sub| {
+            sub.keys.insert(key, uri);
+            sub.lists = lists;
+        });
+        added.ok_or_else(|| {
+            Error::Unsupported(
+                "resources/subscribe needs a session opened with initialize; on protocol \
+                 2026-07-28 use subscriptions/listen"
+                    .into(),
+            )
+        })
+    }
+
+    /// Legacy `resources/unsubscribe`.
+    pub(super) fn unsubscribe(self: &Arc<Self>, context: &RequestContext<RoleServer>, key: &str) {
+        let Some(session) = session_of(context) else {
+            return;
+        };
+        let mut state = self.state();
+        if let Some(id) = state.sessions.get(&session).copied()
+            && let Some(sub) = state.subs.get_mut(&id)
+        {
+            sub.keys.remove(key);
+        }
+    }
+
+    /// A `subscriptions/listen`: sends until the client cancels it or the
+    /// sink closes.
+    pub(super) async fn listen(
+        self: &Arc<Self>,
+        context: SubscriptionContext,
+        keys: Vec<(String, String)>,
+        lists: Vec<String>,
+    ) -> Result<()> {
+        self.ensure_feed()?;
+        let inbox = Arc::new(Inbox::default());
+        let id = self.add(Sub {
+            keys: keys.into_iter().collect(),
+            lists,
+            inbox: inbox.clone(),
+        });
+        let sink = context.sink().clone();
+        'listen: loop {
+            tokio::select! {
+                () = context.cancelled() => break,
+                () = inbox.notify.notified() => {}
+            }
+            let pending = inbox.take();
+            let sends = pending
+                .uris
+                .into_iter()
+                .map(Some)
+                .chain(pending.list_changed.then_some(None));
+            for uri in sends {
+                let sent = match uri {
+                    Some(uri) => sink.notify_resource_updated(uri).await,
+                    None => sink.notify_resource_list_changed().await,
+                };
+                match sent {
+                    Ok(()) | Err(SubscriptionSendError::NotificationNotAccepted(_)) => {}
+                    Err(err) => {
+                        tracing::debug!(%err, "a listening client is gone");
+                        break 'listen;
+                    }
+                }
+            }
+        }
+        self.remove(id);
+        Ok(())
+    }
+
+    /// Puts a committed change in the inboxes it concerns.
+    fn dispatch(&self, change: &Change) {
+        let appeared_or_went = match change.kind {
+            ChangeKind::Put => change
+                .meta
+                .as_ref()
+                .is_some_and(|m| m.created_at == m.updated_at),
+            ChangeKind::Delete | ChangeKind::Expire => true,
+        };
+        let state = self.state();
+        for sub in state.subs.values() {
+            let uri = sub.keys.get(&change.key).map(String::as_str);
+            let listed =
+                appeared_or_went && sub.lists.iter().any(|p| change.key.starts_with(p.as_str()));
+            if uri.is_some() || listed {
+                sub.inbox.add(uri, listed);
+            }
+        }
+    }
+
+    /// The feed lagged: every subscriber is told everything may have changed.
+    fn resync(&self) {
+        let state = self.state();
+        for sub in state.subs.values() {
+            for uri in sub.keys.values() {
+                sub.inbox.add(Some(uri), false);
+            }
+            if !sub.lists.is_empty() {
+                sub.inbox.add(None, true);
+            }
+        }
+    }
+
+    /// The feed failed: subscribers are closed (listens end, legacy
+    /// sessions stop hearing), never left waiting in silence.
+    fn close_all(&self) {
+        let mut state = self.state();
+        for sub in state.subs.values() {
+            sub.inbox.close();
+        }
+        state.subs.clear();
+        state.sessions.clear();
+    }
+}
+
+/// Turns the store's changes into inbox entries until the hub is gone.
+async fn feed(hub: Weak<Hub>, mut watcher: Watcher, mut stopped: oneshot::Receiver<()>) {
+    loop {
+        let item = tokio::select! {
+            _ = &mut stopped => return,
+            item = watcher.next() => item,
+        };
+        let Some(hub) = hub.upgrade() else {
+            return;
+        };
+        match item {
+            Ok(Watched::Change(change)) => hub.dispatch(&change),
+            Ok(Watched::Lagged { missed, .. }) => {
+                tracing::warn!(
+                    missed,
+                    "resource notifications fell behind the change log: telling every subscriber to read again"
+                );
+                hub.resync();
+            }
+            Err(err) => {
+                tracing::error!(%err, "resource notifications stopped: the change feed failed");
+                hub.close_all();
+                return;
+            }
+        }
+    }
+}
+
+/// Sends a legacy session's notifications through its peer, until the
+/// session is gone.
+async fn send_to_peer(
+    hub: Weak<Hub>,
+    id: u64,
+    inbox: Arc<Inbox>,
+    peer: rmcp::service::Peer<RoleServer>,
+) {
+    loop {
+        inbox.notify.notified().await;
+        if inbox.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let pending = inbox.take();
+        let mut gone = false;
+        for uri in pending.uris {
+            let params = ResourceUpdatedNotificationParam::new(uri);
+            gone |= peer.notify_resource_updated(params).await.is_err();
+        }
+        if pending.list_changed {
+            gone |= peer.notify_resource_list_changed().await.is_err();
+        }
+        if gone || peer.is_transport_closed() {
+            tracing::debug!("a subscribed session is gone");
+            if let Some(hub) = hub.upgrade() {
+                hub.remove(id);
+            }
+            return;
+        }
+    }
+}
