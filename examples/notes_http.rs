@@ -22,20 +22,25 @@
 //! Tools: get_note, set_note, update_note, delete_note, list_note,
 //! get_preferences, set_preferences, update_preferences, delete_preferences,
 //! add_history, recent_history, clear_history, get_counter, and its own
-//! bump_counter.
+//! bump_counter. Resources: each user's notes and preferences
+//! (`persist://note/notes/{title}`, `persist://preferences/preferences`),
+//! with subscriptions (`subscriptions/listen`; `resources/subscribe` in
+//! `--sessions` mode): a user hears of changes to their own records only,
+//! whichever replica made them.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mcp_persist::tools::http::{BearerTokens, HttpServer};
-use mcp_persist::tools::{exit_code, init_logging};
-use mcp_persist::{Error, Scope, Store, persisted};
+use mcp_persist::tools::{Resources, exit_code, init_logging};
+use mcp_persist::{Error, Scope, Store, persisted, serve_resources};
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 
 /// A note, by title.
-#[persisted(key = "notes/{title}", scope = "user", tools)]
+#[persisted(key = "notes/{title}", scope = "user", tools, resources)]
 struct Note {
     /// The note's title: its key.
     title: String,
@@ -44,7 +49,7 @@ struct Note {
 }
 
 /// How the user likes answers.
-#[persisted(key = "preferences", scope = "user", tools)]
+#[persisted(key = "preferences", scope = "user", tools, resources)]
 struct Preferences {
     /// e.g. "en", "fr".
     language: String,
@@ -78,6 +83,7 @@ struct Counter {
 struct Notes {
     store: Store,
     tool_router: ToolRouter<Self>,
+    resources: Resources,
 }
 
 #[tool_router]
@@ -88,7 +94,12 @@ impl Notes {
             + Preferences::tools(&store)
             + History::tools(&store)
             + Counter::tools(&store);
-        Self { store, tool_router }
+        let resources = Note::resources(&store) + Preferences::resources(&store);
+        Self {
+            store,
+            tool_router,
+            resources,
+        }
     }
 
     /// A tool of the server's own, per user: it takes the caller's scope
@@ -103,8 +114,21 @@ impl Notes {
     }
 }
 
-#[tool_handler(router = self.tool_router, name = "notes-http", version = "0.1.0")]
-impl ServerHandler for Notes {}
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Notes {
+    // list_resources, read_resource, subscribe, listen, ... from `resources`.
+    serve_resources!(resources);
+
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources()
+            .enable_resources_subscribe()
+            .enable_resources_list_changed()
+            .build();
+        ServerConfig::new(capabilities).with_server_info(Implementation::new("notes-http", "0.1.0"))
+    }
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -20,7 +20,10 @@ use mcp::{
 };
 use mcp_persist::{Scope, Store};
 use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ProtocolVersion, ReadResourceRequestParams,
+    ServerNotification, SubscriptionFilter,
+};
 use rmcp::service::{ClientLifecycleMode, serve_client_with_lifecycle};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -257,6 +260,23 @@ async fn no_user_reaches_another_users_records(place: Place) {
             "history": [], "counter": {"found": false},
         });
         assert_eq!(seen, nothing, "{name} sees nothing of alice's");
+        // Nor through resources: no listing, no read, whatever the URI.
+        let listed = other.list_resources(None).await.expect("list resources");
+        assert!(
+            listed.resources.is_empty(),
+            "{name} lists {:?}",
+            listed.resources
+        );
+        for uri in [
+            "persist://note/notes/plan",
+            "persist://note/..%2F@alice%2Fnote:notes/plan",
+            "persist://preferences/preferences",
+        ] {
+            let read = other
+                .read_resource(ReadResourceRequestParams::new(uri))
+                .await;
+            assert!(read.is_err(), "{name} read {uri}: {read:?}");
+        }
         // Titles that would reach alice's record if keys were not escaped.
         for title in [
             "../@alice/note:notes/plan",
@@ -557,4 +577,73 @@ async fn a_session_opened_by_one_user_is_no_key_to_their_records() {
     let keys = open_store(&place).admin().raw_keys("").expect("keys");
     assert_eq!(keys, ["@alice/note:notes/plan", "@bob/note:notes/plan"]);
     alice.cancel().await.expect("close");
+}
+
+/// A user listening to their records hears of their own changes only, and
+/// of changes another server process (a replica) made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listening_user_hears_of_their_own_records_only() {
+    let place = place();
+    let server = Server::start(&place);
+    let replica = Server::start(&place);
+    let alice = user(&replica, "tokA", true).await;
+    let bob = user(&server, "tokB", true).await;
+    let filter = SubscriptionFilter::builder()
+        .resource_subscription("persist://note/notes/plan")
+        .resource_subscription("persist://note/notes/secret")
+        .build();
+    let mut heard = tokio::time::timeout(LIMIT, bob.listen(filter))
+        .await
+        .expect("listen in time")
+        .expect("listen");
+    // Alice's changes come first in the store's log; then two of bob's.
+    ask(
+        &alice,
+        "set_note",
+        json!({"title": "secret", "text": "alice's"}),
+    )
+    .await;
+    ask(
+        &alice,
+        "set_note",
+        json!({"title": "plan", "text": "alice's"}),
+    )
+    .await;
+    ask(&bob, "set_note", json!({"title": "plan", "text": "bob's"})).await;
+    let mut uris = Vec::new();
+    while uris.len() < 2
+        || uris
+            .iter()
+            .filter(|u| *u == "persist://note/notes/plan")
+            .count()
+            < 2
+    {
+        if uris.len() == 1 {
+            ask(
+                &bob,
+                "set_note",
+                json!({"title": "plan", "text": "bob's again"}),
+            )
+            .await;
+        }
+        let next = tokio::time::timeout(LIMIT, heard.next())
+            .await
+            .expect("a notification in time")
+            .expect("the subscription is alive")
+            .expect("not ended");
+        match next {
+            ServerNotification::ResourceUpdatedNotification(n) => uris.push(n.params.uri),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        uris,
+        ["persist://note/notes/plan", "persist://note/notes/plan"],
+        "bob hears nothing of alice's records"
+    );
+    heard.cancel().await.expect("cancel");
+    bob.cancel().await.expect("close");
+    alice.cancel().await.expect("close");
+    server.stop();
+    replica.stop();
 }
