@@ -104,7 +104,8 @@ impl Entry {
 /// subscriptions. Cheap to clone (a server is cloned per session): clones
 /// share the subscriptions.
 ///
-/// ```
+/// ```ignore
+/// // As examples/quickstart.rs and examples/notes_http.rs do (compiled there).
 /// use mcp_persist::{Store, persisted};
 ///
 /// /// A note.
@@ -434,9 +435,9 @@ fn to_error_data(err: &Error) -> ErrorData {
 /// .enable_resources_subscribe().enable_resources_list_changed()`.
 ///
 /// ```
-/// use mcp_persist::rmcp::model::{ServerCapabilities, ServerConfig};
-/// use mcp_persist::rmcp::ServerHandler;
-/// use mcp_persist::tools::Resources;
+/// use persist_runtime::tools::Resources;
+/// use rmcp::model::{ServerCapabilities, ServerConfig};
+/// use rmcp::ServerHandler;
 ///
 /// #[derive(Clone)]
 /// struct Server {
@@ -444,7 +445,7 @@ fn to_error_data(err: &Error) -> ErrorData {
 /// }
 ///
 /// impl ServerHandler for Server {
-///     mcp_persist::serve_resources!(resources);
+///     persist_runtime::serve_resources!(resources); // mcp_persist::serve_resources! in an app
 ///
 ///     fn get_info(&self) -> ServerConfig {
 ///         ServerConfig::new(
