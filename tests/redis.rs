@@ -374,3 +374,46 @@ async fn a_burst_of_reads_shares_a_bounded_number_of_connections() {
     // Ours (at most 3) and the one asking.
     assert!(connected <= 4, "{connected} connections: {info}");
 }
+
+/// A watcher waiting for changes when the server goes down gets an error
+/// in bounded time (never waits forever), and one made after the restart
+/// sees the changes of other writers through the stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_hears_of_a_server_that_is_down_in_bounded_time() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let store = connect(&server, Duration::from_millis(500));
+    let mut watcher = store.watch("").unwrap();
+    progress("a", 1).save(&store).await.unwrap();
+    assert!(matches!(
+        watcher.next().await,
+        Ok(mcp_persist::Watched::Change(_))
+    ));
+    server.kill();
+    let started = Instant::now();
+    let got = tokio::time::timeout(Duration::from_secs(10), watcher.next())
+        .await
+        .expect("an answer within 10 s, not a wait forever");
+    let err = got.expect_err("an error while the server is down");
+    assert!(matches!(err, Error::Backend { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    server.restart();
+    // A writer on another store handle (another replica, as far as the
+    // stream knows) wakes a watcher through the server.
+    let other = connect(&server, Duration::from_millis(500));
+    let mut watcher = store.watch("progress:").unwrap();
+    progress("b", 2).save(&other).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), watcher.next())
+        .await
+        .expect("a change within 10 s")
+        .unwrap();
+    let mcp_persist::Watched::Change(change) = got else {
+        panic!("{got:?}")
+    };
+    assert_eq!(change.key, "progress:progress/b");
+}

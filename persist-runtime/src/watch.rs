@@ -26,9 +26,10 @@
 //!   (load it: [`crate::admin::Admin::get_raw`] or the type's `load`), so
 //!   the log of an encrypted store holds nothing its seals hide.
 //! - **Across processes**: the log is written in the write transaction of
-//!   each change, so a watcher sees every committed change of any process,
-//!   exactly once, in commit order; other processes' commits wake it
-//!   through inotify on Linux (within a second elsewhere).
+//!   each change (on Redis: a stream entry in the change's MULTI/EXEC), so
+//!   a watcher sees every committed change of any process, exactly once, in
+//!   commit order; other processes' commits wake it through inotify on
+//!   Linux (within a second elsewhere), on Redis through `XREAD BLOCK`.
 //! - **Bounded**: the log keeps the last
 //!   [`StoreBuilder::change_log`](crate::StoreBuilder::change_log) entries
 //!   (default 10,000). A watcher that falls further behind gets
@@ -42,6 +43,7 @@ use std::collections::VecDeque;
 use crate::envelope::Meta;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::store::changes::Cursor;
 
 /// How many changes one look at the log takes at most.
 const READ_BATCH: usize = 256;
@@ -81,7 +83,9 @@ pub enum Watched {
     Lagged {
         /// The first sequence number still in the log.
         resume_at: u64,
-        /// How many entries (under any prefix) were missed.
+        /// How many entries (under any prefix) were missed (on Redis, after
+        /// [`Store::watch_from`] a position older than the log: at most
+        /// this many).
         missed: u64,
     },
 }
@@ -90,7 +94,10 @@ pub enum Watched {
 pub struct Watcher {
     store: Store,
     prefix: String,
-    position: u64,
+    /// How far the log was read.
+    cursor: Cursor,
+    /// The last change delivered.
+    delivered: u64,
     buffer: VecDeque<Watched>,
     wake: tokio::sync::watch::Receiver<u64>,
 }
@@ -99,7 +106,7 @@ impl std::fmt::Debug for Watcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Watcher")
             .field("prefix", &self.prefix)
-            .field("position", &self.position)
+            .field("position", &self.position())
             .finish_non_exhaustive()
     }
 }
@@ -108,26 +115,26 @@ impl Watcher {
     pub(crate) fn new(
         store: Store,
         prefix: String,
-        position: u64,
+        cursor: Cursor,
         wake: tokio::sync::watch::Receiver<u64>,
     ) -> Self {
         Self {
             store,
             prefix,
-            position,
+            cursor,
+            delivered: cursor.seq,
             buffer: VecDeque::new(),
             wake,
         }
     }
 
     /// The next change (or lag), waiting for one to be committed. Cancel-safe:
-    /// dropping the future loses nothing.
+    /// dropping the future loses nothing. A store that cannot be read (a
+    /// Redis server down) is an error within the network timeout (the log is
+    /// looked at least every second), never a wait forever.
     pub async fn next(&mut self) -> Result<Watched> {
         loop {
-            if let Some(item) = self.buffer.pop_front() {
-                if let Watched::Change(change) = &item {
-                    self.position = change.seq;
-                }
+            if let Some(item) = self.pop() {
                 return Ok(item);
             }
             // Marked seen before looking, so a commit after the look wakes us.
@@ -147,39 +154,38 @@ impl Watcher {
         if self.buffer.is_empty() {
             self.fill()?;
         }
+        Ok(self.pop())
+    }
+
+    fn pop(&mut self) -> Option<Watched> {
         let item = self.buffer.pop_front();
         if let Some(Watched::Change(change)) = &item {
-            self.position = change.seq;
+            self.delivered = change.seq;
         }
-        Ok(item)
+        item
     }
 
     /// The sequence number of the last change delivered (or skipped as
     /// outside the prefix); [`Store::watch_from`] resumes after it.
     pub fn position(&self) -> u64 {
-        self.position
+        if self.buffer.is_empty() {
+            self.cursor.seq
+        } else {
+            self.delivered
+        }
     }
 
-    /// Reads what the log holds after the position into the buffer.
+    /// Reads what the log holds after the cursor into the buffer.
     fn fill(&mut self) -> Result<()> {
         let read = self
             .store
-            .read_changes(self.position, self.prefix.as_bytes(), READ_BATCH)?;
-        if let Some(first) = read.lagged_to {
-            self.buffer.push_back(Watched::Lagged {
-                resume_at: first,
-                missed: first - self.position - 1,
-            });
-            self.position = first - 1;
-            return Ok(());
+            .read_changes(self.cursor, self.prefix.as_bytes(), READ_BATCH)?;
+        if let Some((resume_at, missed)) = read.lagged {
+            self.buffer.push_back(Watched::Lagged { resume_at, missed });
         }
-        let last = read.changes.last().map(|c| c.seq);
         self.buffer
             .extend(read.changes.into_iter().map(Watched::Change));
-        // Entries outside the prefix are passed over for good.
-        if last != Some(read.scanned_to) {
-            self.position = read.scanned_to.max(self.position);
-        }
+        self.cursor = read.scanned_to;
         Ok(())
     }
 }

@@ -55,6 +55,18 @@ pub(crate) fn append(
         .and_then(|(k, _)| <[u8; 8]>::try_from(k).ok())
         .map_or(0, u64::from_be_bytes);
     let seq = last + 1;
+    let entry = encode(kind, key, header);
+    db.put(txn, &seq.to_be_bytes(), &entry)?;
+    if seq % TRIM_EVERY == 0 && seq > capacity {
+        let end = (seq - capacity).to_be_bytes();
+        let range = (Bound::Unbounded, Bound::Included(&end[..]));
+        db.delete_range(txn, &range)?;
+    }
+    Ok(())
+}
+
+/// One log entry's bytes: kind, the header after a put, the record key.
+pub(crate) fn encode(kind: ChangeKind, key: &[u8], header: Option<&Header>) -> Vec<u8> {
     let mut entry = Vec::with_capacity(1 + 28 + key.len());
     match (kind, header) {
         (ChangeKind::Put, Some(h)) => {
@@ -68,24 +80,29 @@ pub(crate) fn append(
         (ChangeKind::Expire, _) => entry.push(EXPIRE),
     }
     entry.extend_from_slice(key);
-    db.put(txn, &seq.to_be_bytes(), &entry)?;
-    if seq % TRIM_EVERY == 0 && seq > capacity {
-        let end = (seq - capacity).to_be_bytes();
-        let range = (Bound::Unbounded, Bound::Included(&end[..]));
-        db.delete_range(txn, &range)?;
-    }
-    Ok(())
+    entry
 }
 
-/// What a read of the log after some sequence number found.
+/// Where a watcher is in the log: the last sequence number read and, on
+/// Redis (whose sequence numbers are sparse), how many entries the log had
+/// ever held up to it (to count what a trim took).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    pub seq: u64,
+    pub index: Option<u64>,
+}
+
+/// What a read of the log after a cursor found.
 pub(crate) struct Read {
     /// Changes under the prefix, in order.
     pub changes: Vec<Change>,
-    /// The last sequence number looked at (matching or not).
-    pub scanned_to: u64,
-    /// The oldest entry still in the log, when entries after the position
-    /// read from were trimmed away.
-    pub lagged_to: Option<u64>,
+    /// Where the read got to (entries outside the prefix included); after
+    /// a lag, just before the oldest entry still there.
+    pub scanned_to: Cursor,
+    /// Entries after the cursor were trimmed away: the first sequence
+    /// number still there, and how many were missed (at most that many
+    /// when the cursor's index was unknown).
+    pub lagged: Option<(u64, u64)>,
 }
 
 /// The sequence number of the newest entry (0: none yet).
@@ -108,20 +125,33 @@ pub(crate) fn read_after(
         .first(txn)?
         .and_then(|(k, _)| <[u8; 8]>::try_from(k).ok())
         .map(u64::from_be_bytes);
-    let lagged_to = first.filter(|&first| first > after.saturating_add(1));
+    // Sequence numbers are dense here: a first one beyond the next is a trim.
+    if let Some(first) = first.filter(|&first| first > after.saturating_add(1)) {
+        return Ok(Read {
+            changes: Vec::new(),
+            scanned_to: Cursor {
+                seq: first - 1,
+                index: None,
+            },
+            lagged: Some((first, first - after - 1)),
+        });
+    }
     let start = after.saturating_add(1).to_be_bytes();
     let range = (Bound::Included(&start[..]), Bound::Unbounded);
     let mut read = Read {
         changes: Vec::new(),
-        scanned_to: after,
-        lagged_to,
+        scanned_to: Cursor {
+            seq: after,
+            index: None,
+        },
+        lagged: None,
     };
     for item in db.range(txn, &range)? {
         let (k, v) = item?;
         let Ok(seq) = <[u8; 8]>::try_from(k).map(u64::from_be_bytes) else {
             continue;
         };
-        read.scanned_to = seq;
+        read.scanned_to.seq = seq;
         if let Some(change) = decode(seq, v).filter(|c| c.key.as_bytes().starts_with(prefix)) {
             read.changes.push(change);
             if read.changes.len() >= limit {
@@ -133,7 +163,7 @@ pub(crate) fn read_after(
 }
 
 /// One entry as a [`Change`] (`None` for bytes this build did not write).
-fn decode(seq: u64, v: &[u8]) -> Option<Change> {
+pub(crate) fn decode(seq: u64, v: &[u8]) -> Option<Change> {
     let (&kind, rest) = v.split_first()?;
     let (kind, meta, key) = match kind {
         PUT => {
@@ -181,18 +211,20 @@ impl Signal {
         self.tx.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// A receiver of bumps, following `file` for other processes' commits
-    /// (the first call starts the thread that does; it ends with the store).
-    pub(crate) fn subscribe(self: &Arc<Self>, file: PathBuf) -> tokio::sync::watch::Receiver<u64> {
-        self.following
-            .get_or_init(|| follow(file, Arc::downgrade(self)));
+    /// A receiver of bumps; the first call runs `follow`, which starts
+    /// what bumps on other processes' commits (it ends with the store).
+    pub(crate) fn subscribe(
+        self: &Arc<Self>,
+        follow: impl FnOnce(Weak<Signal>),
+    ) -> tokio::sync::watch::Receiver<u64> {
+        self.following.get_or_init(|| follow(Arc::downgrade(self)));
         self.tx.subscribe()
     }
 }
 
 /// Bumps `signal` whenever `file` is written (inotify), and every
 /// [`BACKSTOP`] in any case, until the store is gone.
-fn follow(file: PathBuf, signal: Weak<Signal>) {
+pub(crate) fn follow_file(file: PathBuf, signal: Weak<Signal>) {
     let spawned = std::thread::Builder::new()
         .name("mcp-persist-watch".into())
         .spawn(move || {

@@ -34,7 +34,7 @@
 //! and timeouts run batches through [`writer::Batches`], which each engine
 //! implements (an LMDB write transaction, a Redis `MULTI`/`EXEC`).
 
-mod changes;
+pub(crate) mod changes;
 mod gate;
 mod lmdb;
 mod paths;
@@ -317,54 +317,62 @@ impl Store {
 
     /// Watches the changes committed from now on (by any process) to the
     /// records whose stored key starts with `prefix` (`""`: all; a
-    /// namespace: `"notes:"`). See [`crate::watch`].
-    ///
-    /// Embedded (LMDB) stores only for now: on a server it is
-    /// [`Error::Unsupported`].
+    /// namespace: `"notes:"`), on either engine. See [`crate::watch`].
     pub fn watch(&self, prefix: impl Into<String>) -> Result<Watcher> {
-        let last = self.with_changes(|shared, rtxn| changes::last_seq(shared.changes, rtxn))?;
-        self.watch_from(prefix, last)
+        let now = match &self.inner.engine {
+            Engine::Lmdb { shared } => {
+                let _gate = shared.gate();
+                let rtxn = shared.env.read_txn().map_err(|e| shared.lmdb(e))?;
+                let seq = changes::last_seq(shared.changes, &rtxn).map_err(|e| shared.lmdb(e))?;
+                changes::Cursor { seq, index: None }
+            }
+            #[cfg(feature = "redis")]
+            Engine::Redis(redis) => redis.changes_now()?,
+        };
+        Ok(self.watcher(prefix.into(), now))
     }
 
     /// [`Store::watch`] from the change after sequence number `after` (a
     /// [`Watcher::position`] kept from before; 0: the oldest still logged).
     pub fn watch_from(&self, prefix: impl Into<String>, after: u64) -> Result<Watcher> {
-        let shared = self.lmdb_to_watch()?;
-        let wake = shared.signal.subscribe(shared.path.join("data.mdb"));
-        Ok(Watcher::new(self.clone(), prefix.into(), after, wake))
+        let cursor = changes::Cursor {
+            seq: after,
+            index: None,
+        };
+        Ok(self.watcher(prefix.into(), cursor))
     }
 
-    /// Up to `limit` logged changes under `prefix` after `after`.
+    fn watcher(&self, prefix: String, cursor: changes::Cursor) -> Watcher {
+        let wake = match &self.inner.engine {
+            Engine::Lmdb { shared } => {
+                let file = shared.path.join("data.mdb");
+                shared
+                    .signal
+                    .subscribe(move |signal| changes::follow_file(file, signal))
+            }
+            #[cfg(feature = "redis")]
+            Engine::Redis(redis) => redis.subscribe_changes(),
+        };
+        Watcher::new(self.clone(), prefix, cursor, wake)
+    }
+
+    /// Up to `limit` logged changes under `prefix` after `cursor`.
     pub(crate) fn read_changes(
         &self,
-        after: u64,
+        cursor: changes::Cursor,
         prefix: &[u8],
         limit: usize,
     ) -> Result<changes::Read> {
-        self.with_changes(|shared, rtxn| {
-            changes::read_after(shared.changes, rtxn, after, prefix, limit)
-        })
-    }
-
-    /// The engine of an embedded store, which keeps a change log.
-    fn lmdb_to_watch(&self) -> Result<&Shared> {
-        self.lmdb().ok_or_else(|| {
-            Error::Unsupported(
-                "watching a store on a server (Redis) is not built yet; watch an embedded store"
-                    .into(),
-            )
-        })
-    }
-
-    /// Runs `f` in a read transaction of an embedded store.
-    fn with_changes<R>(
-        &self,
-        f: impl FnOnce(&Shared, &heed::RoTxn<'_, heed::WithoutTls>) -> heed::Result<R>,
-    ) -> Result<R> {
-        let shared = self.lmdb_to_watch()?;
-        let _gate = shared.gate();
-        let rtxn = shared.env.read_txn().map_err(|e| shared.lmdb(e))?;
-        f(shared, &rtxn).map_err(|e| shared.lmdb(e))
+        match &self.inner.engine {
+            Engine::Lmdb { shared } => {
+                let _gate = shared.gate();
+                let rtxn = shared.env.read_txn().map_err(|e| shared.lmdb(e))?;
+                changes::read_after(shared.changes, &rtxn, cursor.seq, prefix, limit)
+                    .map_err(|e| shared.lmdb(e))
+            }
+            #[cfg(feature = "redis")]
+            Engine::Redis(redis) => redis.read_changes(cursor, prefix, limit),
+        }
     }
 
     /// The directory of an embedded (LMDB) store; `None` for a store on a
@@ -760,6 +768,7 @@ impl StoreBuilder {
         let keys = self.resolve_keys()?;
         let options = redis::RedisOptions {
             keys,
+            change_log: self.change_log.unwrap_or(DEFAULT_CHANGE_LOG) as u64,
             network_timeout: self.network_timeout.unwrap_or(DEFAULT_NETWORK_TIMEOUT),
             max_connections: self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
             write_timeout: settings.write_timeout,

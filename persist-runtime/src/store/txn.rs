@@ -212,7 +212,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
             On::Lmdb { txn, shared } => (txn, *shared),
             #[cfg(feature = "redis")]
             On::Redis(txn) => {
-                txn.put(key, header.expires_ms, bytes);
+                txn.put(key, header, bytes);
                 return Ok(());
             }
         };
@@ -264,7 +264,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         let (txn, shared) = match &mut self.on {
             On::Lmdb { txn, shared } => (txn, *shared),
             #[cfg(feature = "redis")]
-            On::Redis(txn) => return txn.remove(key),
+            On::Redis(txn) => return txn.remove(key, kind),
         };
         let lmdb = |e| shared.lmdb(e);
         if let Some(e) = old.and_then(|h| h.expires_ms) {

@@ -38,6 +38,7 @@
 //! then decides what to write, which an async connection could serve only by
 //! blocking on it anyway.
 
+mod feed;
 mod pool;
 mod txn;
 
@@ -50,6 +51,7 @@ use redis::{Connection, RedisError};
 use pool::{Con, Pool};
 pub(crate) use txn::RedisTxn;
 
+use super::changes::Signal;
 use super::reads::{KeyRange, Order, Visit};
 use super::txn::WriteCtx;
 use super::writer::{Batches, Job, panic_message};
@@ -68,17 +70,23 @@ pub(crate) struct Keys {
     index: Vec<u8>,
     /// The sorted set of record keys by expiry.
     expiry: Vec<u8>,
+    /// The change log: a stream, one entry per change (see `feed`).
+    changes: Vec<u8>,
+    /// Entries the change log keeps (about: trimmed with `MAXLEN ~`).
+    change_log: u64,
     /// The server's URL without its password, for errors.
     pub url: Arc<str>,
 }
 
 impl Keys {
-    fn new(app: &str, url: Arc<str>) -> Self {
+    fn new(app: &str, url: Arc<str>, change_log: u64) -> Self {
         let base = format!("mcp-persist:{{{app}}}:").into_bytes();
         let with = |suffix: &str| [base.as_slice(), suffix.as_bytes()].concat();
         Self {
             index: with("keys"),
             expiry: with("expiry"),
+            changes: with("changes"),
+            change_log: change_log.max(1),
             base,
             url,
         }
@@ -134,11 +142,15 @@ pub(crate) struct RedisEngine {
     conflicts: AtomicU64,
     /// The keys values are sealed with, if the store encrypts.
     keys_ring: Option<Arc<Keyring>>,
+    /// Wakes this process's watchers.
+    signal: Arc<Signal>,
 }
 
 /// How a [`RedisEngine`] is set up.
 pub(crate) struct RedisOptions {
     pub keys: Option<Arc<Keyring>>,
+    /// Entries the change log keeps.
+    pub change_log: u64,
     pub network_timeout: Duration,
     pub max_connections: usize,
     pub write_timeout: Duration,
@@ -197,7 +209,7 @@ impl RedisEngine {
         })?;
         let engine = Self {
             client,
-            keys: Arc::new(Keys::new(app, shown)),
+            keys: Arc::new(Keys::new(app, shown, opts.change_log)),
             pool: Pool::new(opts.max_connections),
             network_timeout: opts.network_timeout,
             write_timeout: opts.write_timeout,
@@ -205,6 +217,7 @@ impl RedisEngine {
             native_expiry: opts.native_expiry,
             conflicts: AtomicU64::new(0),
             keys_ring: opts.keys,
+            signal: Signal::new(),
         };
         let version: String = engine.call(|con| {
             redis::cmd("INFO")
@@ -502,6 +515,7 @@ impl Batches for RedisEngine {
             attempts += 1;
             let failure = match self.attempt(&mut batch, fresh) {
                 Attempt::Committed => {
+                    self.signal.bump();
                     answering();
                     batch.into_iter().for_each(|job| job.succeed());
                     return;
@@ -606,7 +620,7 @@ mod tests {
         let Some(server) = test_server::RedisServer::start() else {
             return;
         };
-        let keys = Arc::new(Keys::new("t", server.url().into()));
+        let keys = Arc::new(Keys::new("t", server.url().into(), 100));
         let header = |expires| Header {
             version: 1,
             created_ms: 1,
@@ -617,14 +631,18 @@ mod tests {
         // K expired at 10 (by the store's clock), still stored and indexed.
         let mut seed = txn_on(&server, &keys);
         seed.begin_job(false);
-        seed.put(b"ns:k", Some(10), envelope::encode(&header(10), b"1"));
+        seed.put(b"ns:k", &header(10), envelope::encode(&header(10), b"1"));
         seed.end_job(true);
         assert!(seed.exec().unwrap());
         drop(seed.finish());
 
         let mut txn = txn_on(&server, &keys);
         txn.begin_job(false);
-        txn.put(b"ns:k", Some(5_000), envelope::encode(&header(5_000), b"2"));
+        txn.put(
+            b"ns:k",
+            &header(5_000),
+            envelope::encode(&header(5_000), b"2"),
+        );
         txn.end_job(true);
         txn.begin_job(false);
         let due = txn.take_due_expiries(100, 10).unwrap();
@@ -639,7 +657,7 @@ mod tests {
 
     #[test]
     fn keys_share_one_hash_tag_and_urls_lose_their_password() {
-        let keys = Keys::new("notes", "redis://h:1/0".into());
+        let keys = Keys::new("notes", "redis://h:1/0".into(), 100);
         assert_eq!(keys.record(b"ns:k"), b"mcp-persist:{notes}:r:ns:k");
         assert_eq!(keys.index, b"mcp-persist:{notes}:keys");
         assert_eq!(keys.expiry, b"mcp-persist:{notes}:expiry");
@@ -659,6 +677,7 @@ mod tests {
         let started = Instant::now();
         let opts = RedisOptions {
             keys: None,
+            change_log: 100,
             network_timeout: Duration::from_millis(500),
             max_connections: 4,
             write_timeout: Duration::from_secs(1),

@@ -23,6 +23,8 @@ use super::pool::Con;
 use super::{Keys, lex, prefix_end};
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
+use crate::store::changes;
+use crate::watch::ChangeKind;
 
 /// The values as a job sees them: key -> envelope (`None`: no record).
 type Values = HashMap<Vec<u8>, Option<Vec<u8>>>;
@@ -213,8 +215,22 @@ impl RedisTxn {
         self.job_cmds.push(cmd);
     }
 
-    /// Queues storing `bytes` at `key`, expiring at `expires_ms`.
-    pub fn put(&mut self, key: &[u8], expires_ms: Option<u64>, bytes: Vec<u8>) {
+    /// Queues an entry of the change log (in the same MULTI as the change).
+    fn log(&mut self, kind: ChangeKind, key: &[u8], header: Option<&Header>) {
+        let mut add = redis::cmd("XADD");
+        add.arg(&self.keys.changes)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(self.keys.change_log)
+            .arg("*")
+            .arg("e")
+            .arg(changes::encode(kind, key, header));
+        self.queue(add);
+    }
+
+    /// Queues storing `bytes` at `key` under `header`.
+    pub fn put(&mut self, key: &[u8], header: &Header, bytes: Vec<u8>) {
+        let expires_ms = header.expires_ms;
         let mut set = redis::cmd("SET");
         set.arg(self.keys.record(key)).arg(&bytes);
         if let (Some(at), true) = (expires_ms, self.native_expiry) {
@@ -239,12 +255,18 @@ impl RedisTxn {
         };
         expiry.arg(key);
         self.queue(expiry);
+        self.log(ChangeKind::Put, key, Some(header));
         self.job.insert(key.to_vec(), Some(bytes));
     }
 
-    /// Queues deleting the record at `key`; whether there was one.
-    pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
+    /// Queues deleting the record at `key` (logged as `kind` if there was
+    /// one); whether there was one.
+    pub fn remove(&mut self, key: &[u8], kind: ChangeKind) -> Result<bool> {
         let was = self.get(key)?.is_some();
+        // A sweep removes what Redis may have expired already: told too.
+        if was || kind == ChangeKind::Expire {
+            self.log(kind, key, None);
+        }
         let mut del = redis::cmd("DEL");
         del.arg(self.keys.record(key));
         self.queue(del);
