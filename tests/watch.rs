@@ -211,3 +211,68 @@ mod backends {
         }
     }
 }
+
+/// One user's progress.
+#[persisted(key = "progress/{book}", scope = "user")]
+#[derive(Debug, Clone, PartialEq)]
+struct Progress {
+    book: String,
+    page: u32,
+}
+
+/// `T::watch` sees the type's records only, and for a per-user type the
+/// records of the scope it was given only.
+#[tokio::test(flavor = "current_thread")]
+async fn a_typed_watch_sees_its_type_and_its_scope_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::builder()
+        .sweep_interval(None)
+        .open_at(dir.path())
+        .unwrap();
+    let (alice, bob) = (
+        store.scoped(&mcp_persist::Scope::new("alice").unwrap()),
+        store.scoped(&mcp_persist::Scope::new("alice2").unwrap()),
+    );
+    let mut notes = Note::watch(&store).unwrap();
+    let mut alices = Progress::watch(&alice).unwrap();
+    let book = |page| Progress {
+        book: "dune".into(),
+        page,
+    };
+    book(1).save(&bob).await.unwrap();
+    book(2).save(&alice).await.unwrap();
+    note("n").save(&store).await.unwrap();
+    assert_eq!(
+        next_change(&mut alices).await,
+        (ChangeKind::Put, "@alice/progress:progress/dune".into())
+    );
+    assert_eq!(
+        next_change(&mut notes).await,
+        (ChangeKind::Put, "note:notes/n".into())
+    );
+    assert!(alices.try_next().unwrap().is_none(), "nothing of alice2's");
+    assert!(notes.try_next().unwrap().is_none());
+}
+
+/// The watcher as a `Stream`.
+#[tokio::test(flavor = "current_thread")]
+async fn a_watcher_is_a_stream() {
+    use futures_util::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::builder()
+        .sweep_interval(None)
+        .open_at(dir.path())
+        .unwrap();
+    let stream = Note::watch(&store).unwrap().into_stream();
+    note("x").save(&store).await.unwrap();
+    note("y").save(&store).await.unwrap();
+    let keys: Vec<String> = stream
+        .take(2)
+        .map(|item| match item.unwrap() {
+            Watched::Change(c) => c.key,
+            lag => panic!("{lag:?}"),
+        })
+        .collect()
+        .await;
+    assert_eq!(keys, ["note:notes/x", "note:notes/y"]);
+}

@@ -244,10 +244,18 @@ fn accessors(model: &Model) -> TokenStream {
             }
         }
     });
+    let watch = quote! {
+        /// Watches every change (put, delete, expiry) of this type's records,
+        /// by any process on the store, from now on (see `Store::watch`).
+        #vis fn watch(#store: &#st) -> ::mcp_persist::Result<::mcp_persist::Watcher> {
+            ::mcp_persist::__private::accessors::watch::<Self>(#store.into())
+        }
+    };
     quote! {
         #[allow(dead_code)]
         impl #ident {
             #body
+            #watch
             #tools
             #resources
         }

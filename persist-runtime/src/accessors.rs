@@ -9,12 +9,14 @@
 use std::fmt::Display;
 
 use crate::envelope::Stored;
+use crate::error::Result;
 use crate::key;
 use crate::list;
 use crate::op::{Read, Save, Write};
 use crate::records::{self, ListOptions, Page};
 use crate::scope::Place;
 use crate::spec::Persisted;
+use crate::watch::Watcher;
 
 /// `T::load`: the live record of `T` with key fields `params`.
 pub fn load<'s, T: Persisted>(at: Place<'s>, params: &[&dyn Display]) -> Read<'s, Option<T>> {
@@ -125,4 +127,9 @@ pub fn recent_with_meta<T: Persisted>(at: Place<'_>, limit: usize) -> Read<'_, V
 /// `T::clear`: deletes every item of a list.
 pub fn clear<T: Persisted>(at: Place<'_>) -> Write<'_, usize> {
     Write::new(at.store, list::clear_job::<T>(at.scope))
+}
+
+/// `T::watch`: the changes of `T`'s records (under the scope of `at`).
+pub fn watch<T: Persisted>(at: Place<'_>) -> Result<Watcher> {
+    at.store.watch(key::namespace_prefix(&T::SPEC, at.scope)?)
 }

@@ -149,6 +149,15 @@ impl Watcher {
         }
     }
 
+    /// The watcher as a `Stream` of what [`Watcher::next`] gives (it never
+    /// ends; an error item is followed by more tries).
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = Result<Watched>> + Send {
+        futures_util::stream::unfold(self, |mut watcher| async move {
+            let item = watcher.next().await;
+            Some((item, watcher))
+        })
+    }
+
     /// The next change if one is committed already, without waiting.
     pub fn try_next(&mut self) -> Result<Option<Watched>> {
         if self.buffer.is_empty() {

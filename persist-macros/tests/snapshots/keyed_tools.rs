@@ -152,6 +152,13 @@ impl Progress {
     ) -> ::mcp_persist::op::Read<'_, ::mcp_persist::Page<Self>> {
         ::mcp_persist::__private::accessors::list_page::<Self>(store.into(), options)
     }
+    /// Watches every change (put, delete, expiry) of this type's records,
+    /// by any process on the store, from now on (see `Store::watch`).
+    pub fn watch(
+        store: &::mcp_persist::Store,
+    ) -> ::mcp_persist::Result<::mcp_persist::Watcher> {
+        ::mcp_persist::__private::accessors::watch::<Self>(store.into())
+    }
     /// The MCP tools of this type, to merge into a server's router with `+`.
     /// The routes capture `store`; see `tools_with` for the limits they enforce.
     pub fn tools<S: ::core::marker::Send + ::core::marker::Sync + 'static>(

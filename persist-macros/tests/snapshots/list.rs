@@ -68,4 +68,11 @@ impl Search {
     fn clear(store: &::mcp_persist::Store) -> ::mcp_persist::op::Write<'_, usize> {
         ::mcp_persist::__private::accessors::clear::<Self>(store.into())
     }
+    /// Watches every change (put, delete, expiry) of this type's records,
+    /// by any process on the store, from now on (see `Store::watch`).
+    fn watch(
+        store: &::mcp_persist::Store,
+    ) -> ::mcp_persist::Result<::mcp_persist::Watcher> {
+        ::mcp_persist::__private::accessors::watch::<Self>(store.into())
+    }
 }

@@ -69,6 +69,13 @@ impl Visit {
     fn clear(store: &::mcp_persist::ScopedStore) -> ::mcp_persist::op::Write<'_, usize> {
         ::mcp_persist::__private::accessors::clear::<Self>(store.into())
     }
+    /// Watches every change (put, delete, expiry) of this type's records,
+    /// by any process on the store, from now on (see `Store::watch`).
+    fn watch(
+        store: &::mcp_persist::ScopedStore,
+    ) -> ::mcp_persist::Result<::mcp_persist::Watcher> {
+        ::mcp_persist::__private::accessors::watch::<Self>(store.into())
+    }
     /// The MCP tools of this type, to merge into a server's router with `+`.
     /// The routes capture `store`; see `tools_with` for the limits they enforce.
     fn tools<S: ::core::marker::Send + ::core::marker::Sync + 'static>(

@@ -122,4 +122,11 @@ impl Preferences {
             F,
         >(store.into(), f)
     }
+    /// Watches every change (put, delete, expiry) of this type's records,
+    /// by any process on the store, from now on (see `Store::watch`).
+    pub fn watch(
+        store: &::mcp_persist::Store,
+    ) -> ::mcp_persist::Result<::mcp_persist::Watcher> {
+        ::mcp_persist::__private::accessors::watch::<Self>(store.into())
+    }
 }
