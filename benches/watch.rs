@@ -9,7 +9,8 @@
 //! - **latency across processes**: a child process (this binary again)
 //!   saves records stamped with the wall clock just before each save; the
 //!   parent's watcher loads each one as it arrives: from the start of the
-//!   save (its fsync included) to the notification.
+//!   save (its fsync included) to the notification. Then the same across
+//!   two processes on one `redis-server` (skipped without one).
 //!
 //! ```text
 //! cargo bench -p mcp-persist-benches --bench watch          # 5 rounds
@@ -19,6 +20,8 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod common;
+#[path = "../tests/common/redis_server.rs"]
+mod redis_server;
 
 use common::{raw_put_commit, record};
 use mcp_persist::{Store, Watched, persisted};
@@ -34,6 +37,7 @@ struct Stamp {
 const ROLE: &str = "MCP_PERSIST_BENCH_ROLE";
 const DIR: &str = "MCP_PERSIST_BENCH_DIR";
 const COUNT: &str = "MCP_PERSIST_BENCH_COUNT";
+const URL: &str = "MCP_PERSIST_BENCH_URL";
 
 fn now_ns() -> u64 {
     SystemTime::now()
@@ -49,9 +53,17 @@ fn open(dir: &Path) -> Store {
         .expect("open")
 }
 
-/// The child: `count` stamped saves, 2 ms apart (a steady writer, not a burst).
-fn child(dir: &str, count: u64) {
-    let store = open(Path::new(dir));
+/// The child: `count` stamped saves, 2 ms apart (a steady writer, not a
+/// burst), on the store in `dir` or on the Redis server at `url`.
+fn child(dir: Option<String>, url: Option<String>, count: u64) {
+    let store = match (dir, url) {
+        (Some(dir), _) => open(Path::new(&dir)),
+        (_, Some(url)) => Store::builder()
+            .sweep_interval(None)
+            .connect(&url, "bench")
+            .expect("connect"),
+        _ => panic!("no store for the child"),
+    };
     for id in 0..count {
         let stamp = Stamp {
             id,
@@ -69,10 +81,11 @@ fn percentiles(mut us: Vec<f64>) -> (f64, f64) {
 }
 
 fn main() {
-    if let (Ok(dir), Ok(count)) = (std::env::var(DIR), std::env::var(COUNT))
+    if let Ok(count) = std::env::var(COUNT)
         && std::env::var(ROLE).is_ok_and(|r| r == "writer")
     {
-        child(&dir, count.parse().expect("a count"));
+        let count = count.parse().expect("a count");
+        child(std::env::var(DIR).ok(), std::env::var(URL).ok(), count);
         return;
     }
     let (benching, rounds) = common::bench_args(5, 1);
@@ -145,41 +158,57 @@ fn main() {
     let (p50, p99) = percentiles(latencies);
     println!("in process: save returned -> watcher has it: p50 {p50:.0} us, p99 {p99:.0} us");
 
-    // 3. Latency across processes.
+    // 3. Latency across processes, on LMDB, then on Redis.
     drop(store);
     let shared = dir.path().join("shared");
     let store = open(&shared);
-    let latencies = runtime.block_on(async {
-        let mut watcher = store.watch("stamp:").expect("watch");
-        let mut child = std::process::Command::new(std::env::current_exe().expect("exe"))
-            .env(ROLE, "writer")
-            .env(DIR, &shared)
-            .env(COUNT, pings.to_string())
-            .spawn()
-            .expect("child");
-        let mut us = Vec::new();
-        while us.len() < pings as usize {
-            let item = tokio::time::timeout(Duration::from_secs(10), watcher.next())
-                .await
-                .expect("a change within 10 s")
-                .expect("next");
-            let got = now_ns();
-            if let Watched::Change(change) = item {
-                let id: u64 = change
-                    .key
-                    .rsplit('/')
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .expect("an id");
-                let stamp = Stamp::load(&store, id).await.expect("load").expect("there");
-                us.push(got.saturating_sub(stamp.sent_ns) as f64 / 1e3);
-            }
-        }
-        assert!(child.wait().expect("child").success());
-        us
-    });
-    let (p50, p99) = percentiles(latencies);
+    let (p50, p99) =
+        percentiles(runtime.block_on(across(&store, (DIR, shared.as_os_str()), pings)));
     println!(
-        "across processes: save started in B -> watcher in A has it: p50 {p50:.0} us, p99 {p99:.0} us"
+        "across processes (LMDB): save started in B -> watcher in A has it: p50 {p50:.0} us, p99 {p99:.0} us"
     );
+    let Some(server) = redis_server::RedisServer::start() else {
+        return;
+    };
+    let url = server.url();
+    let store = Store::builder()
+        .sweep_interval(None)
+        .connect(&url, "bench")
+        .expect("connect");
+    let (p50, p99) = percentiles(runtime.block_on(across(&store, (URL, url.as_ref()), pings)));
+    println!(
+        "across processes (Redis): save started in B -> watcher in A has it: p50 {p50:.0} us, p99 {p99:.0} us"
+    );
+}
+
+/// Latencies (us) of `pings` stamped saves by a child process on the store
+/// it finds in the environment variable `place`, as `store`'s watcher sees them.
+async fn across(store: &Store, place: (&str, &std::ffi::OsStr), pings: u64) -> Vec<f64> {
+    let mut watcher = store.watch("stamp:").expect("watch");
+    let mut child = std::process::Command::new(std::env::current_exe().expect("exe"))
+        .env(ROLE, "writer")
+        .env(place.0, place.1)
+        .env(COUNT, pings.to_string())
+        .spawn()
+        .expect("child");
+    let mut us = Vec::new();
+    while us.len() < pings as usize {
+        let item = tokio::time::timeout(Duration::from_secs(10), watcher.next())
+            .await
+            .expect("a change within 10 s")
+            .expect("next");
+        let got = now_ns();
+        if let Watched::Change(change) = item {
+            let id: u64 = change
+                .key
+                .rsplit('/')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .expect("an id");
+            let stamp = Stamp::load(store, id).await.expect("load").expect("there");
+            us.push(got.saturating_sub(stamp.sent_ns) as f64 / 1e3);
+        }
+    }
+    assert!(child.wait().expect("child").success());
+    us
 }
