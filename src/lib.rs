@@ -35,11 +35,11 @@
 
 pub use persist_macros::persisted;
 pub use persist_runtime::{
-    Change, ChangeKind, Clock, DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, EncryptionKey, Error,
-    KEY_FILE_ENV_VAR, KeyPiece, Keyring, Kind, LOCAL_SCOPE_ENV_VAR, ListOptions, MAX_KEY_LEN,
-    ManualClock, Meta, Migration, Page, Persisted, RecordKey, RecordSpec, Result, Scope,
-    ScopedStore, Scoping, Store, StoreBuilder, Stored, SystemClock, Ttl, URL_ENV_VAR, Watched,
-    Watcher, resolve_dir,
+    Change, ChangeKind, Clock, DEFAULT_CHANGE_LOG, DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability,
+    EncryptionKey, Error, KEY_FILE_ENV_VAR, KeyPiece, Keyring, Kind, LOCAL_SCOPE_ENV_VAR,
+    ListOptions, MAX_KEY_LEN, ManualClock, Meta, Migration, Page, Persisted, RecordKey, RecordSpec,
+    Result, Scope, ScopedStore, Scoping, Store, StoreBuilder, Stored, SystemClock, Ttl,
+    URL_ENV_VAR, Watched, Watcher, resolve_dir,
 };
 pub use persist_runtime::{admin, op, serve_resources, tools, watch};
 /// The rmcp crate the generated tools are built for (3.11).

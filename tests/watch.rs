@@ -224,11 +224,7 @@ struct Progress {
 /// records of the scope it was given only.
 #[tokio::test(flavor = "current_thread")]
 async fn a_typed_watch_sees_its_type_and_its_scope_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::builder()
-        .sweep_interval(None)
-        .open_at(dir.path())
-        .unwrap();
+    let (_dir, store, _clock) = common::disk_store();
     let (alice, bob) = (
         store.scoped(&mcp_persist::Scope::new("alice").unwrap()),
         store.scoped(&mcp_persist::Scope::new("alice2").unwrap()),
@@ -258,11 +254,7 @@ async fn a_typed_watch_sees_its_type_and_its_scope_only() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_watcher_is_a_stream() {
     use futures_util::StreamExt;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::builder()
-        .sweep_interval(None)
-        .open_at(dir.path())
-        .unwrap();
+    let (_dir, store, _clock) = common::disk_store();
     let stream = Note::watch(&store).unwrap().into_stream();
     note("x").save(&store).await.unwrap();
     note("y").save(&store).await.unwrap();

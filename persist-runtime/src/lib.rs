@@ -34,7 +34,8 @@ pub use records::{ListOptions, Page, Ttl};
 pub use scope::{LOCAL_SCOPE_ENV_VAR, Scope, ScopedStore, Scoping};
 pub use spec::{KeyPiece, Kind, Migration, Persisted, RecordSpec};
 pub use store::{
-    DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Store, StoreBuilder, URL_ENV_VAR, resolve_dir,
+    DEFAULT_CHANGE_LOG, DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Store, StoreBuilder,
+    URL_ENV_VAR, resolve_dir,
 };
 pub use watch::{Change, ChangeKind, Watched, Watcher};
 

@@ -10,14 +10,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use rmcp::model::{
-    PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ResourceContents,
+    PaginatedRequestParams, ReadResourceRequestParams, ResourceContents,
     ResourceUpdatedNotificationParam, ServerNotification, SubscribeRequestParams,
     SubscriptionFilter, UnsubscribeRequestParams,
 };
-use rmcp::service::{
-    ClientLifecycleMode, NotificationContext, RoleClient, RunningService,
-    serve_client_with_lifecycle,
-};
+use rmcp::service::{NotificationContext, RoleClient, RunningService, Subscription};
 use rmcp::transport::TokioChildProcess;
 use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{Value, json};
@@ -69,6 +66,15 @@ async fn heard(rx: &mut mpsc::UnboundedReceiver<String>) -> String {
         .await
         .expect("a notification within 10 s")
         .expect("the client is alive")
+}
+
+/// The next notification of a `subscriptions/listen`, or a failure after 10 s.
+async fn notification(subscription: &mut Subscription) -> ServerNotification {
+    tokio::time::timeout(Duration::from_secs(10), subscription.next())
+        .await
+        .expect("a notification within 10 s")
+        .expect("the subscription is alive")
+        .expect("not ended")
 }
 
 fn note(title: &str, text: &str) -> Value {
@@ -175,19 +181,7 @@ async fn a_change_by_another_process_reaches_a_listen_subscription() {
     let other = connect("quickstart", data.path(), false).await;
     mcp::structured(&call(&other, "set_note", note("a", "first")).await);
 
-    let mut cmd = tokio::process::Command::new(example("quickstart"));
-    cmd.env("MCP_PERSIST_DIR", data.path())
-        .env("RUST_LOG", "warn");
-    let (transport, _) = TokioChildProcess::builder(cmd)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn quickstart");
-    let lifecycle = ClientLifecycleMode::Discover {
-        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-    };
-    let modern = serve_client_with_lifecycle((), transport, lifecycle)
-        .await
-        .expect("discover");
+    let modern = connect("quickstart", data.path(), true).await;
     let filter = SubscriptionFilter::builder()
         .resource_subscription(NOTE_A)
         .resource_subscription("persist://nothing/x")
@@ -203,21 +197,12 @@ async fn a_change_by_another_process_reaches_a_listen_subscription() {
         Some(&[NOTE_A.to_owned()][..])
     );
     mcp::structured(&call(&other, "set_note", note("a", "second")).await);
-    let next = tokio::time::timeout(Duration::from_secs(10), subscription.next())
-        .await
-        .expect("a notification within 10 s")
-        .expect("the subscription is alive")
-        .expect("not ended");
-    match next {
+    match notification(&mut subscription).await {
         ServerNotification::ResourceUpdatedNotification(n) => assert_eq!(n.params.uri, NOTE_A),
         other => panic!("expected resources/updated, got {other:?}"),
     }
     mcp::structured(&call(&other, "set_note", note("c", "new")).await);
-    let next = tokio::time::timeout(Duration::from_secs(10), subscription.next())
-        .await
-        .expect("a notification within 10 s")
-        .expect("alive")
-        .expect("not ended");
+    let next = notification(&mut subscription).await;
     assert!(
         matches!(next, ServerNotification::ResourceListChangedNotification(_)),
         "{next:?}"

@@ -347,8 +347,12 @@ async fn feed(hub: Weak<Hub>, mut watcher: Watcher, mut stopped: oneshot::Receiv
     }
 }
 
+/// How often a legacy session's sender looks whether its client is gone
+/// (nothing tells it otherwise until it sends).
+const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Sends a legacy session's notifications through its peer, until the
-/// session is gone.
+/// session is gone (or the hub).
 async fn send_to_peer(
     hub: Weak<Hub>,
     id: u64,
@@ -356,7 +360,18 @@ async fn send_to_peer(
     peer: rmcp::service::Peer<RoleServer>,
 ) {
     loop {
-        inbox.notify.notified().await;
+        tokio::select! {
+            () = inbox.notify.notified() => {}
+            () = tokio::time::sleep(SESSION_CHECK) => {
+                if peer.is_transport_closed() || hub.strong_count() == 0 {
+                    if let Some(hub) = hub.upgrade() {
+                        hub.remove(id);
+                    }
+                    return;
+                }
+                continue;
+            }
+        }
         if inbox.closed.load(Ordering::Acquire) {
             return;
         }

@@ -3,8 +3,9 @@
 //!
 //! `#[persisted(..., resources)]` generates `T::resources(&store)`, a
 //! [`Resources`] set; sets merge with `+`. A server serves them by handing
-//! its resource requests to the set: [`ToolServer::with_resources`]
-//! (crate::tools::ToolServer::with_resources) does it all; a server of your
+//! its resource requests to the set:
+//! [`ToolServer::with_resources`](crate::tools::ToolServer::with_resources)
+//! does it all; a server of your
 //! own delegates its `ServerHandler` methods with
 //! [`serve_resources!`](crate::serve_resources) and advertises the
 //! capability (`enable_resources().enable_resources_subscribe()
@@ -469,12 +470,7 @@ macro_rules! serve_resources {
             $crate::__rmcp::model::ListResourcesResult,
             $crate::__rmcp::ErrorData,
         > {
-            match $crate::tools::resources::ServedResources::served(&self.$field) {
-                ::core::option::Option::Some(resources) => resources.list(request, &context),
-                ::core::option::Option::None => {
-                    ::core::result::Result::Err($crate::tools::resources::not_served())
-                }
-            }
+            $crate::tools::resources::served(&self.$field)?.list(request, &context)
         }
 
         async fn list_resource_templates(
@@ -485,14 +481,7 @@ macro_rules! serve_resources {
             $crate::__rmcp::model::ListResourceTemplatesResult,
             $crate::__rmcp::ErrorData,
         > {
-            match $crate::tools::resources::ServedResources::served(&self.$field) {
-                ::core::option::Option::Some(resources) => {
-                    ::core::result::Result::Ok(resources.templates())
-                }
-                ::core::option::Option::None => {
-                    ::core::result::Result::Err($crate::tools::resources::not_served())
-                }
-            }
+            ::core::result::Result::Ok($crate::tools::resources::served(&self.$field)?.templates())
         }
 
         async fn read_resource(
@@ -503,14 +492,9 @@ macro_rules! serve_resources {
             $crate::__rmcp::model::ReadResourceResponse,
             $crate::__rmcp::ErrorData,
         > {
-            match $crate::tools::resources::ServedResources::served(&self.$field) {
-                ::core::option::Option::Some(resources) => resources
-                    .read(request, &context)
-                    .map(::core::convert::Into::into),
-                ::core::option::Option::None => {
-                    ::core::result::Result::Err($crate::tools::resources::not_served())
-                }
-            }
+            $crate::tools::resources::served(&self.$field)?
+                .read(request, &context)
+                .map(::core::convert::Into::into)
         }
 
         #[allow(deprecated)]
@@ -519,12 +503,7 @@ macro_rules! serve_resources {
             request: $crate::__rmcp::model::SubscribeRequestParams,
             context: $crate::__rmcp::service::RequestContext<$crate::__rmcp::RoleServer>,
         ) -> ::core::result::Result<(), $crate::__rmcp::ErrorData> {
-            match $crate::tools::resources::ServedResources::served(&self.$field) {
-                ::core::option::Option::Some(resources) => resources.subscribe(request, &context),
-                ::core::option::Option::None => {
-                    ::core::result::Result::Err($crate::tools::resources::not_served())
-                }
-            }
+            $crate::tools::resources::served(&self.$field)?.subscribe(request, &context)
         }
 
         #[allow(deprecated)]
@@ -533,29 +512,25 @@ macro_rules! serve_resources {
             request: $crate::__rmcp::model::UnsubscribeRequestParams,
             context: $crate::__rmcp::service::RequestContext<$crate::__rmcp::RoleServer>,
         ) -> ::core::result::Result<(), $crate::__rmcp::ErrorData> {
-            match $crate::tools::resources::ServedResources::served(&self.$field) {
-                ::core::option::Option::Some(resources) => resources.unsubscribe(request, &context),
-                ::core::option::Option::None => {
-                    ::core::result::Result::Err($crate::tools::resources::not_served())
-                }
-            }
+            $crate::tools::resources::served(&self.$field)?.unsubscribe(request, &context)
         }
 
         fn accepted_subscription_filter(
             &self,
             requested: &$crate::__rmcp::model::SubscriptionFilter,
         ) -> ::core::option::Option<$crate::__rmcp::model::SubscriptionFilter> {
-            $crate::tools::resources::ServedResources::served(&self.$field)
-                .and_then(|resources| resources.accepted_subscription_filter(requested))
+            $crate::tools::resources::served(&self.$field)
+                .ok()?
+                .accepted_subscription_filter(requested)
         }
 
         async fn listen(
             &self,
             context: $crate::__rmcp::service::SubscriptionContext,
         ) -> ::core::result::Result<(), $crate::__rmcp::ErrorData> {
-            match $crate::tools::resources::ServedResources::served(&self.$field) {
-                ::core::option::Option::Some(resources) => resources.listen(context).await,
-                ::core::option::Option::None => {
+            match $crate::tools::resources::served(&self.$field) {
+                ::core::result::Result::Ok(resources) => resources.listen(context).await,
+                ::core::result::Result::Err(_) => {
                     context.cancelled().await;
                     ::core::result::Result::Ok(())
                 }
@@ -584,12 +559,15 @@ impl ServedResources for Option<Resources> {
     }
 }
 
-/// The error of a resource request to a server that serves none.
+/// The resources of a [`serve_resources!`] field, or the error of a
+/// resource request to a server that serves none. Not public API.
 #[doc(hidden)]
-pub fn not_served() -> ErrorData {
-    ErrorData::new(
-        rmcp::model::ErrorCode::METHOD_NOT_FOUND,
-        "this server serves no resources",
-        None,
-    )
+pub fn served(field: &impl ServedResources) -> std::result::Result<&Resources, ErrorData> {
+    field.served().ok_or_else(|| {
+        ErrorData::new(
+            rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+            "this server serves no resources",
+            None,
+        )
+    })
 }
