@@ -165,9 +165,19 @@ fn without_the_right_key_reads_say_so_and_listings_still_work() {
     let bare = open(dir.path(), None);
     let err = Note::load(&bare, "t0001").blocking().unwrap_err();
     assert!(err.to_string().contains("MCP_PERSIST_KEY_FILE"), "{err}");
-    // Nor does it write a value in clear over the sealed one.
+    // Nor does it write a value in clear over the sealed one, nor beside it.
     let overwrite = note(1).save(&bare).blocking().unwrap_err();
     assert!(overwrite.to_string().contains("in clear"), "{overwrite}");
+    let beside = note(2).save(&bare).blocking().unwrap_err();
+    assert!(
+        matches!(&beside, Error::KeysRequired { key_id, .. } if key_id == "k1"),
+        "{beside:?}"
+    );
+    assert!(
+        beside.to_string().contains("MCP_PERSIST_KEY_FILE"),
+        "{beside}"
+    );
+    assert_eq!(Note::exists(&bare, "t0002").blocking().unwrap(), false);
     // Keys, headers, expiry and checks need no key.
     assert_eq!(bare.admin().raw_keys("").unwrap(), ["note:notes/t0001"]);
     assert_eq!(bare.admin().check().unwrap(), []);
@@ -304,6 +314,24 @@ mod backends {
     use super::*;
 
     on_each_backend! {
+        #[test]
+        fn a_store_without_keys_writes_no_value_into_an_encrypted_one() {
+            let (keep, store, _clock) = disk_store();
+            note(1).save(&store).blocking().unwrap();
+            drop(store);
+            let key = EncryptionKey::generate("k7").unwrap();
+            let sealed = keep.open(Store::builder().sweep_interval(None).encryption(ring(&key, &[])));
+            note(2).save(&sealed).blocking().unwrap();
+            drop(sealed);
+            let bare = keep.open(Store::builder().sweep_interval(None));
+            let refused = note(3).save(&bare).blocking().unwrap_err();
+            assert!(matches!(&refused, Error::KeysRequired { key_id, .. } if key_id == "k7"), "{refused:?}");
+            // Plain records of before stay readable; deleting needs no key.
+            assert_eq!(Note::load(&bare, "t0001").blocking().unwrap(), Some(note(1)));
+            assert!(Note::delete(&bare, "t0001").blocking().unwrap());
+            assert_eq!(Note::exists(&bare, "t0003").blocking().unwrap(), false);
+        }
+
         #[test]
         fn values_are_sealed_on_every_engine() {
             let (keep, store, _clock) = disk_store();

@@ -1025,6 +1025,21 @@ fn keygen_rekey_and_key_files_encrypt_a_store_the_cli_still_serves() {
     assert!(ok(&cli(dir.path(), &["keys"])).contains("progress:progress/dune"));
     let stats = ok(&cli(dir.path(), &["stats"]));
     assert!(stats.contains("(sealed with key k1)   3"), "{stats}");
+    // ... and writes no value in clear into the encrypted store.
+    let clear = cli(
+        dir.path(),
+        &[
+            "set",
+            "progress:progress/new",
+            r#"{"book_id":"new","page":1}"#,
+        ],
+    );
+    assert_eq!(clear.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&clear.stderr);
+    assert!(
+        said.contains("encrypted") && said.contains("MCP_PERSIST_KEY_FILE"),
+        "{said}"
+    );
     let refused = cli(dir.path(), &["get", "progress:progress/dune"]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("MCP_PERSIST_KEY_FILE"));

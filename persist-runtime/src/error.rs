@@ -329,6 +329,23 @@ pub enum Error {
         reason: String,
     },
 
+    /// A store opened without keys refused to write a value in clear into a
+    /// store that encrypts (one that holds records sealed with `key_id`).
+    /// Nothing was written. Mixing sealed and clear values is explicit:
+    /// `mcp-persist rekey` encrypts a plain store; the way back is an
+    /// `export --decrypted` imported into a new store.
+    #[error(
+        "this store is encrypted (its records are sealed with key {key_id:?}) and was opened \
+         without keys: it will not write the value of {key:?} in clear beside them (give the \
+         keys with StoreBuilder::encryption or MCP_PERSIST_KEY_FILE); nothing was written"
+    )]
+    KeysRequired {
+        /// The record's stored key.
+        key: String,
+        /// The key the store's records are sealed with (the last one marked).
+        key_id: String,
+    },
+
     /// An encryption key, a keyring or a key file is unusable.
     #[error("encryption keys from {origin}: {reason}")]
     InvalidKey {

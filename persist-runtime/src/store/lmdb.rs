@@ -22,6 +22,13 @@ use crate::store::write_lock::WriteLock;
 pub(crate) type RecordsDb = Database<'static, Bytes, Bytes>;
 /// Expiry index: 8-byte big-endian expiry (ms) followed by the record key.
 pub(crate) type ExpiryDb = Database<'static, Bytes, Unit>;
+/// Facts about the store, by name.
+pub(crate) type MetaDb = Database<'static, Bytes, Bytes>;
+
+/// The meta entry that says the store encrypts: the id of the key that
+/// sealed a value last. Written with the sealed value; a store without
+/// keys then refuses to write values in clear ([`Error::KeysRequired`]).
+pub(crate) const ENCRYPTED: &[u8] = b"encrypted";
 
 /// What the reader side, the writer thread and the sweeper share.
 pub(crate) struct Shared {
@@ -30,6 +37,8 @@ pub(crate) struct Shared {
     pub expiry: ExpiryDb,
     /// The change log (see [`super::changes`]) and how many entries it keeps.
     pub changes: ChangesDb,
+    /// What the store says of itself: [`ENCRYPTED`] once it sealed a value.
+    pub meta: MetaDb,
     pub change_log: u64,
     /// Wakes this process's watchers.
     pub signal: Arc<Signal>,
@@ -77,7 +86,7 @@ impl Shared {
         if stale > 0 {
             tracing::info!(path = %path.display(), stale, "cleared stale reader slots left by dead processes");
         }
-        let (records, expiry, changes) = match open_databases(&env).map_err(lmdb)? {
+        let (records, expiry, changes, meta) = match open_databases(&env).map_err(lmdb)? {
             Some(dbs) => dbs,
             // A new store: created under the write lock (which another
             // process may hold for a while: waited for with the timeout).
@@ -86,11 +95,27 @@ impl Shared {
                 create_databases(&env).map_err(lmdb)?
             }
         };
+        if keys.is_none() {
+            let marked = env
+                .read_txn()
+                .and_then(|rtxn| Ok(meta.get(&rtxn, ENCRYPTED)?.map(<[u8]>::to_vec)))
+                .map_err(lmdb)?;
+            if let Some(key_id) = marked {
+                tracing::warn!(
+                    path = %path.display(),
+                    key_id = %String::from_utf8_lossy(&key_id),
+                    "this store is encrypted and was opened without keys: sealed records cannot be \
+                     read and no value can be written (give the keys with {})",
+                    crate::crypt::KEY_FILE_ENV_VAR
+                );
+            }
+        }
         Ok(Self {
             env,
             records,
             expiry,
             changes,
+            meta,
             change_log: opts.change_log.max(1),
             signal: Signal::new(),
             clock,
@@ -227,9 +252,10 @@ fn open_databases(env: &Env<WithoutTls>) -> heed::Result<Option<Databases>> {
         let records = opener.open_database::<Bytes, Bytes>(rtxn, Some("records"))?;
         let expiry = opener.open_database::<Bytes, Unit>(rtxn, Some("expiry"))?;
         let changes = opener.open_database::<Bytes, Bytes>(rtxn, Some("changes"))?;
-        Ok::<_, heed::Error>(match (records, expiry, changes) {
-            (Some(records), Some(expiry), Some(changes)) => {
-                CommitOrAbort::Commit(Some((records, expiry, changes)))
+        let meta = opener.open_database::<Bytes, Bytes>(rtxn, Some("meta"))?;
+        Ok::<_, heed::Error>(match (records, expiry, changes, meta) {
+            (Some(records), Some(expiry), Some(changes), Some(meta)) => {
+                CommitOrAbort::Commit(Some((records, expiry, changes, meta)))
             }
             _ => CommitOrAbort::Abort(()),
         })
@@ -240,8 +266,8 @@ fn open_databases(env: &Env<WithoutTls>) -> heed::Result<Option<Databases>> {
     })
 }
 
-/// The store's databases: records, expiry index, change log.
-type Databases = (RecordsDb, ExpiryDb, ChangesDb);
+/// The store's databases: records, expiry index, change log, meta.
+type Databases = (RecordsDb, ExpiryDb, ChangesDb, MetaDb);
 
 /// Creates the store's databases (or opens those that exist: a store made
 /// before the change log gets its log here).
@@ -251,7 +277,10 @@ fn create_databases(env: &Env<WithoutTls>) -> heed::Result<Databases> {
         let records = opener.create_database::<Bytes, Bytes>(wtxn, Some("records"))?;
         let expiry = opener.create_database::<Bytes, Unit>(wtxn, Some("expiry"))?;
         let changes = opener.create_database::<Bytes, Bytes>(wtxn, Some("changes"))?;
-        Ok::<_, heed::Error>(CommitOrAbort::<_, ()>::Commit((records, expiry, changes)))
+        let meta = opener.create_database::<Bytes, Bytes>(wtxn, Some("meta"))?;
+        Ok::<_, heed::Error>(CommitOrAbort::<_, ()>::Commit((
+            records, expiry, changes, meta,
+        )))
     })?;
     Ok(created.unwrap_commit())
 }

@@ -33,7 +33,7 @@ use std::ops::Bound;
 use heed::RwTxn;
 
 use super::changes;
-use super::lmdb::Shared;
+use super::lmdb::{ENCRYPTED, Shared};
 use crate::crypt::{self, Keyring};
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
@@ -188,7 +188,10 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
     ) -> Result<()> {
         self.opened.remove(key);
         let bytes = match self.keys {
-            Some(keys) => crypt::seal(keys, key, header, data)?,
+            Some(keys) => {
+                self.mark_encrypted(keys.current().id())?;
+                crypt::seal(keys, key, header, data)?
+            }
             None => {
                 // A store without keys (a replica missing its key file, say)
                 // never writes a value in clear over a sealed one. Writers
@@ -203,6 +206,13 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
                              StoreBuilder::encryption or {}); nothing was written",
                             crypt::KEY_FILE_ENV_VAR
                         ),
+                    });
+                }
+                // Nor a value in clear into a store that encrypts.
+                if let Some(key_id) = self.encrypted()? {
+                    return Err(Error::KeysRequired {
+                        key: String::from_utf8_lossy(key).into_owned(),
+                        key_id,
                     });
                 }
                 envelope::encode(header, data)
@@ -244,6 +254,42 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
             Some(header),
         )
         .map_err(lmdb)
+    }
+
+    /// Notes (with the write) that the store encrypts, sealed with `key_id`.
+    fn mark_encrypted(&mut self, key_id: &str) -> Result<()> {
+        match &mut self.on {
+            On::Lmdb { txn, shared } => {
+                let lmdb = |e| shared.lmdb(e);
+                let marked = shared.meta.get(txn, ENCRYPTED).map_err(lmdb)?;
+                if marked != Some(key_id.as_bytes()) {
+                    shared
+                        .meta
+                        .put(txn, ENCRYPTED, key_id.as_bytes())
+                        .map_err(lmdb)?;
+                }
+                Ok(())
+            }
+            #[cfg(feature = "redis")]
+            On::Redis(txn) => {
+                txn.mark_encrypted(key_id);
+                Ok(())
+            }
+        }
+    }
+
+    /// The key id the store says it encrypts with, if it does (on LMDB as
+    /// of this transaction; on Redis as of when the store connected).
+    fn encrypted(&mut self) -> Result<Option<String>> {
+        match &mut self.on {
+            On::Lmdb { txn, shared } => Ok(shared
+                .meta
+                .get(txn, ENCRYPTED)
+                .map_err(|e| shared.lmdb(e))?
+                .map(|id| String::from_utf8_lossy(id).into_owned())),
+            #[cfg(feature = "redis")]
+            On::Redis(txn) => Ok(txn.encrypted().map(str::to_owned)),
+        }
     }
 
     /// Deletes the record at `key` whose header is `old` (and its expiry

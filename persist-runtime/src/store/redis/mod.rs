@@ -74,6 +74,10 @@ pub(crate) struct Keys {
     changes: Vec<u8>,
     /// Entries the change log keeps (about: trimmed with `MAXLEN ~`).
     change_log: u64,
+    /// The key id of the store's sealed records, once any was written.
+    encrypted: Vec<u8>,
+    /// What `encrypted` held when the store connected.
+    encrypted_as: std::sync::OnceLock<Option<String>>,
     /// The server's URL without its password, for errors.
     pub url: Arc<str>,
 }
@@ -87,6 +91,8 @@ impl Keys {
             expiry: with("expiry"),
             changes: with("changes"),
             change_log: change_log.max(1),
+            encrypted: with("encrypted"),
+            encrypted_as: std::sync::OnceLock::new(),
             base,
             url,
         }
@@ -232,6 +238,20 @@ impl RedisEngine {
                 })
         })?;
         tracing::debug!(url = %engine.keys.url, app, version, "connected to redis");
+        let marker = engine.keys.encrypted.clone();
+        let encrypted: Option<String> =
+            engine.call(|con| redis::cmd("GET").arg(&marker).query(con))?;
+        if let (Some(key_id), None) = (&encrypted, &engine.keys_ring) {
+            tracing::warn!(
+                url = %engine.keys.url,
+                app,
+                key_id,
+                "this store is encrypted and was opened without keys: sealed records cannot be \
+                 read and no value can be written (give the keys with {})",
+                crate::crypt::KEY_FILE_ENV_VAR
+            );
+        }
+        let _ = engine.keys.encrypted_as.set(encrypted);
         Ok(engine)
     }
 

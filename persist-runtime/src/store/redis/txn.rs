@@ -215,6 +215,19 @@ impl RedisTxn {
         self.job_cmds.push(cmd);
     }
 
+    /// Queues marking the store encrypted, sealed with `key_id` (see
+    /// `lmdb::ENCRYPTED`).
+    pub fn mark_encrypted(&mut self, key_id: &str) {
+        let mut set = redis::cmd("SET");
+        set.arg(&self.keys.encrypted).arg(key_id);
+        self.queue(set);
+    }
+
+    /// The key id the store encrypts with, as read when it connected.
+    pub fn encrypted(&self) -> Option<&str> {
+        self.keys.encrypted_as.get().and_then(Option::as_deref)
+    }
+
     /// Queues an entry of the change log (in the same MULTI as the change).
     fn log(&mut self, kind: ChangeKind, key: &[u8], header: Option<&Header>) {
         let mut add = redis::cmd("XADD");
