@@ -177,7 +177,7 @@ fn without_the_right_key_reads_say_so_and_listings_still_work() {
         beside.to_string().contains("MCP_PERSIST_KEY_FILE"),
         "{beside}"
     );
-    assert_eq!(Note::exists(&bare, "t0002").blocking().unwrap(), false);
+    assert!(!Note::exists(&bare, "t0002").blocking().unwrap());
     // Keys, headers, expiry and checks need no key.
     assert_eq!(bare.admin().raw_keys("").unwrap(), ["note:notes/t0001"]);
     assert_eq!(bare.admin().check().unwrap(), []);
@@ -329,7 +329,7 @@ mod backends {
             // Plain records of before stay readable; deleting needs no key.
             assert_eq!(Note::load(&bare, "t0001").blocking().unwrap(), Some(note(1)));
             assert!(Note::delete(&bare, "t0001").blocking().unwrap());
-            assert_eq!(Note::exists(&bare, "t0003").blocking().unwrap(), false);
+            assert!(!Note::exists(&bare, "t0003").blocking().unwrap());
         }
 
         #[test]
