@@ -16,7 +16,7 @@ use rmcp::model::{
     CustomRequest, DiscoverRequestParams, ErrorData, GetPromptRequestParams,
     InitializeRequestParams, JsonRpcMessage, PaginatedRequestParams, ReadResourceRequestParams,
     RequestId, ServerJsonRpcMessage, SetLevelRequestParams, SubscribeRequestParams,
-    UnsubscribeRequestParams,
+    SubscriptionsListenRequestParams, UnsubscribeRequestParams,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -189,6 +189,7 @@ fn params_error(custom: &CustomRequest) -> Option<String> {
         "resources/read" => explain::<ReadResourceRequestParams>,
         "resources/subscribe" => explain::<SubscribeRequestParams>,
         "resources/unsubscribe" => explain::<UnsubscribeRequestParams>,
+        "subscriptions/listen" => explain::<SubscriptionsListenRequestParams>,
         "tools/call" => explain::<CallToolRequestParams>,
         _ => return None,
     };
@@ -284,6 +285,14 @@ mod tests {
                 "arguments",
             );
         }
+        // A listen whose filter is not one says why (not "method not found").
+        let listen = br#"{"jsonrpc":"2.0","id":3,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":"persist://note/notes/a"}}}"#;
+        assert_error(
+            &answer(listen),
+            -32602,
+            Value::from(3),
+            "resourceSubscriptions",
+        );
         // An unknown method stays rmcp's to answer (method not found).
         let custom = br#"{"jsonrpc":"2.0","id":1,"method":"my/own","params":{"a":[1]}}"#;
         assert!(matches!(classify(custom), Inbound::Message(_)));
