@@ -647,3 +647,42 @@ async fn a_listening_user_hears_of_their_own_records_only() {
     server.stop();
     replica.stop();
 }
+
+/// A listening user keeps hearing of changes after the Redis server under
+/// the replicas was killed and restarted: the server's feed reads again
+/// from where it was, the subscription is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_outlives_a_restart_of_redis() {
+    let Some(mut place) = place_on_redis() else {
+        return;
+    };
+    let server = Server::start(&place);
+    let bob = user(&server, "tokB", true).await;
+    let filter = SubscriptionFilter::builder()
+        .resource_subscription("persist://note/notes/plan")
+        .build();
+    let mut heard = tokio::time::timeout(LIMIT, bob.listen(filter))
+        .await
+        .expect("listen in time")
+        .expect("listen");
+    let plan = |text: &str| json!({"title": "plan", "text": text});
+    ask(&bob, "set_note", plan("before")).await;
+    assert_eq!(next_uri(&mut heard).await, "persist://note/notes/plan");
+    let redis = place.redis.as_mut().expect("on redis");
+    redis.kill();
+    redis.restart();
+    ask(&bob, "set_note", plan("after")).await;
+    assert_eq!(next_uri(&mut heard).await, "persist://note/notes/plan");
+    heard.cancel().await.expect("cancel");
+    bob.cancel().await.expect("close");
+    server.stop();
+}
+
+/// The URI of the next `resources/updated` of a listen, within [`LIMIT`].
+async fn next_uri(heard: &mut rmcp::service::Subscription) -> String {
+    let next = tokio::time::timeout(LIMIT, heard.next()).await;
+    match next.expect("in time").expect("alive").expect("not ended") {
+        ServerNotification::ResourceUpdatedNotification(n) => n.params.uri,
+        other => panic!("{other:?}"),
+    }
+}

@@ -10,13 +10,12 @@
 //! resource, not the value).
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use rmcp::RoleServer;
 use rmcp::model::ResourceUpdatedNotificationParam;
 use rmcp::service::{RequestContext, SubscriptionContext, SubscriptionSendError};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, watch};
 
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -33,7 +32,6 @@ struct Pending {
 struct Inbox {
     pending: Mutex<Pending>,
     notify: Notify,
-    closed: AtomicBool,
 }
 
 impl Inbox {
@@ -49,11 +47,6 @@ impl Inbox {
 
     fn take(&self) -> Pending {
         std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.notify.notify_one();
     }
 }
 
@@ -77,11 +70,10 @@ struct State {
 pub(super) struct Hub {
     store: Store,
     state: Mutex<State>,
-    /// The feed task, once started (or why it could not start).
-    feed: OnceLock<std::result::Result<(), String>>,
+    /// Whether the feed task runs (it does from the first subscriber on).
+    feed_started: Mutex<bool>,
     /// Dropped with the hub: the feed task then ends.
-    _stop: oneshot::Sender<()>,
-    stopped: Mutex<Option<oneshot::Receiver<()>>>,
+    stop: watch::Sender<()>,
 }
 
 /// A legacy session's identity: its handshake info, held once per session.
@@ -94,13 +86,11 @@ fn session_of(context: &RequestContext<RoleServer>) -> Option<usize> {
 
 impl Hub {
     pub(super) fn new(store: Store) -> Arc<Self> {
-        let (stop, stopped) = oneshot::channel();
         Arc::new(Self {
             store,
             state: Mutex::new(State::default()),
-            feed: OnceLock::new(),
-            _stop: stop,
-            stopped: Mutex::new(Some(stopped)),
+            feed_started: Mutex::new(false),
+            stop: watch::Sender::new(()),
         })
     }
 
@@ -108,24 +98,20 @@ impl Hub {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts the feed task once; an error says why there is none.
+    /// Starts the feed task, once: from now on, changes reach inboxes. An
+    /// error (the store cannot be read) is the caller's, and the next
+    /// subscriber tries again.
     fn ensure_feed(self: &Arc<Self>) -> Result<()> {
-        let started = self.feed.get_or_init(|| {
-            let watcher = self.store.watch("").map_err(|e| e.to_string())?;
-            let stopped = self
-                .stopped
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take()
-                .ok_or("the feed was started before")?;
-            tokio::spawn(feed(Arc::downgrade(self), watcher, stopped));
-            Ok(())
-        });
-        started.clone().map_err(|reason| {
-            Error::Unsupported(format!(
-                "resource subscriptions need the change feed: {reason}"
-            ))
-        })
+        let mut started = self
+            .feed_started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !*started {
+            let watcher = self.store.watch("")?;
+            tokio::spawn(feed(Arc::downgrade(self), watcher, self.stop.subscribe()));
+            *started = true;
+        }
+        Ok(())
     }
 
     fn add(&self, sub: Sub) -> u64 {
@@ -294,6 +280,20 @@ impl Hub {
         }
     }
 
+    /// One item of the feed into the inboxes.
+    fn deliver(&self, item: Watched) {
+        match item {
+            Watched::Change(change) => self.dispatch(&change),
+            Watched::Lagged { missed, .. } => {
+                tracing::warn!(
+                    missed,
+                    "resource notifications fell behind the change log: telling every subscriber to read again"
+                );
+                self.resync();
+            }
+        }
+    }
+
     /// The feed lagged: every subscriber is told everything may have changed.
     fn resync(&self) {
         let state = self.state();
@@ -306,46 +306,46 @@ impl Hub {
             }
         }
     }
-
-    /// The feed failed: subscribers are closed (listens end, legacy
-    /// sessions stop hearing), never left waiting in silence.
-    fn close_all(&self) {
-        let mut state = self.state();
-        for sub in state.subs.values() {
-            sub.inbox.close();
-        }
-        state.subs.clear();
-        state.sessions.clear();
-    }
 }
 
-/// Turns the store's changes into inbox entries until the hub is gone.
-async fn feed(hub: Weak<Hub>, mut watcher: Watcher, mut stopped: oneshot::Receiver<()>) {
+/// Turns the store's changes into inbox entries until the hub is gone. A
+/// store that cannot be read (a Redis server down) is logged once and read
+/// again every second from where the feed was: subscriptions are kept, and
+/// what changed meanwhile is told (or, past the log's bound, a re-read).
+async fn feed(hub: Weak<Hub>, mut watcher: Watcher, mut stop: watch::Receiver<()>) {
+    let mut failing = false;
     loop {
         let item = tokio::select! {
-            _ = &mut stopped => return,
+            _ = stop.changed() => return,
             item = watcher.next() => item,
         };
         let Some(hub) = hub.upgrade() else {
             return;
         };
         match item {
-            Ok(Watched::Change(change)) => hub.dispatch(&change),
-            Ok(Watched::Lagged { missed, .. }) => {
-                tracing::warn!(
-                    missed,
-                    "resource notifications fell behind the change log: telling every subscriber to read again"
-                );
-                hub.resync();
+            Ok(item) if failing => {
+                tracing::info!("resource notifications: the change feed reads again");
+                failing = false;
+                hub.deliver(item);
             }
+            Ok(item) => hub.deliver(item),
             Err(err) => {
-                tracing::error!(%err, "resource notifications stopped: the change feed failed");
-                hub.close_all();
-                return;
+                if !failing {
+                    tracing::error!(%err, "resource notifications: the change feed cannot be read; trying again every second, subscriptions kept");
+                }
+                failing = true;
+                drop(hub);
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    () = tokio::time::sleep(FEED_RETRY) => {}
+                }
             }
         }
     }
 }
+
+/// How long the feed waits before reading a failing store again.
+const FEED_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How often a legacy session's sender looks whether its client is gone
 /// (nothing tells it otherwise until it sends).
@@ -371,9 +371,6 @@ async fn send_to_peer(
                 }
                 continue;
             }
-        }
-        if inbox.closed.load(Ordering::Acquire) {
-            return;
         }
         let pending = inbox.take();
         let mut gone = false;
