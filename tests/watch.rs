@@ -186,6 +186,23 @@ mod backends {
         }
 
         #[test]
+        fn a_narrow_watch_finds_its_change_behind_many_others() {
+            let (_keep, store, _clock) = disk_store();
+            run(async {
+                let mut narrow = store.watch("cached:").unwrap();
+                for i in 0..600 {
+                    note(&format!("n{i:03}")).save(&store).await.unwrap();
+                }
+                Cached { name: "q".into(), answer: 1 }.save(&store).await.unwrap();
+                // Committed, so there without waiting, past 600 other entries.
+                let Some(Watched::Change(change)) = narrow.try_next().unwrap() else {
+                    panic!("the change is committed");
+                };
+                assert_eq!(change.key, "cached:cache/q");
+            });
+        }
+
+        #[test]
         fn changes_of_another_process_reach_a_watcher_in_order() {
             let (keep, store, _clock) = disk_store();
             run(async {

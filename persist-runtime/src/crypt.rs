@@ -21,6 +21,8 @@
 //!   HKDF-SHA256 of the key and a random 16-byte salt drawn when the key is
 //!   loaded, with a counter as nonce. Two processes share a subkey only if
 //!   they draw the same 128-bit salt; a counter never repeats within one.
+//!   (A process that `fork`s without `exec` after loading a key would share
+//!   its salt and counter with the child: load keys after forking.)
 //!   (Random 96-bit nonces under one key would be unsafe past about 2^32
 //!   writes, a month of a busy server.) Readers keep the subkeys of the
 //!   salts they meet ([`SUBKEY_CACHE`] of them per key), so opening costs
@@ -174,12 +176,13 @@ impl EncryptionKey {
         Self::new(id, bytes)
     }
 
-    /// Runs `f` with the subkey of `salt`, derived once and kept.
+    /// Runs `f` with the subkey of `salt`, derived once and kept once it
+    /// opened something (forged salts do not fill the cache).
     fn with_subkey<R>(
         &self,
         salt: &[u8; SALT_LEN],
-        f: impl FnOnce(&LessSafeKey) -> R,
-    ) -> Result<R> {
+        f: impl FnOnce(&LessSafeKey) -> Option<R>,
+    ) -> Result<Option<R>> {
         // A poisoned lock held only a map of derived keys: still usable.
         let known = self.state.openers.read().unwrap_or_else(|e| e.into_inner());
         if let Some(subkey) = known.get(salt) {
@@ -188,15 +191,13 @@ impl EncryptionKey {
         drop(known);
         let subkey = subkey(&self.bytes, salt)?;
         let out = f(&subkey);
-        let mut known = self
-            .state
-            .openers
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        if known.len() >= SUBKEY_CACHE {
-            known.clear();
+        if out.is_some() {
+            let mut known = self.state.openers.write().unwrap_or_else(|e| e.into_inner());
+            if known.len() >= SUBKEY_CACHE {
+                known.clear();
+            }
+            known.insert(*salt, subkey);
         }
-        known.insert(*salt, subkey);
         Ok(out)
     }
 

@@ -184,17 +184,25 @@ impl Watcher {
         }
     }
 
-    /// Reads what the log holds after the cursor into the buffer.
+    /// Reads what the log holds after the cursor into the buffer: again
+    /// while a read got further without finding anything under the prefix
+    /// (on Redis a read's limit counts every entry, not the matching ones).
     fn fill(&mut self) -> Result<()> {
-        let read = self
-            .store
-            .read_changes(self.cursor, self.prefix.as_bytes(), READ_BATCH)?;
-        if let Some((resume_at, missed)) = read.lagged {
-            self.buffer.push_back(Watched::Lagged { resume_at, missed });
+        loop {
+            let before = self.cursor;
+            let read = self
+                .store
+                .read_changes(self.cursor, self.prefix.as_bytes(), READ_BATCH)?;
+            self.cursor = read.scanned_to;
+            if let Some((resume_at, missed)) = read.lagged {
+                self.buffer.push_back(Watched::Lagged { resume_at, missed });
+                return Ok(());
+            }
+            self.buffer
+                .extend(read.changes.into_iter().map(Watched::Change));
+            if !self.buffer.is_empty() || self.cursor == before {
+                return Ok(());
+            }
         }
-        self.buffer
-            .extend(read.changes.into_iter().map(Watched::Change));
-        self.cursor = read.scanned_to;
-        Ok(())
     }
 }

@@ -333,7 +333,10 @@ impl Store {
     }
 
     /// [`Store::watch`] from the change after sequence number `after` (a
-    /// [`Watcher::position`] kept from before; 0: the oldest still logged).
+    /// [`Watcher::position`] kept from before; 0: from the log's start,
+    /// which is a [`Watched::Lagged`](crate::Watched::Lagged) first once the
+    /// log has been trimmed). A position of another store waits for
+    /// changes past it.
     pub fn watch_from(&self, prefix: impl Into<String>, after: u64) -> Result<Watcher> {
         let cursor = changes::Cursor {
             seq: after,

@@ -17,7 +17,7 @@ use std::time::Duration;
 use redis::Value;
 
 use super::RedisEngine;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::changes::{self, BACKSTOP, Cursor, Read, Signal};
 
 /// Bits of the id's sequence part in a sequence number.
@@ -39,6 +39,8 @@ fn seq_of(id: &[u8]) -> Option<u64> {
 /// What `XINFO STREAM` says that matters here.
 #[derive(Debug, Default)]
 struct Info {
+    /// The reply was a stream's and had no `entries-added` (Redis < 7.0).
+    too_old: bool,
     /// Entries ever added.
     added: u64,
     /// Entries held.
@@ -57,6 +59,9 @@ impl Info {
         let Value::Array(items) = value else {
             return info;
         };
+        info.too_old = !items
+            .iter()
+            .any(|v| matches!(v, Value::BulkString(name) if name == b"entries-added"));
         for pair in items.chunks(2) {
             let [Value::BulkString(name), value] = pair else {
                 continue;
@@ -81,7 +86,18 @@ impl Info {
 
     /// The index (1-based, over the stream's life) of the oldest entry held.
     fn first_index(&self) -> u64 {
-        self.added - self.length + 1
+        self.added.saturating_sub(self.length) + 1
+    }
+
+    /// Refuses a server whose streams do not count their entries.
+    fn check(self, url: &str) -> Result<Self> {
+        if self.too_old {
+            return Err(Error::Unsupported(format!(
+                "the change feed on {url} needs Redis 7.0 or later (XINFO STREAM reports no \
+                 entries-added)"
+            )));
+        }
+        Ok(self)
     }
 }
 
@@ -121,7 +137,8 @@ impl RedisEngine {
                 .query(con)
                 .or_else(no_stream)?;
             Ok(Info::parse(&value))
-        })?;
+        })?
+        .check(&self.keys.url)?;
         Ok(Cursor {
             seq: info.last,
             index: Some(info.added),
@@ -157,7 +174,8 @@ impl RedisEngine {
                 Err(err) => no_stream(err).map(|_| (Info::default(), Some(0), Vec::new())),
             }
         })?;
-        let trimmed = info.added - info.length;
+        let info = info.check(&self.keys.url)?;
+        let trimmed = info.added.saturating_sub(info.length);
         let lag = |index: u64| {
             info.first
                 .filter(|_| info.length > 0 && info.first_index() > index + 1)
