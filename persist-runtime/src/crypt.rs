@@ -192,7 +192,11 @@ impl EncryptionKey {
         let subkey = subkey(&self.bytes, salt)?;
         let out = f(&subkey);
         if out.is_some() {
-            let mut known = self.state.openers.write().unwrap_or_else(|e| e.into_inner());
+            let mut known = self
+                .state
+                .openers
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
             if known.len() >= SUBKEY_CACHE {
                 known.clear();
             }

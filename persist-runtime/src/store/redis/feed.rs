@@ -130,15 +130,16 @@ impl RedisEngine {
     /// Where a watcher starting now is: after the newest entry.
     pub fn changes_now(&self) -> Result<Cursor> {
         let key = self.keys.changes.clone();
-        let info = self.call(|con| {
-            let value: Value = redis::cmd("XINFO")
-                .arg("STREAM")
-                .arg(&key)
-                .query(con)
-                .or_else(no_stream)?;
-            Ok(Info::parse(&value))
-        })?
-        .check(&self.keys.url)?;
+        let info = self
+            .call(|con| {
+                let value: Value = redis::cmd("XINFO")
+                    .arg("STREAM")
+                    .arg(&key)
+                    .query(con)
+                    .or_else(no_stream)?;
+                Ok(Info::parse(&value))
+            })?
+            .check(&self.keys.url)?;
         Ok(Cursor {
             seq: info.last,
             index: Some(info.added),

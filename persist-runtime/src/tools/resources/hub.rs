@@ -19,6 +19,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::tools::caller_scope;
 use crate::watch::{Change, ChangeKind, Watched, Watcher};
 
 /// What a subscriber has yet to be told.
@@ -62,8 +63,9 @@ struct Sub {
 #[derive(Default)]
 struct State {
     subs: HashMap<u64, Sub>,
-    /// Legacy sessions (by the identity of their handshake) to their sub.
-    sessions: HashMap<usize, u64>,
+    /// Legacy sessions (by the identity of their handshake, and the
+    /// caller's scope: a session is no key to another user's sub) to their sub.
+    sessions: HashMap<(usize, String), u64>,
     next: u64,
 }
 
@@ -76,13 +78,25 @@ pub(super) struct Hub {
     stop: watch::Sender<()>,
 }
 
-/// A legacy session's identity: its handshake info, held once per session.
-fn session_of(context: &RequestContext<RoleServer>) -> Option<usize> {
-    context
-        .peer
-        .peer_info()
-        .map(|info| Arc::as_ptr(&info).cast::<()>() as usize)
+/// A legacy session's identity: its handshake info, held once per session,
+/// with the caller's scope. `None` without a session that lasts: a
+/// stateless HTTP request (no `Mcp-Session-Id`) gets a peer of its own.
+fn session_of(context: &RequestContext<RoleServer>) -> Option<(usize, String)> {
+    #[cfg(feature = "http")]
+    if let Some(parts) = context.extensions.get::<http::request::Parts>()
+        && !parts.headers.contains_key("mcp-session-id")
+    {
+        return None;
+    }
+    let info = context.peer.peer_info()?;
+    let scope = caller_scope(&context.extensions)
+        .map(|s| s.key_prefix().to_owned())
+        .unwrap_or_default();
+    Some((Arc::as_ptr(&info).cast::<()>() as usize, scope))
 }
+
+/// The most URIs one subscriber may subscribe to.
+pub(super) const MAX_SUBSCRIBED: usize = 1_000;
 
 impl Hub {
     pub(super) fn new(store: Store) -> Arc<Self> {
@@ -101,7 +115,7 @@ impl Hub {
     /// Starts the feed task, once: from now on, changes reach inboxes. An
     /// error (the store cannot be read) is the caller's, and the next
     /// subscriber tries again.
-    fn ensure_feed(self: &Arc<Self>) -> Result<()> {
+    pub(super) fn ensure_feed(self: &Arc<Self>) -> Result<()> {
         let mut started = self
             .feed_started
             .lock()
@@ -190,15 +204,22 @@ impl Hub {
     ) -> Result<()> {
         self.ensure_feed()?;
         let added = self.session_sub(context, |sub| {
+            if sub.keys.len() >= MAX_SUBSCRIBED && !sub.keys.contains_key(&key) {
+                return Err(Error::Unsupported(format!(
+                    "this session is subscribed to {MAX_SUBSCRIBED} resources, the most it may be"
+                )));
+            }
             sub.keys.insert(key, uri);
             sub.lists = lists;
+            Ok(())
         });
-        added.ok_or_else(|| {
-            Error::Unsupported(
-                "resources/subscribe needs a session opened with initialize; on protocol \
-                 2026-07-28 use subscriptions/listen"
+        added.unwrap_or_else(|| {
+            Err(Error::Unsupported(
+                "resources/subscribe needs a session that lasts (opened with initialize, over \
+                 stdio or an HTTP server with legacy sessions); otherwise use \
+                 subscriptions/listen (protocol 2026-07-28)"
                     .into(),
-            )
+            ))
         })
     }
 

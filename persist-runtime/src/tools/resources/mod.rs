@@ -330,6 +330,13 @@ impl Resources {
         &self,
         requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
+        // The feed runs before the client is told it listens (an embedded
+        // store's start is a read in memory; a server's waits for listen).
+        if self.store.url().is_none()
+            && let Err(err) = self.hub.ensure_feed()
+        {
+            tracing::warn!(%err, "resource notifications: no change feed");
+        }
         let mut accepted = SubscriptionFilter::default();
         accepted.resources_list_changed = requested.resources_list_changed;
         accepted.resource_subscriptions = requested.resource_subscriptions.as_ref().map(|uris| {
@@ -346,6 +353,19 @@ impl Resources {
     pub async fn listen(&self, context: SubscriptionContext) -> std::result::Result<(), ErrorData> {
         let scope = caller_scope(&context.request_context().extensions);
         let accepted = context.accepted().clone();
+        if accepted
+            .resource_subscriptions
+            .as_ref()
+            .is_some_and(|uris| uris.len() > hub::MAX_SUBSCRIBED)
+        {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "one listen may subscribe to {} resources at most",
+                    hub::MAX_SUBSCRIBED
+                ),
+                None,
+            ));
+        }
         let mut keys = Vec::new();
         for uri in accepted.resource_subscriptions.iter().flatten() {
             let (_, key) = self.locate(uri, scope.as_ref())?;
