@@ -186,6 +186,34 @@ mod backends {
         }
 
         #[test]
+        fn a_put_says_whether_it_created_the_record() {
+            let (_keep, store, _clock) = disk_store();
+            run(async {
+                let mut watcher = store.watch("note:").unwrap();
+                note("a").save(&store).await.unwrap();
+                note("a").save(&store).await.unwrap();
+                assert!(Note::delete(&store, "a").await.unwrap());
+                note("a").save(&store).await.unwrap();
+                let mut created = Vec::new();
+                for _ in 0..4 {
+                    match next(&mut watcher).await {
+                        Watched::Change(c) => created.push((c.kind, c.created)),
+                        lag => panic!("{lag:?}"),
+                    }
+                }
+                assert_eq!(
+                    created,
+                    [
+                        (ChangeKind::Put, true),
+                        (ChangeKind::Put, false),
+                        (ChangeKind::Delete, false),
+                        (ChangeKind::Put, true),
+                    ]
+                );
+            });
+        }
+
+        #[test]
         fn a_narrow_watch_finds_its_change_behind_many_others() {
             let (_keep, store, _clock) = disk_store();
             run(async {

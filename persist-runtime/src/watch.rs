@@ -70,6 +70,9 @@ pub struct Change {
     pub key: String,
     /// The record's metadata after a put (`None` after a delete or expiry).
     pub meta: Option<Meta>,
+    /// The put created the record: there was none at its key (what makes a
+    /// list of records change, with deletes and expiries).
+    pub created: bool,
 }
 
 /// What [`Watcher::next`] gives.
@@ -139,7 +142,21 @@ impl Watcher {
             }
             // Marked seen before looking, so a commit after the look wakes us.
             self.wake.borrow_and_update();
-            self.fill()?;
+            if self.store.url().is_some() {
+                // A read on a server may wait on the network: not on a
+                // runtime thread. Dropped meanwhile, nothing is lost (the
+                // cursor moves only with what the read gave).
+                let (store, prefix, cursor) =
+                    (self.store.clone(), self.prefix.clone(), self.cursor);
+                let (cursor, items) =
+                    tokio::task::spawn_blocking(move || read_more(&store, &prefix, cursor))
+                        .await
+                        .map_err(|e| Error::Panicked(e.to_string()))??;
+                self.cursor = cursor;
+                self.buffer.extend(items);
+            } else {
+                self.fill()?;
+            }
             if self.buffer.is_empty() {
                 self.wake
                     .changed()
@@ -184,25 +201,31 @@ impl Watcher {
         }
     }
 
-    /// Reads what the log holds after the cursor into the buffer: again
-    /// while a read got further without finding anything under the prefix
-    /// (on Redis a read's limit counts every entry, not the matching ones).
+    /// Reads what the log holds after the cursor into the buffer.
     fn fill(&mut self) -> Result<()> {
-        loop {
-            let before = self.cursor;
-            let read = self
-                .store
-                .read_changes(self.cursor, self.prefix.as_bytes(), READ_BATCH)?;
-            self.cursor = read.scanned_to;
-            if let Some((resume_at, missed)) = read.lagged {
-                self.buffer.push_back(Watched::Lagged { resume_at, missed });
-                return Ok(());
-            }
-            self.buffer
-                .extend(read.changes.into_iter().map(Watched::Change));
-            if !self.buffer.is_empty() || self.cursor == before {
-                return Ok(());
-            }
+        let (cursor, items) = read_more(&self.store, &self.prefix, self.cursor)?;
+        self.cursor = cursor;
+        self.buffer.extend(items);
+        Ok(())
+    }
+}
+
+/// What the log holds under `prefix` after `cursor`, and where that leaves
+/// the cursor: read again while a read got further without finding anything
+/// under the prefix (on Redis a read's limit counts every entry).
+fn read_more(store: &Store, prefix: &str, mut cursor: Cursor) -> Result<(Cursor, Vec<Watched>)> {
+    loop {
+        let before = cursor;
+        let read = store.read_changes(cursor, prefix.as_bytes(), READ_BATCH)?;
+        cursor = read.scanned_to;
+        if let Some((resume_at, missed)) = read.lagged {
+            return Ok((cursor, vec![Watched::Lagged { resume_at, missed }]));
+        }
+        if !read.changes.is_empty() || cursor == before {
+            return Ok((
+                cursor,
+                read.changes.into_iter().map(Watched::Change).collect(),
+            ));
         }
     }
 }

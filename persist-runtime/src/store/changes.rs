@@ -39,6 +39,8 @@ pub(crate) const BACKSTOP: Duration = Duration::from_secs(1);
 const PUT: u8 = 1;
 const DELETE: u8 = 2;
 const EXPIRE: u8 = 3;
+/// A put that created the record (none was there).
+const CREATE: u8 = 4;
 
 /// Appends one entry for `key` to the log in `txn`, trimming the log to
 /// `capacity` entries now and then.
@@ -49,13 +51,14 @@ pub(crate) fn append(
     kind: ChangeKind,
     key: &[u8],
     header: Option<&Header>,
+    created: bool,
 ) -> heed::Result<()> {
     let last = db
         .last(txn)?
         .and_then(|(k, _)| <[u8; 8]>::try_from(k).ok())
         .map_or(0, u64::from_be_bytes);
     let seq = last + 1;
-    let entry = encode(kind, key, header);
+    let entry = encode(kind, key, header, created);
     db.put(txn, &seq.to_be_bytes(), &entry)?;
     if seq % TRIM_EVERY == 0 && seq > capacity {
         let end = (seq - capacity).to_be_bytes();
@@ -66,11 +69,17 @@ pub(crate) fn append(
 }
 
 /// One log entry's bytes: kind, the header after a put, the record key.
-pub(crate) fn encode(kind: ChangeKind, key: &[u8], header: Option<&Header>) -> Vec<u8> {
+/// `created`: the put created the record.
+pub(crate) fn encode(
+    kind: ChangeKind,
+    key: &[u8],
+    header: Option<&Header>,
+    created: bool,
+) -> Vec<u8> {
     let mut entry = Vec::with_capacity(1 + 28 + key.len());
     match (kind, header) {
         (ChangeKind::Put, Some(h)) => {
-            entry.push(PUT);
+            entry.push(if created { CREATE } else { PUT });
             entry.extend_from_slice(&h.version.to_be_bytes());
             entry.extend_from_slice(&h.created_ms.to_be_bytes());
             entry.extend_from_slice(&h.updated_ms.to_be_bytes());
@@ -165,8 +174,9 @@ pub(crate) fn read_after(
 /// One entry as a [`Change`] (`None` for bytes this build did not write).
 pub(crate) fn decode(seq: u64, v: &[u8]) -> Option<Change> {
     let (&kind, rest) = v.split_first()?;
+    let created = kind == CREATE;
     let (kind, meta, key) = match kind {
-        PUT => {
+        PUT | CREATE => {
             let (h, key) = rest.split_at_checked(28)?;
             let num = |at: usize| u64::from_be_bytes(h[at..at + 8].try_into().unwrap_or([0; 8]));
             let expires = num(20);
@@ -188,6 +198,7 @@ pub(crate) fn decode(seq: u64, v: &[u8]) -> Option<Change> {
         kind,
         key: String::from_utf8_lossy(key).into_owned(),
         meta,
+        created,
     })
 }
 

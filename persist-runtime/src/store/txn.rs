@@ -222,7 +222,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
             On::Lmdb { txn, shared } => (txn, *shared),
             #[cfg(feature = "redis")]
             On::Redis(txn) => {
-                txn.put(key, header, bytes);
+                txn.put(key, header, bytes, old.is_none());
                 return Ok(());
             }
         };
@@ -252,6 +252,7 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
             ChangeKind::Put,
             key,
             Some(header),
+            old.is_none(),
         )
         .map_err(lmdb)
     }
@@ -321,8 +322,16 @@ impl<'a, 'e> WriteCtx<'a, 'e> {
         }
         let removed = shared.records.delete(txn, key).map_err(lmdb)?;
         if removed {
-            changes::append(shared.changes, txn, shared.change_log, kind, key, None)
-                .map_err(lmdb)?;
+            changes::append(
+                shared.changes,
+                txn,
+                shared.change_log,
+                kind,
+                key,
+                None,
+                false,
+            )
+            .map_err(lmdb)?;
         }
         Ok(removed)
     }

@@ -651,7 +651,12 @@ mod tests {
         // K expired at 10 (by the store's clock), still stored and indexed.
         let mut seed = txn_on(&server, &keys);
         seed.begin_job(false);
-        seed.put(b"ns:k", &header(10), envelope::encode(&header(10), b"1"));
+        seed.put(
+            b"ns:k",
+            &header(10),
+            envelope::encode(&header(10), b"1"),
+            true,
+        );
         seed.end_job(true);
         assert!(seed.exec().unwrap());
         drop(seed.finish());
@@ -662,6 +667,7 @@ mod tests {
             b"ns:k",
             &header(5_000),
             envelope::encode(&header(5_000), b"2"),
+            false,
         );
         txn.end_job(true);
         txn.begin_job(false);

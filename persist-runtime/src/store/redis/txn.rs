@@ -229,7 +229,7 @@ impl RedisTxn {
     }
 
     /// Queues an entry of the change log (in the same MULTI as the change).
-    fn log(&mut self, kind: ChangeKind, key: &[u8], header: Option<&Header>) {
+    fn log(&mut self, kind: ChangeKind, key: &[u8], header: Option<&Header>, created: bool) {
         let mut add = redis::cmd("XADD");
         add.arg(&self.keys.changes)
             .arg("MAXLEN")
@@ -237,12 +237,13 @@ impl RedisTxn {
             .arg(self.keys.change_log)
             .arg("*")
             .arg("e")
-            .arg(changes::encode(kind, key, header));
+            .arg(changes::encode(kind, key, header, created));
         self.queue(add);
     }
 
-    /// Queues storing `bytes` at `key` under `header`.
-    pub fn put(&mut self, key: &[u8], header: &Header, bytes: Vec<u8>) {
+    /// Queues storing `bytes` at `key` under `header` (`created`: there was
+    /// no record there).
+    pub fn put(&mut self, key: &[u8], header: &Header, bytes: Vec<u8>, created: bool) {
         let expires_ms = header.expires_ms;
         let mut set = redis::cmd("SET");
         set.arg(self.keys.record(key)).arg(&bytes);
@@ -268,7 +269,7 @@ impl RedisTxn {
         };
         expiry.arg(key);
         self.queue(expiry);
-        self.log(ChangeKind::Put, key, Some(header));
+        self.log(ChangeKind::Put, key, Some(header), created);
         self.job.insert(key.to_vec(), Some(bytes));
     }
 
@@ -278,7 +279,7 @@ impl RedisTxn {
         let was = self.get(key)?.is_some();
         // A sweep removes what Redis may have expired already: told too.
         if was || kind == ChangeKind::Expire {
-            self.log(kind, key, None);
+            self.log(kind, key, None, false);
         }
         let mut del = redis::cmd("DEL");
         del.arg(self.keys.record(key));

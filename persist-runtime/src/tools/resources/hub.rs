@@ -114,18 +114,49 @@ impl Hub {
 
     /// Starts the feed task, once: from now on, changes reach inboxes. An
     /// error (the store cannot be read) is the caller's, and the next
-    /// subscriber tries again.
-    pub(super) fn ensure_feed(self: &Arc<Self>) -> Result<()> {
+    /// subscriber tries again. On a server the feed's first read goes to
+    /// tokio's blocking pool (it may wait on the network).
+    pub(super) async fn ensure_feed(self: &Arc<Self>) -> Result<()> {
+        if self.feed_running() {
+            return Ok(());
+        }
+        let store = self.store.clone();
+        let watcher = if store.url().is_some() {
+            tokio::task::spawn_blocking(move || store.watch(""))
+                .await
+                .map_err(|e| Error::Panicked(e.to_string()))??
+        } else {
+            store.watch("")?
+        };
+        self.start_feed(watcher);
+        Ok(())
+    }
+
+    /// [`Self::ensure_feed`] on an embedded store, from sync code.
+    pub(super) fn ensure_feed_now(self: &Arc<Self>) -> Result<()> {
+        if !self.feed_running() {
+            self.start_feed(self.store.watch("")?);
+        }
+        Ok(())
+    }
+
+    fn feed_running(&self) -> bool {
+        *self
+            .feed_started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs the feed on `watcher`, unless another one started meanwhile.
+    fn start_feed(self: &Arc<Self>, watcher: Watcher) {
         let mut started = self
             .feed_started
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if !*started {
-            let watcher = self.store.watch("")?;
             tokio::spawn(feed(Arc::downgrade(self), watcher, self.stop.subscribe()));
             *started = true;
         }
-        Ok(())
     }
 
     fn add(&self, sub: Sub) -> u64 {
@@ -179,7 +210,7 @@ impl Hub {
     }
 
     /// A legacy session listed resources: it hears of list changes.
-    pub(super) fn note_lister(
+    pub(super) async fn note_lister(
         self: &Arc<Self>,
         context: &RequestContext<RoleServer>,
         lists: Vec<String>,
@@ -187,7 +218,7 @@ impl Hub {
         if session_of(context).is_none() {
             return;
         }
-        if let Err(err) = self.ensure_feed() {
+        if let Err(err) = self.ensure_feed().await {
             tracing::debug!(%err, "no list_changed notifications for this session");
             return;
         }
@@ -195,14 +226,14 @@ impl Hub {
     }
 
     /// Legacy `resources/subscribe`.
-    pub(super) fn subscribe(
+    pub(super) async fn subscribe(
         self: &Arc<Self>,
         context: &RequestContext<RoleServer>,
         key: String,
         uri: String,
         lists: Vec<String>,
     ) -> Result<()> {
-        self.ensure_feed()?;
+        self.ensure_feed().await?;
         let added = self.session_sub(context, |sub| {
             if sub.keys.len() >= MAX_SUBSCRIBED && !sub.keys.contains_key(&key) {
                 return Err(Error::Unsupported(format!(
@@ -244,7 +275,7 @@ impl Hub {
         keys: Vec<(String, String)>,
         lists: Vec<String>,
     ) -> Result<()> {
-        self.ensure_feed()?;
+        self.ensure_feed().await?;
         let inbox = Arc::new(Inbox::default());
         let id = self.add(Sub {
             keys: keys.into_iter().collect(),
@@ -284,10 +315,7 @@ impl Hub {
     /// Puts a committed change in the inboxes it concerns.
     fn dispatch(&self, change: &Change) {
         let appeared_or_went = match change.kind {
-            ChangeKind::Put => change
-                .meta
-                .as_ref()
-                .is_some_and(|m| m.created_at == m.updated_at),
+            ChangeKind::Put => change.created,
             ChangeKind::Delete | ChangeKind::Expire => true,
         };
         let state = self.state();

@@ -196,17 +196,35 @@ impl Resources {
     }
 
     /// `resources/list`: the caller's records, [`PAGE_SIZE`] a page.
-    pub fn list(
+    pub async fn list(
         &self,
         request: Option<PaginatedRequestParams>,
         context: &RequestContext<RoleServer>,
     ) -> std::result::Result<ListResourcesResult, ErrorData> {
         let scope = caller_scope(&context.extensions);
         self.hub
-            .note_lister(context, self.list_prefixes(scope.as_ref()));
+            .note_lister(context, self.list_prefixes(scope.as_ref()))
+            .await;
         let cursor = request.and_then(|r| r.cursor);
-        self.page(scope.as_ref(), cursor.as_deref())
+        self.on_store(move |this| this.page(scope.as_ref(), cursor.as_deref()))
+            .await?
             .map_err(|e| to_error_data(&e))
+    }
+
+    /// Runs `f` on the store: at once on an embedded store (its reads are
+    /// in memory), on tokio's blocking pool for a store on a server (a read
+    /// may wait on the network; async callers never block a runtime thread).
+    async fn on_store<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Resources) -> R + Send + 'static,
+    ) -> std::result::Result<R, ErrorData> {
+        if self.store.url().is_none() {
+            return Ok(f(self));
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || f(&this))
+            .await
+            .map_err(|e| ErrorData::internal_error(format!("a resource read failed: {e}"), None))
     }
 
     /// One page of the records visible to `scope` after `cursor` (the
@@ -270,14 +288,15 @@ impl Resources {
     }
 
     /// `resources/read`: the record's value as JSON, its metadata in `_meta`.
-    pub fn read(
+    pub async fn read(
         &self,
         request: ReadResourceRequestParams,
         context: &RequestContext<RoleServer>,
     ) -> std::result::Result<ReadResourceResult, ErrorData> {
         let scope = caller_scope(&context.extensions);
         let (entry, key) = self.locate(&request.uri, scope.as_ref())?;
-        match (entry.read)(&self.store, &key) {
+        let read = entry.read;
+        match self.on_store(move |this| read(&this.store, &key)).await? {
             Ok(Some((value, meta))) => {
                 let text = value.to_string();
                 let contents = ResourceContents::text(text, request.uri)
@@ -295,7 +314,7 @@ impl Resources {
 
     /// `resources/subscribe` (sessions opened with `initialize`): updates of
     /// the record reach this session as `notifications/resources/updated`.
-    pub fn subscribe(
+    pub async fn subscribe(
         &self,
         request: SubscribeRequestParams,
         context: &RequestContext<RoleServer>,
@@ -309,6 +328,7 @@ impl Resources {
                 request.uri,
                 self.list_prefixes(scope.as_ref()),
             )
+            .await
             .map_err(|e| to_error_data(&e))
     }
 
@@ -333,7 +353,7 @@ impl Resources {
         // The feed runs before the client is told it listens (an embedded
         // store's start is a read in memory; a server's waits for listen).
         if self.store.url().is_none()
-            && let Err(err) = self.hub.ensure_feed()
+            && let Err(err) = self.hub.ensure_feed_now()
         {
             tracing::warn!(%err, "resource notifications: no change feed");
         }
@@ -490,7 +510,9 @@ macro_rules! serve_resources {
             $crate::__rmcp::model::ListResourcesResult,
             $crate::__rmcp::ErrorData,
         > {
-            $crate::tools::resources::served(&self.$field)?.list(request, &context)
+            $crate::tools::resources::served(&self.$field)?
+                .list(request, &context)
+                .await
         }
 
         async fn list_resource_templates(
@@ -514,6 +536,7 @@ macro_rules! serve_resources {
         > {
             $crate::tools::resources::served(&self.$field)?
                 .read(request, &context)
+                .await
                 .map(::core::convert::Into::into)
         }
 
@@ -523,7 +546,9 @@ macro_rules! serve_resources {
             request: $crate::__rmcp::model::SubscribeRequestParams,
             context: $crate::__rmcp::service::RequestContext<$crate::__rmcp::RoleServer>,
         ) -> ::core::result::Result<(), $crate::__rmcp::ErrorData> {
-            $crate::tools::resources::served(&self.$field)?.subscribe(request, &context)
+            $crate::tools::resources::served(&self.$field)?
+                .subscribe(request, &context)
+                .await
         }
 
         #[allow(deprecated)]
