@@ -393,3 +393,27 @@ fn expired_sealed_records_are_swept_without_the_key() {
     assert_eq!(bare.sweep_expired().blocking().unwrap(), 2);
     assert!(bare.admin().raw_keys("").unwrap().is_empty());
 }
+
+/// On Redis a replica without keys that connected before the store was
+/// first encrypted learns of it with its next write (the mark is read and
+/// watched with the write's first read), and writes nothing in clear.
+#[test]
+fn a_replica_without_keys_that_connected_before_the_first_seal_writes_nothing_in_clear() {
+    let Some((keep, bare, _clock)) = common::redis_store() else {
+        return;
+    };
+    note(1).save(&bare).blocking().unwrap();
+    let key = EncryptionKey::generate("k5").unwrap();
+    let sealed = keep.open(
+        Store::builder()
+            .sweep_interval(None)
+            .encryption(ring(&key, &[])),
+    );
+    note(2).save(&sealed).blocking().unwrap();
+    let refused = note(3).save(&bare).blocking().unwrap_err();
+    assert!(
+        matches!(&refused, Error::KeysRequired { key_id, .. } if key_id == "k5"),
+        "{refused:?}"
+    );
+    assert!(!Note::exists(&sealed, "t0003").blocking().unwrap());
+}

@@ -426,7 +426,12 @@ impl RedisEngine {
             Err(Error::Backend { reason, .. }) => return Attempt::Failed(reason),
             Err(err) => return Attempt::Failed(err.to_string()),
         };
-        let mut txn = RedisTxn::new(con, Arc::clone(&self.keys), self.native_expiry);
+        let mut txn = RedisTxn::new(
+            con,
+            Arc::clone(&self.keys),
+            self.native_expiry,
+            self.keys_ring.is_none(),
+        );
         let now_ms = self.now_ms();
         // What each job ended with (`None`: it succeeded); told only once
         // the batch committed, since a lost transaction runs them all again.
@@ -630,7 +635,7 @@ mod tests {
                 |_| unreachable!(),
             )
             .unwrap();
-        RedisTxn::new(con, Arc::clone(keys), false)
+        RedisTxn::new(con, Arc::clone(keys), false, false)
     }
 
     /// Review of issue 15: a sweep batched after a write of the same record

@@ -58,10 +58,17 @@ pub(crate) struct RedisTxn {
     exec_sent: bool,
     /// A call failed: the connection's state is unknown.
     broken: Option<RedisError>,
+    /// A store without keys reads (and watches) the store's encryption
+    /// mark with its first fetch: a value in clear is never written beside
+    /// sealed ones, even if another process sealed its first value a
+    /// moment ago.
+    read_mark: bool,
+    /// The mark as read in this attempt (`None`: not read yet).
+    mark: Option<Option<String>>,
 }
 
 impl RedisTxn {
-    pub fn new(con: Con, keys: Arc<Keys>, native_expiry: bool) -> Self {
+    pub fn new(con: Con, keys: Arc<Keys>, native_expiry: bool, read_mark: bool) -> Self {
         Self {
             con,
             keys,
@@ -80,6 +87,8 @@ impl RedisTxn {
             answered: false,
             exec_sent: false,
             broken: None,
+            read_mark,
+            mark: None,
         }
     }
 
@@ -186,7 +195,17 @@ impl RedisTxn {
         let mut pipe = redis::pipe();
         pipe.cmd("WATCH").arg(&records).ignore();
         pipe.cmd("MGET").arg(&records);
-        let (values,): (Vec<Option<Vec<u8>>>,) = self.send(&pipe)?;
+        let with_mark = self.read_mark && self.mark.is_none();
+        let values = if with_mark {
+            pipe.cmd("WATCH").arg(&self.keys.encrypted).ignore();
+            pipe.cmd("GET").arg(&self.keys.encrypted);
+            let (values, mark): (Vec<Option<Vec<u8>>>, Option<String>) = self.send(&pipe)?;
+            self.mark = Some(mark);
+            values
+        } else {
+            let (values,): (Vec<Option<Vec<u8>>>,) = self.send(&pipe)?;
+            values
+        };
         self.watching = true;
         let unseen: Vec<Vec<u8>> = unseen.into_iter().cloned().collect();
         self.fetched.extend(unseen.into_iter().zip(values));
@@ -223,9 +242,13 @@ impl RedisTxn {
         self.queue(set);
     }
 
-    /// The key id the store encrypts with, as read when it connected.
+    /// The key id the store encrypts with: as read with this attempt's
+    /// first fetch, else as read when the store connected.
     pub fn encrypted(&self) -> Option<&str> {
-        self.keys.encrypted_as.get().and_then(Option::as_deref)
+        match &self.mark {
+            Some(mark) => mark.as_deref(),
+            None => self.keys.encrypted_as.get().and_then(Option::as_deref),
+        }
     }
 
     /// Queues an entry of the change log (in the same MULTI as the change).
