@@ -95,6 +95,10 @@ fn session_of(context: &RequestContext<RoleServer>) -> Option<(usize, String)> {
     Some((Arc::as_ptr(&info).cast::<()>() as usize, scope))
 }
 
+/// How far back (ms of the server's clock) a feed started on a server
+/// begins; see [`Hub::ensure_feed`].
+const REPLAY_MS: u64 = 1_000;
+
 /// The most URIs one subscriber may subscribe to.
 pub(super) const MAX_SUBSCRIBED: usize = 1_000;
 
@@ -122,9 +126,17 @@ impl Hub {
         }
         let store = self.store.clone();
         let watcher = if store.url().is_some() {
-            tokio::task::spawn_blocking(move || store.watch(""))
-                .await
-                .map_err(|e| Error::Panicked(e.to_string()))??
+            // On a server the feed starts in `listen`, after the client was
+            // told it listens: it starts a second back (stream ids are the
+            // server's milliseconds), so a change made just after the ack is
+            // told (one made just before may be told too: a notification
+            // only says "read it again").
+            tokio::task::spawn_blocking(move || {
+                let now = store.watch("")?.position();
+                store.watch_from("", now.saturating_sub(REPLAY_MS << 20))
+            })
+            .await
+            .map_err(|e| Error::Panicked(e.to_string()))??
         } else {
             store.watch("")?
         };
