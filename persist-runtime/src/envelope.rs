@@ -138,6 +138,11 @@ pub(crate) struct Sealed<'b> {
 /// `}`, a NUL byte and the sealed bytes); `None` for anything else.
 #[inline]
 pub(crate) fn split_sealed(bytes: &[u8]) -> Option<Sealed<'_>> {
+    // A plain envelope is JSON text, which never holds a NUL byte; a sealed
+    // one always does (after its header): most reads stop here.
+    if !bytes.contains(&0) {
+        return None;
+    }
     let Some((header, rest)) = split_head(bytes) else {
         return split_sealed_slow(bytes);
     };

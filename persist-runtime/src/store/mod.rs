@@ -320,12 +320,12 @@ impl Store {
     /// namespace: `"notes:"`), on either engine. See [`crate::watch`].
     pub fn watch(&self, prefix: impl Into<String>) -> Result<Watcher> {
         let now = match &self.inner.engine {
-            Engine::Lmdb { shared } => {
-                let _gate = shared.gate();
-                let rtxn = shared.env.read_txn().map_err(|e| shared.lmdb(e))?;
-                let seq = changes::last_seq(shared.changes, &rtxn).map_err(|e| shared.lmdb(e))?;
-                changes::Cursor { seq, index: None }
-            }
+            Engine::Lmdb { shared } => changes::Cursor {
+                seq: shared.read(|rtxn| {
+                    changes::last_seq(shared.changes, rtxn).map_err(|e| shared.lmdb(e))
+                })?,
+                index: None,
+            },
             #[cfg(feature = "redis")]
             Engine::Redis(redis) => redis.changes_now()?,
         };
@@ -367,12 +367,10 @@ impl Store {
         limit: usize,
     ) -> Result<changes::Read> {
         match &self.inner.engine {
-            Engine::Lmdb { shared } => {
-                let _gate = shared.gate();
-                let rtxn = shared.env.read_txn().map_err(|e| shared.lmdb(e))?;
-                changes::read_after(shared.changes, &rtxn, cursor.seq, prefix, limit)
+            Engine::Lmdb { shared } => shared.read(|rtxn| {
+                changes::read_after(shared.changes, rtxn, cursor.seq, prefix, limit)
                     .map_err(|e| shared.lmdb(e))
-            }
+            }),
             #[cfg(feature = "redis")]
             Engine::Redis(redis) => redis.read_changes(cursor, prefix, limit),
         }
