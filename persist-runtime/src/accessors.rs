@@ -13,18 +13,22 @@ use crate::error::Result;
 use crate::key;
 use crate::list;
 use crate::op::{Read, Save, Write};
+use crate::persisted::{self, Persisted};
+use crate::place::Place;
 use crate::records::{self, ListOptions, Page};
-use crate::scope::Place;
-use crate::spec::Persisted;
 use crate::watch::Watcher;
 
 /// `T::load`: the live record of `T` with key fields `params`.
 pub fn load<'s, T: Persisted>(at: Place<'s>, params: &[&dyn Display]) -> Read<'s, Option<T>> {
-    Read::key(at, key::read_key::<T>(at.scope, params), |store, key| {
-        let mut value = None;
-        records::load_into::<T>(store, key, &mut value)?;
-        Ok(value)
-    })
+    Read::key(
+        at,
+        persisted::read_key::<T>(at.scope, params),
+        |store, key| {
+            let mut value = None;
+            records::load_into::<T>(store, key, &mut value)?;
+            Ok(value)
+        },
+    )
 }
 
 /// `T::load_or_default`: the live record of `T`, or `T::default()`.
@@ -32,11 +36,15 @@ pub fn load_or_default<'s, T: Persisted + Default>(
     at: Place<'s>,
     params: &[&dyn Display],
 ) -> Read<'s, T> {
-    Read::key(at, key::read_key::<T>(at.scope, params), |store, key| {
-        let mut value = None;
-        records::load_into::<T>(store, key, &mut value)?;
-        Ok(value.unwrap_or_default())
-    })
+    Read::key(
+        at,
+        persisted::read_key::<T>(at.scope, params),
+        |store, key| {
+            let mut value = None;
+            records::load_into::<T>(store, key, &mut value)?;
+            Ok(value.unwrap_or_default())
+        },
+    )
 }
 
 /// `T::load_with_meta`: the live record with its metadata.
@@ -46,14 +54,18 @@ pub fn load_with_meta<'s, T: Persisted>(
 ) -> Read<'s, Option<Stored<T>>> {
     Read::key(
         at,
-        key::read_key::<T>(at.scope, params),
+        persisted::read_key::<T>(at.scope, params),
         records::load_stored_at::<T>,
     )
 }
 
 /// `T::exists`: whether a live record of `T` is stored at `params`.
 pub fn exists<'s, T: Persisted>(at: Place<'s>, params: &[&dyn Display]) -> Read<'s, bool> {
-    Read::key(at, key::read_key::<T>(at.scope, params), records::exists_at)
+    Read::key(
+        at,
+        persisted::read_key::<T>(at.scope, params),
+        records::exists_at,
+    )
 }
 
 /// `value.save(store)` (`push` for a list).

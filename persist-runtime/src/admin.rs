@@ -11,7 +11,7 @@
 //! they are committed): it is made for command lines and scripts. From async
 //! code, call it in `tokio::task::spawn_blocking`.
 
-pub use crate::scope::split_key;
+pub use crate::key::split_key;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
 use std::ops::ControlFlow;

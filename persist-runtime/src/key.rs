@@ -18,7 +18,7 @@ use std::fmt::{self, Display, Write as _};
 
 use crate::error::{Error, Result};
 use crate::scope::{Scope, Scoping};
-use crate::spec::{KeyPiece, Persisted, RecordSpec};
+use crate::spec::{KeyPiece, RecordSpec};
 
 /// The longest stored key, in bytes. LMDB allows 511; the expiry index and
 /// list item suffixes need the rest.
@@ -94,7 +94,7 @@ fn key_start(key: &str) -> String {
 
 /// Fails if the rendered `key` is longer than [`MAX_KEY_LEN`].
 #[inline]
-fn check_len(
+pub(crate) fn check_len(
     spec: &RecordSpec,
     escapes: &Escapes,
     params: &[&dyn Display],
@@ -178,25 +178,6 @@ impl fmt::Write for ReadKey {
     }
 }
 
-/// Renders the key of `T` with key fields `params` for a read: without an
-/// allocation unless the key is long.
-#[inline]
-pub(crate) fn read_key<T: Persisted>(
-    scope: Option<&Scope>,
-    params: &[&dyn Display],
-) -> Result<ReadKey> {
-    let escapes = const { &Escapes::of(T::SPEC.key_pieces) };
-    let mut out = ReadKey::Stack(arrayvec::ArrayString::new());
-    render_into(&T::SPEC, escapes, scope, params, &mut out)?;
-    check_len(&T::SPEC, escapes, params, out.as_str())?;
-    Ok(out)
-}
-
-/// The escapes of `T`'s key template, computed at compile time.
-pub(crate) fn escapes_of<T: Persisted>() -> &'static Escapes {
-    const { &Escapes::of(T::SPEC.key_pieces) }
-}
-
 /// What the keys of `spec` start with under `scope`: the scope's prefix for
 /// a per-user type (an error without a scope), nothing for a shared one.
 #[inline]
@@ -213,7 +194,7 @@ pub(crate) fn scope_prefix<'a>(spec: &RecordSpec, scope: Option<&'a Scope>) -> R
 /// Writes the scope's prefix, `namespace:` and the key pieces rendered with
 /// `params` to `out` (whose writes must not fail: a `String` or a [`ReadKey`]).
 #[inline]
-fn render_into(
+pub(crate) fn render_into(
     spec: &RecordSpec,
     escapes: &Escapes,
     scope: Option<&Scope>,
@@ -429,10 +410,53 @@ impl<W: fmt::Write + ?Sized> fmt::Write for EscapingWriter<'_, '_, W> {
     }
 }
 
+/// Splits a stored key into its scope (unescaped) and the rest
+/// (`namespace:key`); `None` for a shared key. A key that starts with `@`
+/// but has no `/`, or whose escapes are broken, is returned whole as shared
+/// (such a key was not written by a per-user type).
+pub fn split_key(key: &str) -> (Option<String>, &str) {
+    let Some(after_at) = key.strip_prefix('@') else {
+        return (None, key);
+    };
+    let Some((escaped, rest)) = after_at.split_once('/') else {
+        return (None, key);
+    };
+    match unescape(escaped) {
+        Some(scope) => (Some(scope), rest),
+        None => (None, key),
+    }
+}
+
+/// Undoes the escaping of a scope value (`%XX` of one ASCII byte).
+fn unescape(escaped: &str) -> Option<String> {
+    let mut out = String::with_capacity(escaped.len());
+    let mut chars = escaped.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let hex: String = chars.by_ref().take(2).collect();
+        let byte = u8::from_str_radix(&hex, 16).ok().filter(u8::is_ascii)?;
+        out.push(char::from(byte));
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::spec::Kind;
+
+    #[test]
+    fn a_scope_ends_at_its_first_slash() {
+        let scope = Scope::new("bob/x%y@z").unwrap();
+        assert_eq!(scope.key_prefix(), "@bob%2Fx%25y@z/");
+        let key = format!("{}note:a", scope.key_prefix());
+        assert_eq!(split_key(&key), (Some("bob/x%y@z".to_owned()), "note:a"));
+        assert_eq!(split_key("note:a"), (None, "note:a"));
+        assert_eq!(split_key("@broken"), (None, "@broken"));
+    }
 
     /// `template` split as `#[persisted]` splits it (a valid template).
     fn pieces(template: &'static str) -> &'static [KeyPiece] {

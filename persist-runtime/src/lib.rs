@@ -18,6 +18,8 @@ mod error;
 mod key;
 mod list;
 pub mod op;
+mod persisted;
+mod place;
 mod records;
 mod scope;
 mod spec;
@@ -30,9 +32,11 @@ pub use crypt::{EncryptionKey, KEY_FILE_ENV_VAR, Keyring};
 pub use envelope::{Meta, Stored};
 pub use error::{Error, LmdbError, Result};
 pub use key::{MAX_KEY_LEN, RecordKey};
+pub use persisted::Persisted;
+pub use place::ScopedStore;
 pub use records::{ListOptions, Page, Ttl};
-pub use scope::{LOCAL_SCOPE_ENV_VAR, Scope, ScopedStore, Scoping};
-pub use spec::{KeyPiece, Kind, Migration, Persisted, RecordSpec};
+pub use scope::{LOCAL_SCOPE_ENV_VAR, Scope, Scoping};
+pub use spec::{KeyPiece, Kind, Migration, RecordSpec};
 pub use store::{
     DEFAULT_CHANGE_LOG, DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Store, StoreBuilder,
     URL_ENV_VAR, resolve_dir,
@@ -48,11 +52,12 @@ pub use rmcp as __rmcp;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::key::KeyPart;
-    pub use crate::spec::Sealed;
-    pub use crate::tools::routes::{ToolOp, ToolSet, router};
+    pub use crate::persisted::Sealed;
+    pub use crate::tools::routes::{ToolSet, router};
+    pub use crate::tools::tool_op::ToolOp;
 
+    pub use crate::place::Place;
     pub use crate::records::key_of;
-    pub use crate::scope::Place;
 
     /// The generic code behind every generated accessor.
     pub mod accessors {

@@ -10,9 +10,11 @@ use std::ops::ControlFlow;
 use crate::envelope::{Header, Meta, Stored};
 use crate::error::{Error, Result};
 use crate::key::{RecordKey, namespace_prefix};
+use crate::persisted::Persisted;
+use crate::place::Place;
 use crate::records::{Ttl, decode_record, next_header, write_back_if_migrated};
-use crate::scope::{Place, Scope};
-use crate::spec::{Kind, Persisted};
+use crate::scope::Scope;
+use crate::spec::Kind;
 use crate::store::{KeyRange, Order, WriteFn};
 
 /// `namespace:key/` (after the scope's prefix), the prefix of every item of

@@ -35,9 +35,10 @@ use std::task::{Context, Poll};
 use crate::envelope::Header;
 use crate::error::Result;
 use crate::key::ReadKey;
+use crate::persisted::Persisted;
+use crate::place::Place;
 use crate::records::{ListOptions, Ttl};
-use crate::scope::Place;
-use crate::spec::{Kind, Persisted};
+use crate::spec::Kind;
 use crate::store::{Store, WriteFn};
 
 /// A read of the store, not yet run: `.await` it, or call
@@ -127,7 +128,38 @@ impl<R: Send + 'static> IntoFuture for Read<'_, R> {
             };
             Read { at, query }.blocking()
         };
-        ReadFuture(ReadState::Handed(Box::pin(crate::store::off_runtime(run))))
+        ReadFuture(ReadState::Handed(Box::pin(off_runtime(run))))
+    }
+}
+
+/// Runs `f` with `store` the way every read of this crate runs when
+/// awaited: at once on the embedded store (its reads take microseconds, in
+/// memory), on tokio's blocking pool on a store behind a network, so that
+/// waiting for a server never holds a runtime thread (nor, on a
+/// `current_thread` runtime, every other request). Tool calls, resources
+/// and watchers read through it, as [`Read`] does.
+pub(crate) async fn read_with<R: Send + 'static>(
+    store: &Store,
+    f: impl FnOnce(&Store) -> Result<R> + Send + 'static,
+) -> Result<R> {
+    if !store.reads_wait_on_network() {
+        return f(store);
+    }
+    let store = store.clone();
+    off_runtime(move || f(&store)).await
+}
+
+/// Runs `f` on tokio's blocking pool (on this thread outside a tokio
+/// runtime): for calls that wait on a server.
+async fn off_runtime<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R> + Send + 'static,
+) -> Result<R> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn_blocking(f)
+            .await
+            .map_err(|err| crate::Error::Panicked(err.to_string()))?,
+        Err(_) => f(),
     }
 }
 
@@ -255,6 +287,17 @@ impl<'s, T: Persisted> IntoFuture for Save<'s, T> {
     }
 }
 
+impl Store {
+    /// Deletes every expired record now and returns how many there were:
+    /// an operation, `.await` it or run it with `.blocking()`. The background
+    /// sweeper does the same periodically. Each chunk of 1,000 records is its
+    /// own transaction, so writers of this and other processes are not held
+    /// up for the whole sweep.
+    pub fn sweep_expired(&self) -> Sweep<'_> {
+        Sweep { store: self }
+    }
+}
+
 /// A sweep of the store's expired records ([`Store::sweep_expired`]), not
 /// yet run: `.await` it, or call [`blocking`](Sweep::blocking). Either way it
 /// returns how many records it deleted.
@@ -263,12 +306,7 @@ pub struct Sweep<'s> {
     store: &'s Store,
 }
 
-impl<'s> Sweep<'s> {
-    /// A sweep of `store`.
-    pub(crate) fn new(store: &'s Store) -> Self {
-        Self { store }
-    }
-
+impl Sweep<'_> {
     /// Sweeps, blocking this thread until every chunk is committed.
     pub fn blocking(self) -> Result<usize> {
         self.store.sweep_blocking()

@@ -13,8 +13,9 @@ use crate::clock::duration_ms;
 use crate::envelope::{self, Header, Meta, Stored};
 use crate::error::{Error, Result};
 use crate::key::{self, RecordKey};
-use crate::scope::{Place, Scope};
-use crate::spec::Persisted;
+use crate::persisted::{self, Persisted};
+use crate::place::Place;
+use crate::scope::Scope;
 use crate::store::{KeyRange, Order, Store, WriteFn};
 
 /// How long a record lives, overriding its type's `ttl`.
@@ -240,7 +241,7 @@ fn check_not_newer<T: Persisted>(key: &str, old: Option<&Header>) -> Result<()> 
 /// The key of the record of `T` with key fields `params`, under `scope`
 /// for a per-user type.
 pub fn key_of<T: Persisted>(scope: Option<&Scope>, params: &[&dyn Display]) -> Result<RecordKey> {
-    RecordKey::render_with(&T::SPEC, key::escapes_of::<T>(), scope, params)
+    RecordKey::render_with(&T::SPEC, persisted::escapes_of::<T>(), scope, params)
 }
 
 /// Loads the live record at `key` with its metadata.

@@ -26,7 +26,6 @@ use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::store::Store;
 
 /// Whose records a persisted type keeps (`#[persisted(scope = ...)]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -165,125 +164,9 @@ impl std::str::FromStr for Scope {
 /// (default [`Scope::LOCAL`]).
 pub const LOCAL_SCOPE_ENV_VAR: &str = "MCP_PERSIST_SCOPE";
 
-/// Splits a stored key into its scope (unescaped) and the rest
-/// (`namespace:key`); `None` for a shared key. A key that starts with `@`
-/// but has no `/`, or whose escapes are broken, is returned whole as shared
-/// (such a key was not written by a per-user type).
-pub fn split_key(key: &str) -> (Option<String>, &str) {
-    let Some(after_at) = key.strip_prefix('@') else {
-        return (None, key);
-    };
-    let Some((escaped, rest)) = after_at.split_once('/') else {
-        return (None, key);
-    };
-    match unescape(escaped) {
-        Some(scope) => (Some(scope), rest),
-        None => (None, key),
-    }
-}
-
-/// Undoes the escaping of a scope value (`%XX` of one ASCII byte).
-fn unescape(escaped: &str) -> Option<String> {
-    let mut out = String::with_capacity(escaped.len());
-    let mut chars = escaped.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let hex: String = chars.by_ref().take(2).collect();
-        let byte = u8::from_str_radix(&hex, 16).ok().filter(u8::is_ascii)?;
-        out.push(char::from(byte));
-    }
-    Some(out)
-}
-
-/// A [`Store`] seen as one user's: what the accessors of a per-user type
-/// (`scope = "user"`) take. From [`Store::scoped`]; cheap to clone.
-///
-/// ```
-/// use persist_runtime::{Scope, Store};
-/// let store = Store::memory()?;
-/// let alice = store.scoped(&Scope::new("alice")?);
-/// assert_eq!(alice.scope().as_str(), "alice");
-/// // A per-user type's accessors take `&alice`; `T::load(&alice, ..)`
-/// // reaches alice's records only.
-/// # Ok::<(), persist_runtime::Error>(())
-/// ```
-#[derive(Clone)]
-pub struct ScopedStore {
-    store: Store,
-    scope: Scope,
-}
-
-impl ScopedStore {
-    /// The whole store (shared types' accessors take this).
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// Whose records this handle reaches.
-    pub fn scope(&self) -> &Scope {
-        &self.scope
-    }
-}
-
-impl fmt::Debug for ScopedStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopedStore")
-            .field("scope", &self.scope)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Store {
-    /// This store as `scope`'s: pass it to the accessors of per-user types.
-    pub fn scoped(&self, scope: &Scope) -> ScopedStore {
-        ScopedStore {
-            store: self.clone(),
-            scope: scope.clone(),
-        }
-    }
-}
-
-/// Where an accessor works: the store, and the scope for a per-user type.
-/// Generated code converts a `&Store` or a `&ScopedStore` into it. Not
-/// public API.
-#[doc(hidden)]
-#[derive(Clone, Copy)]
-pub struct Place<'s> {
-    pub(crate) store: &'s Store,
-    pub(crate) scope: Option<&'s Scope>,
-}
-
-impl<'s> From<&'s Store> for Place<'s> {
-    fn from(store: &'s Store) -> Self {
-        Self { store, scope: None }
-    }
-}
-
-impl<'s> From<&'s ScopedStore> for Place<'s> {
-    fn from(scoped: &'s ScopedStore) -> Self {
-        Self {
-            store: &scoped.store,
-            scope: Some(&scoped.scope),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_scope_ends_at_its_first_slash() {
-        let scope = Scope::new("bob/x%y@z").unwrap();
-        assert_eq!(scope.key_prefix(), "@bob%2Fx%25y@z/");
-        let key = format!("{}note:a", scope.key_prefix());
-        assert_eq!(split_key(&key), (Some("bob/x%y@z".to_owned()), "note:a"));
-        assert_eq!(split_key("note:a"), (None, "note:a"));
-        assert_eq!(split_key("@broken"), (None, "@broken"));
-    }
 
     #[test]
     fn bad_scopes_are_refused_with_the_reason() {

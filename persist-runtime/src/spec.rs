@@ -1,14 +1,9 @@
-//! What `#[persisted]` tells the runtime about a type: the [`Persisted`] trait
-//! and its [`RecordSpec`].
+//! What `#[persisted]` tells the runtime about a type, as data: its
+//! [`RecordSpec`] (the trait that carries it is [`crate::Persisted`]).
 
 use std::time::Duration;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
-use crate::error::Result;
-use crate::key::RecordKey;
-use crate::scope::{Scope, Scoping};
+use crate::scope::Scoping;
 
 /// The shape of a persisted type: one record, one record per key, or a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,35 +64,3 @@ pub enum KeyPiece {
 /// A schema migration: gets the stored JSON value and the version it was
 /// written with, returns the value in the current version's shape.
 pub type Migration = fn(serde_json::Value, u32) -> std::result::Result<serde_json::Value, String>;
-
-/// A type whose values live in a [`Store`](crate::Store).
-///
-/// Implemented by `#[persisted]`; you do not implement it by hand. All the
-/// logic lives in generic runtime code over this trait; the generated inherent
-/// methods (`load`, `save`, ...) are thin calls into it.
-///
-/// The trait is sealed: its hidden supertrait `Sealed` is implemented by the
-/// attribute and by nothing else, so an `impl Persisted for MyType` written
-/// by hand does not compile (it would store records under a key template,
-/// version and migration that nothing checked). Put `#[persisted(...)]` on
-/// the struct instead. Sealing also lets this trait grow without breaking
-/// anyone, since only the macro implements it.
-pub trait Persisted: Sealed + Serialize + DeserializeOwned + Send + Sync + 'static {
-    /// What the attribute declared.
-    const SPEC: RecordSpec;
-
-    /// The key of this value, built from its own key fields, under `scope`
-    /// for a per-user type (an [`Error::NoScope`](crate::Error::NoScope)
-    /// without one; a shared type ignores it).
-    fn record_key(&self, scope: Option<&Scope>) -> Result<RecordKey>;
-}
-
-/// The supertrait that seals [`Persisted`]: `#[persisted]` implements it
-/// next to `Persisted`. Not public API: reachable only through `__private`.
-#[doc(hidden)]
-#[diagnostic::on_unimplemented(
-    message = "`Persisted` is implemented by `#[persisted]` only, not by hand",
-    label = "put `#[persisted(key = \"...\")]` on the struct instead of this impl",
-    note = "the trait is sealed so that every persisted type goes through the attribute's checks"
-)]
-pub trait Sealed {}

@@ -22,7 +22,7 @@
 //! ```
 //!
 //! - **What a change holds**: its sequence number, the kind, the record's
-//!   full stored key and, for a put, the record's [`Meta`]; never the value
+//!   full stored key and, for a put, the record's [`Meta`](crate::Meta); never the value
 //!   (load it: [`crate::admin::Admin::get_raw`] or the type's `load`), so
 //!   the log of an encrypted store holds nothing its seals hide.
 //! - **Across processes**: the log is written in the write transaction of
@@ -40,39 +40,38 @@
 
 use std::collections::VecDeque;
 
-use crate::envelope::Meta;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::changes::Cursor;
+pub use crate::store::changes::{Change, ChangeKind};
 
 /// How many changes one look at the log takes at most.
 const READ_BATCH: usize = 256;
 
-/// What happened to a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeKind {
-    /// Written (created or replaced).
-    Put,
-    /// Deleted by a call.
-    Delete,
-    /// Removed because it expired (by a sweep).
-    Expire,
-}
+impl Store {
+    /// Watches the changes committed from now on (by any process) to the
+    /// records whose stored key starts with `prefix` (`""`: all; a
+    /// namespace: `"notes:"`), on either engine. See [the module](self).
+    pub fn watch(&self, prefix: impl Into<String>) -> Result<Watcher> {
+        let now = self.changes_now()?;
+        Ok(self.watcher(prefix.into(), now))
+    }
 
-/// One committed change.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    /// Its place in the store's log: increasing, never reused.
-    pub seq: u64,
-    /// What happened.
-    pub kind: ChangeKind,
-    /// The record's full stored key (`namespace:key`, scope prefix included).
-    pub key: String,
-    /// The record's metadata after a put (`None` after a delete or expiry).
-    pub meta: Option<Meta>,
-    /// The put created the record: there was none at its key (what makes a
-    /// list of records change, with deletes and expiries).
-    pub created: bool,
+    /// [`Store::watch`] from the change after sequence number `after` (a
+    /// [`Watcher::position`] kept from before; 0: from the log's start,
+    /// which is a [`Watched::Lagged`] first once the log has been trimmed).
+    /// A position of another store waits for changes past it.
+    pub fn watch_from(&self, prefix: impl Into<String>, after: u64) -> Result<Watcher> {
+        let cursor = Cursor {
+            seq: after,
+            index: None,
+        };
+        Ok(self.watcher(prefix.into(), cursor))
+    }
+
+    fn watcher(&self, prefix: String, cursor: Cursor) -> Watcher {
+        Watcher::new(self.clone(), prefix, cursor, self.subscribe_changes())
+    }
 }
 
 /// What [`Watcher::next`] gives.
@@ -115,7 +114,7 @@ impl std::fmt::Debug for Watcher {
 }
 
 impl Watcher {
-    pub(crate) fn new(
+    fn new(
         store: Store,
         prefix: String,
         cursor: Cursor,
@@ -142,16 +141,16 @@ impl Watcher {
             }
             // Marked seen before looking, so a commit after the look wakes us.
             self.wake.borrow_and_update();
-            if self.store.url().is_some() {
+            if self.store.reads_wait_on_network() {
                 // A read on a server may wait on the network: not on a
-                // runtime thread. Dropped meanwhile, nothing is lost (the
-                // cursor moves only with what the read gave).
-                let (store, prefix, cursor) =
-                    (self.store.clone(), self.prefix.clone(), self.cursor);
-                let (cursor, items) =
-                    tokio::task::spawn_blocking(move || read_more(&store, &prefix, cursor))
-                        .await
-                        .map_err(|e| Error::Panicked(e.to_string()))??;
+                // runtime thread (the crate's one rule: `op::read_with`).
+                // Dropped meanwhile, nothing is lost (the cursor moves only
+                // with what the read gave).
+                let (prefix, cursor) = (self.prefix.clone(), self.cursor);
+                let (cursor, items) = crate::op::read_with(&self.store, move |store| {
+                    read_more(store, &prefix, cursor)
+                })
+                .await?;
                 self.cursor = cursor;
                 self.buffer.extend(items);
             } else {

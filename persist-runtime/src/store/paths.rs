@@ -82,8 +82,7 @@ fn dangling_link(path: &Path) -> Option<PathBuf> {
 }
 
 /// The files of a store in its directory.
-pub(crate) const STORE_FILES: [&str; 3] =
-    ["data.mdb", "lock.mdb", super::write_lock::WRITE_LOCK_FILE];
+pub(crate) const STORE_FILES: [&str; 3] = ["data.mdb", "lock.mdb", super::lmdb::WRITE_LOCK_FILE];
 
 /// Refuses a store another user could read or change, as ssh does for its
 /// keys: the directory must belong to this user and be writable by nobody

@@ -15,8 +15,10 @@
 //! concurrent writers keep sharing one commit (see `Lead::gathered_batch`).
 //!
 //! A job that fails is rolled back alone and told so at once; the others are
-//! answered after the commit, so an `Ok` means durable. A write transaction
-//! is created and committed by one leader, on one thread (LMDB requires it).
+//! answered after the commit, so an `Ok` means durable. How a batch runs is
+//! the engine's ([`StorageEngine::execute`](super::engine::StorageEngine::execute):
+//! one LMDB write transaction created and committed by one leader, on one
+//! thread, as LMDB requires; a Redis MULTI/EXEC).
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -28,9 +30,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use heed::MdbError;
-
-use super::lmdb::Shared;
+use super::engine::{Engine, on_engine};
 use super::txn::WriteCtx;
 use crate::error::{Error, Result};
 
@@ -55,23 +55,6 @@ const ABANDONED: u8 = 2;
 
 type Claim = Arc<AtomicU8>;
 
-/// What runs a batch of jobs as one transaction: LMDB's write transaction,
-/// or a Redis MULTI/EXEC (see `super::redis`). The queue, the leader, the
-/// writer thread and the timeouts around it are the same for both.
-pub(super) trait Batches: Send + Sync + 'static {
-    /// Runs `batch` to its end: every job is answered (`succeed` or
-    /// `fail`). `answering` is called once, just before the jobs that
-    /// succeeded are answered. A job not started by `timeout` after it was
-    /// queued may be failed with [`Error::Busy`] unrun.
-    fn execute(&self, batch: Vec<Box<dyn Job>>, timeout: Duration, answering: &mut dyn FnMut());
-}
-
-impl Batches for Shared {
-    fn execute(&self, batch: Vec<Box<dyn Job>>, timeout: Duration, answering: &mut dyn FnMut()) {
-        execute(self, batch, timeout, answering);
-    }
-}
-
 /// PENDING -> `to`; `false` if the job was no longer pending.
 fn settle(claim: &AtomicU8, to: u8) -> bool {
     claim
@@ -80,7 +63,7 @@ fn settle(claim: &AtomicU8, to: u8) -> bool {
 }
 
 /// A queued write, as the engine running its batch sees it.
-pub(super) trait Job: Send {
+pub(crate) trait Job: Send {
     fn run(&mut self, ctx: &mut WriteCtx<'_, '_>) -> Result<()>;
     /// Claims the job for a transaction that holds the write lock; `false`
     /// if its caller gave it up (drop it unrun). A job claimed once stays so.
@@ -335,7 +318,8 @@ impl Drop for Lead<'_> {
 /// The write path of one store; dropping it drains the queue and stops the
 /// writer thread (waiting at most [`SHUTDOWN_WAIT`] for it).
 pub(crate) struct Writer {
-    batches: Arc<dyn Batches>,
+    /// What runs the batches.
+    engine: Engine,
     /// Where the store is, for errors and logs.
     location: PathBuf,
     lanes: Arc<Lanes>,
@@ -352,14 +336,10 @@ pub(crate) struct Writer {
 pub(crate) const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
 
 impl Writer {
-    /// A writer running batches with `batches`; async callers lead their
-    /// own batches when `async_inline` (a commit takes microseconds).
-    pub fn start(
-        batches: Arc<dyn Batches>,
-        location: PathBuf,
-        async_inline: bool,
-        timeout: Duration,
-    ) -> Result<Self> {
+    /// A writer running batches on `engine`; async callers lead their
+    /// own batches when the engine commits inline (in microseconds).
+    pub fn start(engine: Engine, location: PathBuf, timeout: Duration) -> Result<Self> {
+        let async_inline = on_engine!(&engine, e => e.commits_inline());
         let lanes = Arc::new(Lanes {
             queue: Mutex::new(Queue {
                 jobs: VecDeque::new(),
@@ -373,17 +353,17 @@ impl Writer {
             stopped: Condvar::new(),
         });
         let thread = {
-            let (batches, lanes) = (Arc::clone(&batches), Arc::clone(&lanes));
+            let (engine, lanes) = (engine.clone(), Arc::clone(&lanes));
             std::thread::Builder::new()
                 .name(WRITER_THREAD.into())
-                .spawn(move || writer_thread(&*batches, &lanes, timeout))
+                .spawn(move || writer_thread(&engine, &lanes, timeout))
                 .map_err(|source| Error::Io {
                     path: location.clone(),
                     source,
                 })?
         };
         Ok(Self {
-            batches,
+            engine,
             location,
             lanes,
             async_inline,
@@ -424,7 +404,7 @@ impl Writer {
     /// stopped, it runs everything queued: nobody else would.
     fn lead_until(&self, lead: Lead<'_>, mut done: impl FnMut() -> bool) {
         while let Some((batch, writer_stopped)) = lead.next_batch() {
-            self.batches.execute(batch, self.timeout, &mut || {});
+            on_engine!(&self.engine, e => e.execute(batch, self.timeout, &mut || {}));
             if done() && !writer_stopped {
                 break;
             }
@@ -572,10 +552,10 @@ impl Drop for Stopped<'_> {
 /// Leads whenever jobs wait and nobody else leads; stops once the store is
 /// closing and every queued job is done. A panic that escapes a batch (one
 /// outside every job's guard) is contained: the thread goes on.
-fn writer_thread(batches: &dyn Batches, lanes: &Lanes, timeout: Duration) {
+fn writer_thread(engine: &Engine, lanes: &Lanes, timeout: Duration) {
     let _stopped = Stopped(lanes);
     loop {
-        let turn = catch_unwind(AssertUnwindSafe(|| writer_turn(batches, lanes, timeout)));
+        let turn = catch_unwind(AssertUnwindSafe(|| writer_turn(engine, lanes, timeout)));
         match turn {
             Ok(true) => {}
             Ok(false) => return,
@@ -590,7 +570,7 @@ fn writer_thread(batches: &dyn Batches, lanes: &Lanes, timeout: Duration) {
 }
 
 /// Waits for work and leads it; `false` once closed with nothing left.
-fn writer_turn(batches: &dyn Batches, lanes: &Lanes, timeout: Duration) -> bool {
+fn writer_turn(engine: &Engine, lanes: &Lanes, timeout: Duration) -> bool {
     let mut queue = lanes.lock();
     while (queue.jobs.is_empty() || queue.leading) && !queue.closed {
         queue = lanes
@@ -613,7 +593,7 @@ fn writer_turn(batches: &dyn Batches, lanes: &Lanes, timeout: Duration) -> bool 
     while let Some((jobs, _)) = batch {
         let (size, started) = (jobs.len(), Instant::now());
         let mut queued = 0;
-        batches.execute(jobs, timeout, &mut || queued = lanes.lock().jobs.len());
+        on_engine!(engine, e => e.execute(jobs, timeout, &mut || queued = lanes.lock().jobs.len()));
         batch = lead.gathered_batch(queued + size, gather_wait(started.elapsed()));
     }
     true
@@ -624,166 +604,6 @@ fn writer_turn(batches: &dyn Batches, lanes: &Lanes, timeout: Duration) -> bool 
 /// ~0.15 ms; a commit without fsync, microseconds), at most 2 ms.
 fn gather_wait(last_batch: Duration) -> Duration {
     (last_batch / 2).min(Duration::from_millis(2))
-}
-
-/// Why an attempt at a batch must be tried again.
-enum Retry {
-    /// The map is full; `culprit` is the job whose write hit it, if known
-    /// (a commit can hit it too).
-    MapFull {
-        culprit: Option<usize>,
-    },
-    MapResized,
-}
-
-/// Runs `batch` to its end on LMDB (committed, or failed and told so);
-/// `answering` runs just before the callers of a committed batch are told.
-fn execute(
-    shared: &Shared,
-    mut batch: Vec<Box<dyn Job>>,
-    timeout: Duration,
-    answering: &mut dyn FnMut(),
-) {
-    loop {
-        let outcome = attempt(shared, &mut batch, timeout);
-        let recovery = match outcome {
-            Ok(Ok(())) => {
-                answering();
-                batch.into_iter().for_each(|job| job.succeed());
-                return;
-            }
-            Ok(Err(Retry::MapResized)) => shared.adopt_map_size(),
-            Ok(Err(Retry::MapFull { culprit })) => match shared.grow() {
-                Ok(()) => Ok(()),
-                // The map cannot grow: the write that does not fit fails
-                // alone, the rest of the batch is tried again.
-                Err(full) => match culprit {
-                    Some(i) => {
-                        batch.remove(i).fail(full);
-                        Ok(())
-                    }
-                    None if batch.len() > 1 => {
-                        // The commit hit the ceiling: find out who, one at a time.
-                        for job in batch {
-                            execute(shared, vec![job], timeout, &mut || {});
-                        }
-                        return;
-                    }
-                    None => Err(full),
-                },
-            },
-            Err(err) => Err(err),
-        };
-        if let Err(err) = recovery {
-            fail_all(shared, batch, err);
-            return;
-        }
-        if batch.is_empty() {
-            return;
-        }
-    }
-}
-
-/// Tells every job of a batch that it failed with `err`.
-fn fail_all(shared: &Shared, batch: Vec<Box<dyn Job>>, err: Error) {
-    let reason = err.to_string();
-    let mut first = Some(err);
-    for job in batch {
-        let err = first.take().unwrap_or_else(|| Error::BatchFailed {
-            path: shared.path.clone(),
-            reason: reason.clone(),
-        });
-        job.fail(err);
-    }
-}
-
-fn classify(err: heed::Error, shared: &Shared, culprit: Option<usize>) -> Result<Retry> {
-    match err {
-        heed::Error::Mdb(MdbError::MapFull) => Ok(Retry::MapFull { culprit }),
-        heed::Error::Mdb(MdbError::MapResized) => Ok(Retry::MapResized),
-        other => Err(shared.lmdb(other)),
-    }
-}
-
-/// Fails with [`Error::Busy`] every job of `batch` past its deadline that
-/// had not started; `true` if none is left.
-fn drop_timed_out(shared: &Shared, batch: &mut Vec<Box<dyn Job>>, timeout: Duration) -> bool {
-    let now = Instant::now();
-    let mut i = 0;
-    while i < batch.len() {
-        if batch[i].deadline() <= now && batch[i].abandon() {
-            batch.remove(i).fail(Error::Busy {
-                path: shared.path.clone(),
-                waited: timeout,
-            });
-        } else {
-            i += 1;
-        }
-    }
-    batch.is_empty()
-}
-
-/// One try at a batch. `Ok(Err(_))`: retry after recovery; `Err`: the whole
-/// batch failed. Jobs that fail alone, and jobs given up by their callers,
-/// leave the batch.
-fn attempt(
-    shared: &Shared,
-    batch: &mut Vec<Box<dyn Job>>,
-    timeout: Duration,
-) -> Result<Result<(), Retry>> {
-    // LMDB requires a write transaction to end on the thread that began it
-    // (heed issue #339): it lives and dies inside this call, on the leader.
-    debug_assert!(LEADING.get());
-    // The write lock of every process first, waited for with a deadline
-    // (LMDB's own mutex has none); jobs that time out waiting leave.
-    let Some(_lock) = shared
-        .write_lock
-        .acquire(|_| drop_timed_out(shared, batch, timeout))?
-    else {
-        return Ok(Ok(()));
-    };
-    let _gate = shared.gate();
-    let mut wtxn = match shared.env.write_txn() {
-        Ok(txn) => txn,
-        Err(e) => return classify(e, shared, None).map(Err),
-    };
-    // Claim the jobs: from here a job no longer times out; one whose caller
-    // gave up is dropped unrun.
-    batch.retain(|job| job.claim());
-    let now_ms = shared.clock.now_ms();
-    let mut i = 0;
-    while i < batch.len() {
-        let mut nested = match shared.env.nested_write_txn(&mut wtxn) {
-            Ok(txn) => txn,
-            Err(e) => return classify(e, shared, None).map(Err),
-        };
-        let mut ctx = WriteCtx::new(&mut nested, shared, now_ms);
-        let job = &mut batch[i];
-        let result = catch_unwind(AssertUnwindSafe(|| job.run(&mut ctx)))
-            .unwrap_or_else(|panic| Err(Error::Panicked(panic_message(&*panic))));
-        match result {
-            Ok(()) => match nested.commit() {
-                Ok(()) => i += 1,
-                Err(e) => return classify(e, shared, Some(i)).map(Err),
-            },
-            Err(err) if err.is_map_full() => return Ok(Err(Retry::MapFull { culprit: Some(i) })),
-            Err(err) => {
-                nested.abort();
-                batch.remove(i).fail(err);
-            }
-        }
-    }
-    if batch.is_empty() {
-        wtxn.abort();
-        return Ok(Ok(()));
-    }
-    match wtxn.commit() {
-        Ok(()) => {
-            shared.signal.bump();
-            Ok(Ok(()))
-        }
-        Err(e) => classify(e, shared, None).map(Err),
-    }
 }
 
 pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -10,15 +10,17 @@ use serde_json::{Value, json};
 
 use super::ToolConfig;
 use super::patch;
-use super::routes::ToolOp;
 use super::schema::RecordSchema;
+use super::tool_op::ToolOp;
 use crate::envelope::{Meta, Stored};
 use crate::error::Error;
 use crate::key::RecordKey;
 use crate::list;
+use crate::op;
+use crate::persisted::Persisted;
+use crate::place::Place;
 use crate::records::{self, ListOptions, Ttl};
-use crate::scope::{Place, Scope};
-use crate::spec::Persisted;
+use crate::scope::Scope;
 use crate::store::Store;
 
 /// What every route of a type shares.
@@ -66,13 +68,13 @@ pub(crate) async fn call<T: Persisted>(
     let outcome = match check_size(ctx, &args) {
         Err(refusal) => Err(refusal),
         Ok(()) => match op {
-            ToolOp::Get => get::<T>(at, &args),
+            ToolOp::Get => get::<T>(at, &args).await,
             ToolOp::Set => set::<T>(ctx, at, args).await,
             ToolOp::Update => update::<T>(ctx, at, args).await,
             ToolOp::Delete => delete::<T>(at, &args).await,
-            ToolOp::List => list_records::<T>(ctx, at, &args),
+            ToolOp::List => list_records::<T>(ctx, at, &args).await,
             ToolOp::Add => add::<T>(ctx, at, args).await,
-            ToolOp::Recent => recent::<T>(ctx, at, &args),
+            ToolOp::Recent => recent::<T>(ctx, at, &args).await,
             ToolOp::Clear => clear::<T>(at, &args).await,
         },
     };
@@ -252,10 +254,14 @@ fn describe_key<T: Persisted>(args: &JsonObject) -> String {
     }
 }
 
-fn get<T: Persisted>(at: Place<'_>, args: &JsonObject) -> Outcome {
+async fn get<T: Persisted>(at: Place<'_>, args: &JsonObject) -> Outcome {
     check_fields(args, T::SPEC.key_params)?;
     let key = key_from_args::<T>(at.scope, args)?;
-    match records::load_stored_at::<T>(at.store, key.as_str())? {
+    let found = op::read_with(at.store, move |store| {
+        records::load_stored_at::<T>(store, key.as_str())
+    })
+    .await?;
+    match found {
         Some(stored) => {
             let body = stored_json(&stored)?;
             Ok((body.to_string(), json!({"found": true, "stored": body})))
@@ -343,14 +349,18 @@ fn string_arg(args: &JsonObject, name: &str) -> Result<Option<String>, Refusal> 
     }
 }
 
-fn list_records<T: Persisted>(ctx: &Ctx, at: Place<'_>, args: &JsonObject) -> Outcome {
+async fn list_records<T: Persisted>(ctx: &Ctx, at: Place<'_>, args: &JsonObject) -> Outcome {
     check_fields(args, &["prefix", "limit", "cursor"])?;
     let options = ListOptions {
         prefix: string_arg(args, "prefix")?,
         limit: Some(limit(ctx, args)?),
         cursor: string_arg(args, "cursor")?,
     };
-    let page = records::list::<T>(at, &options)?;
+    let scope = at.scope.cloned();
+    let page = op::read_with(at.store, move |store| {
+        records::list::<T>(Place::new(store, scope.as_ref()), &options)
+    })
+    .await?;
     let items = page
         .items
         .iter()
@@ -367,9 +377,13 @@ async fn add<T: Persisted>(ctx: &Ctx, at: Place<'_>, args: JsonObject) -> Outcom
     Ok((body.to_string(), json!({"added": body})))
 }
 
-fn recent<T: Persisted>(ctx: &Ctx, at: Place<'_>, args: &JsonObject) -> Outcome {
+async fn recent<T: Persisted>(ctx: &Ctx, at: Place<'_>, args: &JsonObject) -> Outcome {
     check_fields(args, &["limit"])?;
-    let items = list::recent_stored::<T>(at, limit(ctx, args)?)?;
+    let (limit, scope) = (limit(ctx, args)?, at.scope.cloned());
+    let items = op::read_with(at.store, move |store| {
+        list::recent_stored::<T>(Place::new(store, scope.as_ref()), limit)
+    })
+    .await?;
     let items = items
         .iter()
         .map(stored_json)

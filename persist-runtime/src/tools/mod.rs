@@ -22,6 +22,7 @@ mod schema;
 mod serve;
 mod server;
 mod stdio;
+pub(crate) mod tool_op;
 
 pub use caller::caller_scope;
 #[cfg(feature = "logging")]

@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 use crate::envelope::{self, Header, Meta};
 use crate::error::{Error, Result};
 use crate::key::RecordKey;
+use crate::persisted::Persisted;
 use crate::records::{Ttl, check_key_kept, decode_record, encode, next_header};
 use crate::scope::Scope;
-use crate::spec::Persisted;
 use crate::store::WriteFn;
 
 /// What a patch stored: the record's JSON as written, and its metadata.
@@ -121,12 +121,13 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::spec::{Kind, RecordSpec, Sealed};
+    use crate::persisted::Sealed;
+    use crate::spec::{Kind, RecordSpec};
     use crate::store::Store;
     use crate::tools::ToolConfig;
     use crate::tools::handlers::{Ctx, call};
-    use crate::tools::routes::ToolOp;
     use crate::tools::schema::RecordSchema;
+    use crate::tools::tool_op::ToolOp;
 
     /// Version 2 of a profile; version 1 called `name` `full_name`.
     #[derive(Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -128,7 +128,7 @@ fn entries(value: &Value) -> Vec<(u64, Vec<u8>)> {
 
 impl RedisEngine {
     /// Where a watcher starting now is: after the newest entry.
-    pub fn changes_now(&self) -> Result<Cursor> {
+    pub(super) fn stream_position(&self) -> Result<Cursor> {
         let key = self.keys.changes.clone();
         let info = self
             .call(|con| {
@@ -147,7 +147,7 @@ impl RedisEngine {
     }
 
     /// Up to `limit` entries after `cursor` under `prefix`.
-    pub fn read_changes(&self, cursor: Cursor, prefix: &[u8], limit: usize) -> Result<Read> {
+    pub(super) fn read_stream(&self, cursor: Cursor, prefix: &[u8], limit: usize) -> Result<Read> {
         let key = self.keys.changes.clone();
         let after = format!("({}", stream_id(cursor.seq));
         let upto = stream_id(cursor.seq);
@@ -225,7 +225,7 @@ impl RedisEngine {
 
     /// A receiver of this store's wake-ups; the first call starts the
     /// thread following the stream for other processes' changes.
-    pub fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub(super) fn subscribe_stream(&self) -> tokio::sync::watch::Receiver<u64> {
         let client = self.client.clone();
         let key = self.keys.changes.clone();
         let url = self.keys.url.clone();

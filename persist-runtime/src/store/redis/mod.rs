@@ -42,6 +42,7 @@ mod feed;
 mod pool;
 mod txn;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -51,10 +52,11 @@ use redis::{Connection, RedisError};
 use pool::{Con, Pool};
 pub(crate) use txn::RedisTxn;
 
-use super::changes::Signal;
-use super::reads::{KeyRange, Order, Visit};
+use super::changes::{Cursor, Read, Signal};
+use super::engine::{KeyRange, Order, StorageEngine, Visit};
+use super::settings::redact_url;
 use super::txn::WriteCtx;
-use super::writer::{Batches, Job, panic_message};
+use super::writer::{Job, panic_message};
 use crate::clock::Clock;
 use crate::crypt::Keyring;
 use crate::error::{Error, Result};
@@ -185,27 +187,11 @@ fn tls_ready(url: &str) -> Result<()> {
     )))
 }
 
-/// `url` without a password: what errors and logs show.
-pub(crate) fn redacted(url: &str) -> String {
-    match redis::Client::open(url) {
-        Ok(client) => {
-            let info = client.get_connection_info();
-            let scheme = match info.addr() {
-                _ if is_tls(url) => "rediss://",
-                redis::ConnectionAddr::Unix(_) => "redis+unix://",
-                _ => "redis://",
-            };
-            format!("{scheme}{}/{}", info.addr(), info.redis_settings().db())
-        }
-        Err(_) => "(an invalid redis URL)".to_owned(),
-    }
-}
-
 impl RedisEngine {
     /// Connects to `url` for application `app`, checking the server answers.
     pub fn connect(url: &str, app: &str, opts: RedisOptions) -> Result<Self> {
         super::paths::validate_app(app)?;
-        let shown: Arc<str> = redacted(url).into();
+        let shown: Arc<str> = redact_url(url).into();
         if is_tls(url) {
             tls_ready(&shown)?;
         }
@@ -255,24 +241,9 @@ impl RedisEngine {
         Ok(engine)
     }
 
-    /// The keys values are sealed with, if the store encrypts.
-    pub fn keys(&self) -> Option<&Keyring> {
-        self.keys_ring.as_deref()
-    }
-
-    /// The server's URL, without its password.
-    pub fn url(&self) -> &str {
-        &self.keys.url
-    }
-
     /// The clock's reading.
     pub fn now_ms(&self) -> u64 {
         self.clock.now_ms()
-    }
-
-    /// How many transactions were lost to concurrent writers and redone.
-    pub fn conflicts(&self) -> u64 {
-        self.conflicts.load(Ordering::Relaxed)
     }
 
     /// Opens a connection, every call on it bounded by the network timeout.
@@ -341,13 +312,13 @@ impl RedisEngine {
     }
 
     /// The envelope stored at `key`.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let record = self.keys.record(key);
         self.call(|con| redis::cmd("GET").arg(&record).query(con))
     }
 
     /// Visits the records of `range` in `order`, a page of keys at a time.
-    pub fn scan(&self, range: KeyRange<'_>, order: Order, f: &mut Visit<'_>) -> Result<()> {
+    fn scan_index(&self, range: KeyRange<'_>, order: Order, f: &mut Visit<'_>) -> Result<()> {
         let end = prefix_end(range.prefix);
         // Both bounds as ZRANGEBYLEX takes them; the scan moves one of them.
         let (mut low, mut high) = match order {
@@ -403,7 +374,7 @@ impl RedisEngine {
     }
 
     /// How many records are due by now and not swept yet.
-    pub fn count_expired(&self) -> Result<usize> {
+    fn count_due(&self) -> Result<usize> {
         let now = self.now_ms();
         self.call(|con| {
             redis::cmd("ZCOUNT")
@@ -445,7 +416,7 @@ impl RedisEngine {
                 txn.begin_job(deferred);
                 let job = &mut batch[i];
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    job.run(&mut WriteCtx::redis(
+                    job.run(&mut WriteCtx::new(
                         &mut txn,
                         self.keys_ring.as_deref(),
                         now_ms,
@@ -520,15 +491,10 @@ enum Attempt {
     Failed(String),
 }
 
-impl Batches for RedisEngine {
+impl RedisEngine {
     /// Runs `batch` as one optimistic transaction, again after each lost
     /// race, until it commits or the write timeout passes.
-    fn execute(
-        &self,
-        mut batch: Vec<Box<dyn Job>>,
-        _timeout: Duration,
-        answering: &mut dyn FnMut(),
-    ) {
+    fn execute_batch(&self, mut batch: Vec<Box<dyn Job>>, answering: &mut dyn FnMut()) {
         // Jobs whose callers gave up are dropped unrun; the others start now.
         batch.retain(|job| job.claim());
         let started = Instant::now();
@@ -554,7 +520,7 @@ impl Batches for RedisEngine {
                         // fail the jobs batched with it: each on its own.
                         answering();
                         for job in batch {
-                            self.execute(vec![job], _timeout, &mut || {});
+                            self.execute_batch(vec![job], &mut || {});
                         }
                         return;
                     }
@@ -596,6 +562,67 @@ impl Batches for RedisEngine {
     }
 }
 
+impl StorageEngine for RedisEngine {
+    fn read<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> Result<R>) -> Result<R> {
+        f(self.get(key)?.as_deref())
+    }
+
+    fn scan(&self, range: KeyRange<'_>, order: Order, f: &mut Visit<'_>) -> Result<()> {
+        self.scan_index(range, order, f)
+    }
+
+    fn count_expired(&self) -> Result<usize> {
+        self.count_due()
+    }
+
+    /// Runs `batch` as one optimistic transaction, again after each lost
+    /// race, until it commits or the write timeout passes.
+    fn execute(&self, batch: Vec<Box<dyn Job>>, _timeout: Duration, answering: &mut dyn FnMut()) {
+        self.execute_batch(batch, answering);
+    }
+
+    /// A write waits on the network: never on a runtime thread.
+    fn commits_inline(&self) -> bool {
+        false
+    }
+
+    fn changes_now(&self) -> Result<Cursor> {
+        self.stream_position()
+    }
+
+    fn read_changes(&self, cursor: Cursor, prefix: &[u8], limit: usize) -> Result<Read> {
+        self.read_stream(cursor, prefix, limit)
+    }
+
+    fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.subscribe_stream()
+    }
+
+    fn keys(&self) -> Option<&Keyring> {
+        self.keys_ring.as_deref()
+    }
+
+    fn url(&self) -> Option<&str> {
+        Some(&self.keys.url)
+    }
+
+    fn waits_on_network(&self) -> bool {
+        true
+    }
+
+    fn conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
+    }
+
+    fn backup_to(&self, _target: &Path) -> Result<()> {
+        Err(Error::Unsupported(format!(
+            "a file backup is for an embedded (LMDB) store (use the export command, or the \
+             server's own snapshots); this store is {}",
+            self.keys.url
+        )))
+    }
+}
+
 /// A pause after the `attempts`-th lost transaction, growing to 10 ms and
 /// jittered (by the clock's nanoseconds), so that contending writers spread.
 fn back_off(attempts: u32) {
@@ -623,6 +650,7 @@ mod test_server;
 mod tests {
     use super::*;
     use crate::envelope::{self, Header};
+    use crate::store::engine::EngineTxn;
 
     /// A transaction on `server`, for tests of what one batch does.
     fn txn_on(server: &test_server::RedisServer, keys: &Arc<Keys>) -> RedisTxn {
@@ -658,10 +686,11 @@ mod tests {
         seed.begin_job(false);
         seed.put(
             b"ns:k",
+            None,
             &header(10),
             envelope::encode(&header(10), b"1"),
-            true,
-        );
+        )
+        .unwrap();
         seed.end_job(true);
         assert!(seed.exec().unwrap());
         drop(seed.finish());
@@ -670,10 +699,11 @@ mod tests {
         txn.begin_job(false);
         txn.put(
             b"ns:k",
+            Some(&header(10)),
             &header(5_000),
             envelope::encode(&header(5_000), b"2"),
-            false,
-        );
+        )
+        .unwrap();
         txn.end_job(true);
         txn.begin_job(false);
         let due = txn.take_due_expiries(100, 10).unwrap();
@@ -692,9 +722,6 @@ mod tests {
         assert_eq!(keys.record(b"ns:k"), b"mcp-persist:{notes}:r:ns:k");
         assert_eq!(keys.index, b"mcp-persist:{notes}:keys");
         assert_eq!(keys.expiry, b"mcp-persist:{notes}:expiry");
-        let shown = redacted("redis://:hunter2@127.0.0.1:6390/3");
-        assert_eq!(shown, "redis://127.0.0.1:6390/3");
-        assert!(!redacted("redis://user:hunter2@localhost/").contains("hunter2"));
     }
 
     #[test]

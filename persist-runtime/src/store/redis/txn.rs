@@ -23,8 +23,8 @@ use super::pool::Con;
 use super::{Keys, lex, prefix_end};
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
-use crate::store::changes;
-use crate::watch::ChangeKind;
+use crate::store::changes::{self, ChangeKind};
+use crate::store::engine::EngineTxn;
 
 /// The values as a job sees them: key -> envelope (`None`: no record).
 type Values = HashMap<Vec<u8>, Option<Vec<u8>>>;
@@ -134,17 +134,6 @@ impl RedisTxn {
         self.exec_sent && self.broken.is_some()
     }
 
-    /// Reads (and watches) every record of `keys` not fetched yet, in one
-    /// round trip: for jobs that are about to read them one by one.
-    pub fn prefetch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
-        let unseen: Vec<Vec<u8>> = keys
-            .iter()
-            .filter(|k| self.view(k).is_none())
-            .cloned()
-            .collect();
-        self.fetch(&unseen)
-    }
-
     /// Runs the next job in deferred mode (`true`) or reading as it goes.
     pub fn begin_job(&mut self, deferred: bool) {
         self.deferred = deferred;
@@ -212,43 +201,9 @@ impl RedisTxn {
         Ok(())
     }
 
-    /// The envelope at `key` as the running job sees it.
-    pub fn get(&mut self, key: &[u8]) -> Result<Option<&[u8]>> {
-        if self.view(key).is_none() {
-            if self.deferred {
-                self.wanted.insert(key.to_vec());
-                self.stopped = true;
-                // What the job returns is not looked at: `stopped` is.
-                return Err(Error::Backend {
-                    url: self.keys.url.to_string(),
-                    reason: "a read was deferred to the batch's next round trip".into(),
-                });
-            }
-            self.fetch(&[key.to_vec()])?;
-        }
-        Ok(self.view(key).and_then(|v| v.as_deref()))
-    }
-
     /// Queues a command of the running job (its reply is not looked at).
     fn queue(&mut self, cmd: Cmd) {
         self.job_cmds.push(cmd);
-    }
-
-    /// Queues marking the store encrypted, sealed with `key_id` (see
-    /// `lmdb::ENCRYPTED`).
-    pub fn mark_encrypted(&mut self, key_id: &str) {
-        let mut set = redis::cmd("SET");
-        set.arg(&self.keys.encrypted).arg(key_id);
-        self.queue(set);
-    }
-
-    /// The key id the store encrypts with: as read with this attempt's
-    /// first fetch, else as read when the store connected.
-    pub fn encrypted(&self) -> Option<&str> {
-        match &self.mark {
-            Some(mark) => mark.as_deref(),
-            None => self.keys.encrypted_as.get().and_then(Option::as_deref),
-        }
     }
 
     /// Queues an entry of the change log (in the same MULTI as the change).
@@ -262,58 +217,6 @@ impl RedisTxn {
             .arg("e")
             .arg(changes::encode(kind, key, header, created));
         self.queue(add);
-    }
-
-    /// Queues storing `bytes` at `key` under `header` (`created`: there was
-    /// no record there).
-    pub fn put(&mut self, key: &[u8], header: &Header, bytes: Vec<u8>, created: bool) {
-        let expires_ms = header.expires_ms;
-        let mut set = redis::cmd("SET");
-        set.arg(self.keys.record(key)).arg(&bytes);
-        if let (Some(at), true) = (expires_ms, self.native_expiry) {
-            // At least 1: PXAT 0 is refused. A past expiry deletes at once.
-            set.arg("PXAT").arg(at.max(1));
-        }
-        self.queue(set);
-        let mut index = redis::cmd("ZADD");
-        index.arg(&self.keys.index).arg(0).arg(key);
-        self.queue(index);
-        let mut expiry = match expires_ms {
-            Some(at) => {
-                let mut add = redis::cmd("ZADD");
-                add.arg(&self.keys.expiry).arg(at);
-                add
-            }
-            None => {
-                let mut rem = redis::cmd("ZREM");
-                rem.arg(&self.keys.expiry);
-                rem
-            }
-        };
-        expiry.arg(key);
-        self.queue(expiry);
-        self.log(ChangeKind::Put, key, Some(header), created);
-        self.job.insert(key.to_vec(), Some(bytes));
-    }
-
-    /// Queues deleting the record at `key` (logged as `kind` if there was
-    /// one); whether there was one.
-    pub fn remove(&mut self, key: &[u8], kind: ChangeKind) -> Result<bool> {
-        let was = self.get(key)?.is_some();
-        // A sweep removes what Redis may have expired already: told too.
-        if was || kind == ChangeKind::Expire {
-            self.log(kind, key, None, false);
-        }
-        let mut del = redis::cmd("DEL");
-        del.arg(self.keys.record(key));
-        self.queue(del);
-        for set in [&self.keys.index, &self.keys.expiry] {
-            let mut rem = redis::cmd("ZREM");
-            rem.arg(set).arg(key);
-            self.job_cmds.push(rem);
-        }
-        self.job.insert(key.to_vec(), None);
-        Ok(was)
     }
 
     /// The keys under `prefix` in the index (watched), in key order or
@@ -360,9 +263,128 @@ impl RedisTxn {
         all
     }
 
+    /// Sends the writes of the jobs that succeeded as one MULTI/EXEC:
+    /// `false` when a watched key changed since it was read (nothing was
+    /// applied: run the batch again).
+    pub fn exec(&mut self) -> Result<bool> {
+        if self.cmds.is_empty() && !self.watching {
+            return Ok(true);
+        }
+        let mut writes = redis::pipe();
+        writes.atomic();
+        for cmd in self.cmds.drain(..) {
+            writes.add_command(cmd).ignore();
+        }
+        // EXEC answers nil when the transaction was aborted; either way the
+        // watches are over.
+        self.exec_sent = true;
+        let done: Option<redis::Value> = self.send(&writes)?;
+        self.watching = false;
+        Ok(done.is_some())
+    }
+
+    /// The connection, if it may serve again (no watch left on it).
+    pub fn finish(mut self) -> Option<Con> {
+        if self.broken.is_some() {
+            return None;
+        }
+        if self.watching {
+            let mut unwatch = redis::pipe();
+            unwatch.cmd("UNWATCH").ignore();
+            self.send::<()>(&unwatch).ok()?;
+        }
+        Some(self.con)
+    }
+}
+
+impl EngineTxn for RedisTxn {
+    /// The envelope at `key` as the running job sees it.
+    fn get(&mut self, key: &[u8]) -> Result<Option<&[u8]>> {
+        if self.view(key).is_none() {
+            if self.deferred {
+                self.wanted.insert(key.to_vec());
+                self.stopped = true;
+                // What the job returns is not looked at: `stopped` is.
+                return Err(Error::Backend {
+                    url: self.keys.url.to_string(),
+                    reason: "a read was deferred to the batch's next round trip".into(),
+                });
+            }
+            self.fetch(&[key.to_vec()])?;
+        }
+        Ok(self.view(key).and_then(|v| v.as_deref()))
+    }
+    /// Reads (and watches) every record of `keys` not fetched yet, in one
+    /// round trip: for jobs that are about to read them one by one.
+    fn prefetch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
+        let unseen: Vec<Vec<u8>> = keys
+            .iter()
+            .filter(|k| self.view(k).is_none())
+            .cloned()
+            .collect();
+        self.fetch(&unseen)
+    }
+    /// Queues storing `bytes` at `key` under `header` (`old: None`: there
+    /// was no record there, as far as the job knows).
+    fn put(
+        &mut self,
+        key: &[u8],
+        old: Option<&Header>,
+        header: &Header,
+        bytes: Vec<u8>,
+    ) -> Result<()> {
+        let created = old.is_none();
+        let expires_ms = header.expires_ms;
+        let mut set = redis::cmd("SET");
+        set.arg(self.keys.record(key)).arg(&bytes);
+        if let (Some(at), true) = (expires_ms, self.native_expiry) {
+            // At least 1: PXAT 0 is refused. A past expiry deletes at once.
+            set.arg("PXAT").arg(at.max(1));
+        }
+        self.queue(set);
+        let mut index = redis::cmd("ZADD");
+        index.arg(&self.keys.index).arg(0).arg(key);
+        self.queue(index);
+        let mut expiry = match expires_ms {
+            Some(at) => {
+                let mut add = redis::cmd("ZADD");
+                add.arg(&self.keys.expiry).arg(at);
+                add
+            }
+            None => {
+                let mut rem = redis::cmd("ZREM");
+                rem.arg(&self.keys.expiry);
+                rem
+            }
+        };
+        expiry.arg(key);
+        self.queue(expiry);
+        self.log(ChangeKind::Put, key, Some(header), created);
+        self.job.insert(key.to_vec(), Some(bytes));
+        Ok(())
+    }
+    /// Queues deleting the record at `key` (logged as `kind` if there was
+    /// one); whether there was one.
+    fn remove(&mut self, key: &[u8], _old: Option<&Header>, kind: ChangeKind) -> Result<bool> {
+        let was = self.get(key)?.is_some();
+        // A sweep removes what Redis may have expired already: told too.
+        if was || kind == ChangeKind::Expire {
+            self.log(kind, key, None, false);
+        }
+        let mut del = redis::cmd("DEL");
+        del.arg(self.keys.record(key));
+        self.queue(del);
+        for set in [&self.keys.index, &self.keys.expiry] {
+            let mut rem = redis::cmd("ZREM");
+            rem.arg(set).arg(key);
+            self.job_cmds.push(rem);
+        }
+        self.job.insert(key.to_vec(), None);
+        Ok(was)
+    }
     /// The headers of every record under `prefix`, in key order (reversed
     /// with `rev`), as the running job sees them.
-    pub fn scan_headers(&mut self, prefix: &str, rev: bool) -> Result<Vec<(String, Header)>> {
+    fn scan_headers(&mut self, prefix: &str, rev: bool) -> Result<Vec<(String, Header)>> {
         let stored = self.keys_under(prefix.as_bytes(), None, rev)?;
         self.fetch(&stored)?;
         let live = self.live_under(prefix.as_bytes(), stored);
@@ -377,10 +399,9 @@ impl RedisTxn {
             live.iter().filter_map(decode).collect()
         }
     }
-
     /// The greatest key under `prefix`, as the running job sees them (a
     /// key of the index whose record the server expired may be returned).
-    pub fn last_key_under(&mut self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
+    fn last_key_under(&mut self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
         let mut stored = self.keys_under(prefix, Some(1), true)?;
         if stored
             .first()
@@ -392,9 +413,8 @@ impl RedisTxn {
         }
         Ok(self.live_under(prefix, stored).pop_last())
     }
-
     /// Takes up to `limit` entries due by `now_ms` out of the expiry set.
-    pub fn take_due_expiries(&mut self, now_ms: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+    fn take_due_expiries(&mut self, now_ms: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
         let mut pipe = redis::pipe();
         if !self.expiry_watched {
             pipe.cmd("WATCH").arg(&self.keys.expiry).ignore();
@@ -427,37 +447,21 @@ impl RedisTxn {
         // Scores are whole milliseconds, exact in an f64 below 2^53.
         Ok(due.into_iter().map(|(k, at)| (at as u64, k)).collect())
     }
-
-    /// Sends the writes of the jobs that succeeded as one MULTI/EXEC:
-    /// `false` when a watched key changed since it was read (nothing was
-    /// applied: run the batch again).
-    pub fn exec(&mut self) -> Result<bool> {
-        if self.cmds.is_empty() && !self.watching {
-            return Ok(true);
-        }
-        let mut writes = redis::pipe();
-        writes.atomic();
-        for cmd in self.cmds.drain(..) {
-            writes.add_command(cmd).ignore();
-        }
-        // EXEC answers nil when the transaction was aborted; either way the
-        // watches are over.
-        self.exec_sent = true;
-        let done: Option<redis::Value> = self.send(&writes)?;
-        self.watching = false;
-        Ok(done.is_some())
+    /// Queues marking the store encrypted, sealed with `key_id` (see
+    /// `lmdb::ENCRYPTED`).
+    fn mark_encrypted(&mut self, key_id: &str) -> Result<()> {
+        let mut set = redis::cmd("SET");
+        set.arg(&self.keys.encrypted).arg(key_id);
+        self.queue(set);
+        Ok(())
     }
-
-    /// The connection, if it may serve again (no watch left on it).
-    pub fn finish(mut self) -> Option<Con> {
-        if self.broken.is_some() {
-            return None;
-        }
-        if self.watching {
-            let mut unwatch = redis::pipe();
-            unwatch.cmd("UNWATCH").ignore();
-            self.send::<()>(&unwatch).ok()?;
-        }
-        Some(self.con)
+    /// The key id the store encrypts with: as read with this attempt's
+    /// first fetch, else as read when the store connected.
+    fn encrypted(&mut self) -> Result<Option<String>> {
+        let mark = match &self.mark {
+            Some(mark) => mark.as_deref(),
+            None => self.keys.encrypted_as.get().and_then(Option::as_deref),
+        };
+        Ok(mark.map(str::to_owned))
     }
 }

@@ -124,21 +124,19 @@ impl Hub {
         if self.feed_running() {
             return Ok(());
         }
-        let store = self.store.clone();
-        let watcher = if store.url().is_some() {
+        let watcher = if self.store.url().is_some() {
             // On a server the feed starts in `listen`, after the client was
             // told it listens: it starts a second back (stream ids are the
             // server's milliseconds), so a change made just after the ack is
             // told (one made just before may be told too: a notification
             // only says "read it again").
-            tokio::task::spawn_blocking(move || {
+            crate::op::read_with(&self.store, |store| {
                 let now = store.watch("")?.position();
                 store.watch_from("", now.saturating_sub(REPLAY_MS << 20))
             })
-            .await
-            .map_err(|e| Error::Panicked(e.to_string()))??
+            .await?
         } else {
-            store.watch("")?
+            self.store.watch("")?
         };
         self.start_feed(watcher);
         Ok(())

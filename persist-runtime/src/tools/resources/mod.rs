@@ -49,9 +49,10 @@ use super::caller_scope;
 use crate::envelope::{self, Meta};
 use crate::error::{Error, Result};
 use crate::key;
+use crate::persisted::Persisted;
 use crate::records;
 use crate::scope::Scope;
-use crate::spec::{Kind, Persisted, RecordSpec};
+use crate::spec::{Kind, RecordSpec};
 use crate::store::{KeyRange, Order, Store};
 
 pub use uri::SCHEME;
@@ -206,25 +207,12 @@ impl Resources {
             .note_lister(context, self.list_prefixes(scope.as_ref()))
             .await;
         let cursor = request.and_then(|r| r.cursor);
-        self.on_store(move |this| this.page(scope.as_ref(), cursor.as_deref()))
-            .await?
-            .map_err(|e| to_error_data(&e))
-    }
-
-    /// Runs `f` on the store: at once on an embedded store (its reads are
-    /// in memory), on tokio's blocking pool for a store on a server (a read
-    /// may wait on the network; async callers never block a runtime thread).
-    async fn on_store<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Resources) -> R + Send + 'static,
-    ) -> std::result::Result<R, ErrorData> {
-        if self.store.url().is_none() {
-            return Ok(f(self));
-        }
         let this = self.clone();
-        tokio::task::spawn_blocking(move || f(&this))
-            .await
-            .map_err(|e| ErrorData::internal_error(format!("a resource read failed: {e}"), None))
+        crate::op::read_with(&self.store, move |_| {
+            this.page(scope.as_ref(), cursor.as_deref())
+        })
+        .await
+        .map_err(|e| to_error_data(&e))
     }
 
     /// One page of the records visible to `scope` after `cursor` (the
@@ -296,7 +284,7 @@ impl Resources {
         let scope = caller_scope(&context.extensions);
         let (entry, key) = self.locate(&request.uri, scope.as_ref())?;
         let read = entry.read;
-        match self.on_store(move |this| read(&this.store, &key)).await? {
+        match crate::op::read_with(&self.store, move |store| read(store, &key)).await {
             Ok(Some((value, meta))) => {
                 let text = value.to_string();
                 let contents = ResourceContents::text(text, request.uri)

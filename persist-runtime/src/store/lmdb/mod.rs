@@ -1,8 +1,26 @@
-//! The LMDB environment of one store: opening it, reading from it, growing it.
+//! The LMDB engine: a store in a directory, all of it in this folder.
 //!
-//! Every transaction of this process holds the resize gate (shared) while it
-//! is open; changing the map size takes it exclusively (see [`super::gate`]).
+//! - this file: the environment (opening it, reading from it, growing its
+//!   map) and the [`StorageEngine`] implementation;
+//! - [`txn`]: a write job's transaction; [`batch`]: a batch of jobs in one
+//!   write transaction (group commit, map growth); [`scan`]: scans;
+//!   [`changes`]: the change log and its inotify follower;
+//! - [`gate`]: the resize gate every transaction of this process holds
+//!   (shared) while it is open, and a map resize takes exclusively;
+//!   [`write_lock`]: the write lock of every process, with a deadline.
+//!
+//! The layout: databases `records` (stored key to envelope), `expiry`
+//! (`expires_ms` big-endian ++ key, no value), `changes` (the change log),
+//! `meta` (store-wide entries: the encryption mark).
 
+mod batch;
+pub(crate) mod changes;
+mod gate;
+mod scan;
+mod txn;
+mod write_lock;
+
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +32,13 @@ use crate::clock::Clock;
 use crate::crypt::Keyring;
 use crate::error::{Error, LmdbError, Result};
 use crate::store::Durability;
-use crate::store::changes::{ChangesDb, Signal};
-use crate::store::gate::{Gate, SharedHold};
-use crate::store::write_lock::WriteLock;
+use crate::store::changes::{Cursor, Read, Signal};
+use crate::store::engine::{KeyRange, Order, StorageEngine, Visit};
+use crate::store::writer::Job;
+use changes::ChangesDb;
+use gate::{Gate, SharedHold};
+pub(crate) use write_lock::WRITE_LOCK_FILE;
+use write_lock::WriteLock;
 
 /// Bytes to bytes: record key to envelope.
 pub(crate) type RecordsDb = Database<'static, Bytes, Bytes>;
@@ -31,7 +53,7 @@ pub(crate) type MetaDb = Database<'static, Bytes, Bytes>;
 pub(crate) const ENCRYPTED: &[u8] = b"encrypted";
 
 /// What the reader side, the writer thread and the sweeper share.
-pub(crate) struct Shared {
+pub(crate) struct LmdbEngine {
     pub env: Env<WithoutTls>,
     pub records: RecordsDb,
     pub expiry: ExpiryDb,
@@ -49,6 +71,8 @@ pub(crate) struct Shared {
     pub write_lock: WriteLock,
     /// The keys values are sealed with, if the store encrypts.
     pub keys: Option<Arc<Keyring>>,
+    /// How commits are flushed.
+    pub durability: Durability,
     gate: Gate,
 }
 
@@ -64,7 +88,7 @@ pub(crate) struct EnvOptions {
     pub change_log: u64,
 }
 
-impl Shared {
+impl LmdbEngine {
     /// Opens (creating if needed) the environment in the directory `path`.
     /// Values are sealed with `keys`, if given (see [`crate::crypt`]).
     pub fn open(
@@ -123,6 +147,7 @@ impl Shared {
             max_map_size: opts.max_map_size,
             write_lock,
             keys,
+            durability: opts.durability,
             gate: Gate::default(),
         })
     }
@@ -147,7 +172,7 @@ impl Shared {
     }
 
     /// Runs `f` in a short read transaction.
-    pub fn read<R>(&self, f: impl FnOnce(&RoTxn<'_>) -> Result<R>) -> Result<R> {
+    pub fn read_txn<R>(&self, f: impl FnOnce(&RoTxn<'_>) -> Result<R>) -> Result<R> {
         let gate = self.gate();
         match self.env.read_txn() {
             Ok(txn) => {
@@ -358,4 +383,159 @@ fn open_error(path: &Path, source: heed::Error) -> Error {
 fn round_to_page(size: usize) -> usize {
     const PAGE: usize = 64 * 1024; // a multiple of every platform's page size
     size.div_ceil(PAGE).max(1) * PAGE
+}
+
+/// The expiry index key of a record: `expires_ms` (8 bytes, big-endian)
+/// then the record key, so the index is in expiry order.
+fn index_key(expires_ms: u64, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + key.len());
+    out.extend_from_slice(&expires_ms.to_be_bytes());
+    out.extend_from_slice(key);
+    out
+}
+
+impl StorageEngine for LmdbEngine {
+    #[inline]
+    fn read<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> Result<R>) -> Result<R> {
+        self.read_txn(|txn| {
+            let bytes = self.records.get(txn, key).map_err(|e| self.lmdb(e))?;
+            f(bytes)
+        })
+    }
+
+    fn scan(&self, range: KeyRange<'_>, order: Order, f: &mut Visit<'_>) -> Result<()> {
+        self.read_txn(|txn| scan::scan_in(self, txn, range, order, f))
+    }
+
+    fn count_expired(&self) -> Result<usize> {
+        let end = index_key(self.clock.now_ms().saturating_add(1), b"");
+        self.read_txn(|txn| {
+            let range = (Bound::Unbounded, Bound::Excluded(end.as_slice()));
+            let iter = self.expiry.range(txn, &range).map_err(|e| self.lmdb(e))?;
+            Ok(iter.count())
+        })
+    }
+
+    fn execute(&self, batch: Vec<Box<dyn Job>>, timeout: Duration, answering: &mut dyn FnMut()) {
+        batch::execute(self, batch, timeout, answering);
+    }
+
+    /// Without fsync a commit takes microseconds: async callers lead.
+    fn commits_inline(&self) -> bool {
+        self.durability == Durability::NoSync
+    }
+
+    fn changes_now(&self) -> Result<Cursor> {
+        let seq =
+            self.read_txn(|rtxn| changes::last_seq(self.changes, rtxn).map_err(|e| self.lmdb(e)))?;
+        Ok(Cursor { seq, index: None })
+    }
+
+    fn read_changes(&self, cursor: Cursor, prefix: &[u8], limit: usize) -> Result<Read> {
+        self.read_txn(|rtxn| {
+            changes::read_after(self.changes, rtxn, cursor.seq, prefix, limit)
+                .map_err(|e| self.lmdb(e))
+        })
+    }
+
+    fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        let file = self.path.join("data.mdb");
+        self.signal
+            .subscribe(move |signal| changes::follow_file(file, signal))
+    }
+
+    fn keys(&self) -> Option<&Keyring> {
+        self.keys.as_deref()
+    }
+
+    fn path(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
+    fn waits_on_network(&self) -> bool {
+        false
+    }
+
+    fn map_bytes(&self) -> Option<u64> {
+        Some(self.env.info().map_size as u64)
+    }
+
+    fn backup_to(&self, target: &Path) -> Result<()> {
+        self.read_txn(|_txn| {
+            self.env
+                .copy_to_path(target, heed::CompactionOption::Enabled)
+                .map(drop)
+                .map_err(|e| self.lmdb(e))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::error::Error;
+    use crate::store::Durability;
+    use crate::store::txn::WriteCtx;
+    use txn::LmdbTxn;
+
+    fn test_engine(dir: &std::path::Path, max_readers: u32) -> LmdbEngine {
+        let opts = EnvOptions {
+            map_size: 1 << 20,
+            max_map_size: 1 << 20,
+            durability: Durability::NoSync,
+            max_readers,
+            write_timeout: Duration::from_secs(1),
+            change_log: 100,
+        };
+        LmdbEngine::open(dir, &opts, Arc::new(SystemClock), None).unwrap()
+    }
+
+    /// Issue 11, item 8: every error used to be taken for a broken envelope.
+    #[test]
+    fn only_a_broken_envelope_is_tolerated_by_an_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = test_engine(dir.path(), 16);
+        let mut wtxn = shared.env.write_txn().unwrap();
+        shared
+            .records
+            .put(&mut wtxn, b"ns:bad", b"garbage")
+            .unwrap();
+        let mut txn = LmdbTxn::new(&mut wtxn, &shared);
+        let mut ctx = WriteCtx::new(&mut txn, None, 0);
+        assert!(matches!(ctx.header_to_replace("ns:bad"), Ok(None)));
+        // A key LMDB refuses (an empty one): its error must fail the write, not pass for "no record".
+        let refused = ctx.header_to_replace("");
+        assert!(matches!(refused, Err(Error::Lmdb { .. })), "{refused:?}");
+    }
+
+    /// Issue 11, item 9: reader slots are set, and running out of them is an
+    /// error that says what to do.
+    #[test]
+    fn running_out_of_reader_slots_says_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = test_engine(dir.path(), 1);
+        assert_eq!(shared.env.info().maximum_number_of_readers, 1);
+        let nested = shared.read_txn(|_| shared.read_txn(|_| Ok(())));
+        let err = nested.unwrap_err();
+        assert!(
+            matches!(err, Error::ReadersFull { max_readers: 1, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("max_readers"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let default = crate::Store::open_at(dir.path()).unwrap();
+        assert_eq!(
+            match &default.inner.engine {
+                crate::store::engine::Engine::Lmdb(e) => e.env.info().maximum_number_of_readers,
+                #[cfg(feature = "redis")]
+                _ => unreachable!("opened in a directory"),
+            },
+            1022,
+            "LMDB's default of 126 slots is too few for a busy server"
+        );
+    }
 }
