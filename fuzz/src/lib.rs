@@ -13,7 +13,7 @@ use std::time::Duration;
 use mcp_persist::KeyPiece;
 use mcp_persist::tools::ToolServer;
 use mcp_persist::{Durability, Error, MAX_KEY_LEN, RecordSpec, Store, persisted};
-use persist_runtime::admin::RawHeader;
+use persist_runtime::admin::Header;
 use persist_runtime::admin::fuzzing as envelope;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -36,14 +36,8 @@ struct FullEnvelope {
     d: IgnoredAny,
 }
 
-fn header_of(full: &FullEnvelope) -> RawHeader {
-    RawHeader {
-        version: full.v,
-        created_ms: full.c,
-        updated_ms: full.u,
-        expires_ms: full.e,
-        ttl_ms: full.t,
-    }
+fn header_of(full: &FullEnvelope) -> Header {
+    envelope::header(full.v, full.c, full.u, full.e, full.t)
 }
 
 /// Arbitrary bytes as a stored envelope: decoding never panics; every
@@ -118,13 +112,13 @@ pub fn envelope(data: &[u8]) {
     let mut head = head.to_vec();
     head.resize(34, 0);
     let num = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().unwrap_or([0; 8]));
-    let header = RawHeader {
-        version: u32::from_le_bytes(head[0..4].try_into().unwrap_or([0; 4])),
-        created_ms: num(4),
-        updated_ms: num(12),
-        expires_ms: (head[32] & 1 == 1).then(|| num(20)),
-        ttl_ms: (head[32] & 2 == 2).then(|| num(24) >> (head[33] & 63)),
-    };
+    let header = envelope::header(
+        u32::from_le_bytes(head[0..4].try_into().unwrap_or([0; 4])),
+        num(4),
+        num(12),
+        (head[32] & 1 == 1).then(|| num(20)),
+        (head[32] & 2 == 2).then(|| num(24) >> (head[33] & 63)),
+    );
     let value: Value = serde_json::from_slice(rest).unwrap_or(Value::Null);
     let data = serde_json::to_vec(&value).expect("a Value encodes");
     let bytes = envelope::encode(header, &data);

@@ -14,12 +14,19 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use crate::clock::to_system_time;
 use crate::error::{Error, Result};
 
-/// Everything stored about a record but its value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Header {
+/// Everything stored about a record but its value, as stored (times in
+/// milliseconds since the Unix epoch): what [`admin`](crate::admin) shows of
+/// raw records. More fields come with later stored formats (see FORMAT.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Header {
+    /// The schema version the record was written with (the type's `version`).
     pub version: u32,
+    /// When the record was created (kept across writes until it expires).
     pub created_ms: u64,
+    /// When the record was last written.
     pub updated_ms: u64,
+    /// When the record expires, if it does.
     pub expires_ms: Option<u64>,
     /// The record's own time to live in ms, chosen by the write that saved
     /// it ([`Ttl::Never`](crate::Ttl::Never) is `0`); `None`: its type's.
@@ -28,11 +35,11 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    pub fn is_expired(&self, now_ms: u64) -> bool {
+    pub(crate) fn is_expired(&self, now_ms: u64) -> bool {
         self.expires_ms.is_some_and(|e| e <= now_ms)
     }
 
-    pub fn meta(&self) -> Meta {
+    pub(crate) fn meta(&self) -> Meta {
         Meta {
             version: self.version,
             created_at: to_system_time(self.created_ms),

@@ -38,10 +38,11 @@ pub enum Ttl {
 }
 
 impl Ttl {
-    /// The expiry (epoch ms) of a record of `T` written at `now_ms`.
-    pub(crate) fn expires_ms<T: Persisted>(self, now_ms: u64) -> Option<u64> {
+    /// The expiry (epoch ms) of a record whose type's ttl is `type_ttl`,
+    /// written at `now_ms`.
+    fn expiry(self, type_ttl: Option<Duration>, now_ms: u64) -> Option<u64> {
         let ttl = match self {
-            Ttl::Default => T::SPEC.ttl,
+            Ttl::Default => type_ttl,
             Ttl::Never => None,
             Ttl::After(d) => Some(d),
         };
@@ -195,14 +196,27 @@ pub(crate) fn encode<T: Persisted>(value: &T) -> Result<Vec<u8>> {
 /// The header of a new write of `T` replacing `old` (whose creation time it keeps
 /// if `old` is still live).
 pub(crate) fn next_header<T: Persisted>(old: Option<&Header>, now_ms: u64, ttl: Ttl) -> Header {
+    header_after(old, now_ms, T::SPEC.version, T::SPEC.ttl, ttl)
+}
+
+/// The header of a write at `now_ms` over a record whose header was `old`,
+/// for schema `version`, a type whose ttl is `type_ttl` and the write's
+/// `ttl`: the creation time is kept unless the old record had expired.
+pub(crate) fn header_after(
+    old: Option<&Header>,
+    now_ms: u64,
+    version: u32,
+    type_ttl: Option<Duration>,
+    ttl: Ttl,
+) -> Header {
     let created_ms = old
         .filter(|h| !h.is_expired(now_ms))
         .map_or(now_ms, |h| h.created_ms);
     Header {
-        version: T::SPEC.version,
+        version,
         created_ms,
         updated_ms: now_ms,
-        expires_ms: ttl.expires_ms::<T>(now_ms),
+        expires_ms: ttl.expiry(type_ttl, now_ms),
         ttl_ms: ttl.stored(),
     }
 }
