@@ -7,8 +7,10 @@
 //! can be swapped in between the check and the use: it must be of the
 //! expected kind, belong to the effective user, and be out of other users'
 //! reach. A file's content is read from that same descriptor, and only once
-//! the check has passed. Elsewhere the platform's own permissions apply and
-//! nothing is checked.
+//! the check has passed. What is only checked, never read (a store's
+//! directory and files, which LMDB opens itself), is examined without a
+//! readable descriptor (see `imp::examine`). Elsewhere the platform's own
+//! permissions apply and nothing is checked.
 //!
 //! A refusal's reason is given to the caller's `refuse`, which makes it the
 //! caller's [`Error`] variant; a path that cannot be opened or examined is
@@ -55,26 +57,29 @@ pub(crate) fn read_to_string(
     Ok(text)
 }
 
-/// Checks the directory at `path` (see [`Kind::Dir`]).
+/// Checks the directory at `path` (see [`Kind::Dir`]), without reading it
+/// (see [`imp::examine`]).
 #[cfg(unix)]
 pub(crate) fn check_dir(
     path: &Path,
     what: &str,
     refuse: impl FnOnce(String) -> Error,
 ) -> Result<()> {
-    imp::open_checked(path, Kind::Dir, what, refuse).map(drop)
+    imp::examine(path, Kind::Dir, what, refuse)
 }
 
-/// Checks the file at `path` if there is one (see [`Kind::File`]); whether
-/// there is. A symbolic link, even a dangling one, is refused.
+/// Checks the file at `path` if there is one (see [`Kind::File`]), without
+/// opening it for reading (see [`imp::examine`]: safe on a store file this
+/// process has locked); whether there is. A symbolic link, even a dangling
+/// one, is refused.
 #[cfg(unix)]
 pub(crate) fn check_file_if_present(
     path: &Path,
     what: &str,
     refuse: impl FnOnce(String) -> Error,
 ) -> Result<bool> {
-    match imp::open_checked(path, Kind::File, what, refuse) {
-        Ok(_) => Ok(true),
+    match imp::examine(path, Kind::File, what, refuse) {
+        Ok(()) => Ok(true),
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(err) => Err(err),
     }
@@ -104,34 +109,68 @@ mod imp {
         // Read-only: never creates or truncates. O_NONBLOCK: a FIFO planted
         // here does not hang the open (it is then refused as not a regular
         // file); it changes nothing for regular files and directories.
-        #[allow(unused_mut)]
-        let mut flags = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
-        // A directory is only examined, never read: O_PATH opens one its
-        // owner may enter but not list (mode 0300) too.
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        if kind == Kind::Dir {
-            flags |= libc::O_PATH;
-        }
-        let opened = OpenOptions::new().read(true).custom_flags(flags).open(path);
+        let opened = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path);
         let file = match opened {
             Ok(file) => file,
             Err(err) if is_symlink(&err, path) => {
-                return Err(refuse(format!(
-                    "{what} is a symbolic link: whoever can change the link chooses what is \
-                     used through it, so links are refused; put the {} itself at {}",
-                    noun(kind),
-                    path.display()
-                )));
+                return Err(refuse(symlink_reason(kind, path, what)));
             }
             Err(err) => return Err(io(err)),
         };
         let meta = file.metadata().map_err(io)?;
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let me = unsafe { libc::geteuid() };
-        match refusal(&meta, kind, me, path, what) {
+        match refusal(&meta, kind, path, what) {
             None => Ok(file),
             Some(reason) => Err(refuse(reason)),
         }
+    }
+
+    /// Checks `path` without opening it for reading or writing. A process
+    /// that closes *any* descriptor of a file loses its POSIX record locks
+    /// on it, and LMDB holds one on `lock.mdb` while a store is open: a
+    /// readable descriptor opened and closed here would silently release
+    /// it, and another process would then take the store for unused and
+    /// reset its reader table. On Linux the path is opened with `O_PATH`
+    /// (whose close leaves locks alone; with `O_NOFOLLOW` it opens a
+    /// symbolic link itself, refused from its `fstat`) and the descriptor
+    /// examined. Elsewhere it is examined with `lstat`: the descriptor-less
+    /// way, as safe for what the callers check, the files of a directory
+    /// that has just passed this check, where nobody else can swap them.
+    pub(super) fn examine(
+        path: &Path,
+        kind: Kind,
+        what: &str,
+        refuse: impl FnOnce(String) -> Error,
+    ) -> Result<()> {
+        let io = |source| Error::Io {
+            path: path.to_owned(),
+            source,
+        };
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let meta = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_NOFOLLOW)
+            .open(path)
+            .and_then(|file| file.metadata())
+            .map_err(io)?;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let meta = std::fs::symlink_metadata(path).map_err(io)?;
+        match refusal(&meta, kind, path, what) {
+            None => Ok(()),
+            Some(reason) => Err(refuse(reason)),
+        }
+    }
+
+    /// Why a symbolic link is refused where a `kind` is expected.
+    fn symlink_reason(kind: Kind, path: &Path, what: &str) -> String {
+        format!(
+            "{what} is a symbolic link: whoever can change the link chooses what is used \
+             through it, so links are refused; put the {} itself at {}",
+            noun(kind),
+            path.display()
+        )
     }
 
     /// Whether `err`, from opening `path` with `O_NOFOLLOW`, is because the
@@ -142,16 +181,15 @@ mod imp {
             && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
     }
 
-    /// Why the opened file `meta` of `path` is refused as a `kind` of user
-    /// `me`, or `None` when it passes.
-    pub(super) fn refusal(
-        meta: &Metadata,
-        kind: Kind,
-        me: u32,
-        path: &Path,
-        what: &str,
-    ) -> Option<String> {
+    /// Why the file `meta` (of `path`, not followed if a link) is refused
+    /// as a `kind` of this (effective) user's, or `None` when it passes.
+    fn refusal(meta: &Metadata, kind: Kind, path: &Path, what: &str) -> Option<String> {
         let file_type = meta.file_type();
+        if file_type.is_symlink() {
+            return Some(symlink_reason(kind, path, what));
+        }
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
         let found = if file_type.is_dir() {
             "a directory"
         } else if file_type.is_file() {
@@ -316,6 +354,64 @@ mod tests {
             why.contains("mode 0777") && why.contains("chmod 700"),
             "{why}"
         );
+    }
+
+    /// Closing any descriptor of a file drops the process's POSIX locks on
+    /// it; LMDB holds one on `lock.mdb` while the store is open. Checking
+    /// the store's files again (another open of the store) must keep it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn checking_a_locked_store_file_keeps_the_lock() {
+        use std::os::fd::AsRawFd;
+
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = file_with_mode(dir.path(), "lock.mdb", 0o600);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .expect("opened");
+        let lock = |l_type: i32| {
+            // SAFETY: all-zero is a valid flock.
+            let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+            lock.l_type = l_type as libc::c_short;
+            lock.l_whence = libc::SEEK_SET as libc::c_short;
+            lock.l_len = 1;
+            lock
+        };
+        let mut held = lock(libc::F_RDLCK);
+        // SAFETY: a valid descriptor and flock.
+        assert_eq!(
+            unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &mut held) },
+            0
+        );
+
+        assert!(check_file_if_present(&path, "the store file", refuse).expect("passes"));
+
+        // Another process asks whether it could take the byte exclusively.
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("a path");
+        // SAFETY: the child only makes system calls, then _exits.
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            // SAFETY: async-signal-safe calls only, in the child.
+            unsafe {
+                let fd = libc::open(c_path.as_ptr(), libc::O_RDWR);
+                let mut probe = lock(libc::F_WRLCK);
+                let locked = fd >= 0
+                    && libc::fcntl(fd, libc::F_GETLK, &mut probe) == 0
+                    && probe.l_type != libc::F_UNLCK as libc::c_short;
+                libc::_exit(if locked { 0 } else { 1 });
+            }
+        }
+        assert!(child > 0, "fork failed");
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the check released this process's lock (status {status})"
+        );
+        drop(file);
     }
 
     #[test]
