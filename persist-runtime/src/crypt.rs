@@ -25,7 +25,7 @@
 //!   its salt and counter with the child: load keys after forking.)
 //!   (Random 96-bit nonces under one key would be unsafe past about 2^32
 //!   writes, a month of a busy server.) Readers keep the subkeys of the
-//!   salts they meet ([`SUBKEY_CACHE`] of them per key), so opening costs
+//!   salts they meet (up to 4096 of them per key), so opening costs
 //!   one AES-GCM pass, hardware-accelerated where the CPU has AES-NI.
 //! - **Rotation**: a keyring holds the current key (writes) and older ones
 //!   (reads only); `mcp-persist rekey` re-seals every record under the
@@ -51,13 +51,14 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
+use crate::owner_only;
 
 /// The environment variable naming a key file, used when the code gives no keyring.
 pub const KEY_FILE_ENV_VAR: &str = "MCP_PERSIST_KEY_FILE";
 
 /// How many subkeys (one per writing process) a reader keeps per key; past
 /// that the cache starts over (a `rekey` leaves one).
-pub const SUBKEY_CACHE: usize = 4096;
+pub(crate) const SUBKEY_CACHE: usize = 4096;
 
 /// The scheme byte: AES-256-GCM under an HKDF-SHA256 subkey.
 const SCHEME: u8 = 1;
@@ -289,34 +290,16 @@ impl Keyring {
         })
     }
 
-    /// Reads a key file, refused unless only its owner can read it (Unix).
+    /// Reads a key file. On Unix it is refused, before anything is read,
+    /// unless it is a regular file (not a symbolic link) of this user's that
+    /// nobody else can read or write (`chmod 600`): a key file is a secret.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
+        let text = owner_only::read_to_string(path, "the key file", |reason| Error::InvalidKey {
+            origin: origin.clone(),
+            reason,
         })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path)
-                .map_err(|source| Error::Io {
-                    path: path.to_owned(),
-                    source,
-                })?
-                .permissions()
-                .mode();
-            if mode & 0o077 != 0 {
-                return Err(Error::InvalidKey {
-                    origin,
-                    reason: format!(
-                        "readable by others (mode {:o}): `chmod 600` it, a key file is a secret",
-                        mode & 0o777
-                    ),
-                });
-            }
-        }
         Self::parse(&text, &origin)
     }
 

@@ -18,6 +18,7 @@ mod error;
 mod key;
 mod list;
 pub mod op;
+mod owner_only;
 mod persisted;
 mod place;
 mod records;

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+#[cfg(unix)]
+use crate::owner_only;
 
 /// The environment variable that replaces the platform data directory.
 /// Each application gets its own subdirectory below it.
@@ -89,81 +91,19 @@ pub(crate) const STORE_FILES: [&str; 3] = ["data.mdb", "lock.mdb", super::lmdb::
 /// else, and each store file that exists must be a regular file of this
 /// user's that nobody else can read or write (no symbolic link, which could
 /// point the store's writes at a file of the victim's choosing). Inside such
-/// a directory nobody else can plant or swap a file after this check.
+/// a directory nobody else can plant or swap a file after this check. The
+/// checks are [`owner_only`]'s; a refusal is an [`Error::Open`] naming the
+/// directory or file.
 #[cfg(unix)]
 pub(crate) fn check_private(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-
-    let refuse = |path: &Path, reason: String| Error::Open {
-        path: path.to_owned(),
-        reason,
+    let refuse = |path: &Path| {
+        let path = path.to_owned();
+        move |reason| Error::Open { path, reason }
     };
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    let meta = std::fs::metadata(dir).map_err(|source| Error::Io {
-        path: dir.to_owned(),
-        source,
-    })?;
-    if meta.uid() != me {
-        return Err(refuse(
-            dir,
-            format!(
-                "the store directory belongs to user id {}, not to this user ({me}): another \
-                 user could read or replace the store; use a directory of your own",
-                meta.uid()
-            ),
-        ));
-    }
-    let mode = meta.mode() & 0o7777;
-    if mode & 0o022 != 0 {
-        return Err(refuse(
-            dir,
-            format!(
-                "the store directory is writable by other users (mode {mode:04o}): they could \
-                 plant or swap the store's files; run `chmod 700 {}`",
-                dir.display()
-            ),
-        ));
-    }
+    owner_only::check_dir(dir, "the store directory", refuse(dir))?;
     for name in STORE_FILES {
         let file = dir.join(name);
-        let meta = match std::fs::symlink_metadata(&file) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(Error::Io { path: file, source }),
-        };
-        if meta.file_type().is_symlink() {
-            return Err(refuse(
-                &file,
-                "the store file is a symbolic link: the store's writes would go where it \
-                 points; remove the link (a store's files are never links)"
-                    .into(),
-            ));
-        }
-        if !meta.is_file() {
-            return Err(refuse(&file, "the store file is not a regular file".into()));
-        }
-        if meta.uid() != me {
-            return Err(refuse(
-                &file,
-                format!(
-                    "the store file belongs to user id {}, not to this user ({me}): it may have \
-                     been planted by another user; move it aside",
-                    meta.uid()
-                ),
-            ));
-        }
-        let mode = meta.mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            return Err(refuse(
-                &file,
-                format!(
-                    "the store file can be read or written by other users (mode {mode:04o}): \
-                     run `chmod 600 {}`",
-                    file.display()
-                ),
-            ));
-        }
+        owner_only::check_file_if_present(&file, "the store file", refuse(&file))?;
     }
     Ok(())
 }

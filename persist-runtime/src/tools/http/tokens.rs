@@ -10,6 +10,7 @@ use http::request::Parts;
 use super::resolve::{Denied, Resolving, ScopeResolver};
 use crate::Scope;
 use crate::error::{Error, Result};
+use crate::owner_only;
 
 /// Bearer tokens, each naming a user: `Authorization: Bearer <token>` is that
 /// user's request.
@@ -85,14 +86,14 @@ impl BearerTokens {
     }
 
     /// Reads tokens from the file at `path` (see [`parse`](Self::parse)).
-    /// On Unix the file must belong to this user and be unreadable by
-    /// others (`chmod 600`): tokens are passwords.
+    /// On Unix the file must be a regular file (not a symbolic link) of
+    /// this user's that nobody else can read or write (`chmod 600`), or it
+    /// is refused before anything is read: tokens are passwords.
     pub fn from_file(path: &Path) -> Result<Self> {
         let origin = path.display().to_string();
-        check_private(path, &origin)?;
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
+        let text = owner_only::read_to_string(path, "the tokens file", |reason| Error::Tokens {
+            origin: origin.clone(),
+            reason,
         })?;
         Self::parse(&text, &origin)
     }
@@ -178,43 +179,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
-}
-
-/// Refuses a tokens file that another user owns or can read.
-#[cfg(unix)]
-fn check_private(path: &Path, origin: &str) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    let mode = meta.mode() & 0o7777;
-    let reason = if meta.uid() != me {
-        format!(
-            "the file belongs to user id {}, not to this user ({me}): anyone who can write it \
-             can add a token",
-            meta.uid()
-        )
-    } else if mode & 0o077 != 0 {
-        format!(
-            "other users can read or write it (mode {mode:04o}): tokens are passwords; run \
-             `chmod 600 {origin}`"
-        )
-    } else {
-        return Ok(());
-    };
-    Err(Error::Tokens {
-        origin: origin.to_owned(),
-        reason,
-    })
-}
-
-/// Not Unix: the platform's own permissions apply.
-#[cfg(not(unix))]
-fn check_private(_path: &Path, _origin: &str) -> Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]
