@@ -46,7 +46,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use heed::types::Bytes;
-use mcp_persist::admin::{ImportReport, RawHeader, fuzzing};
+use mcp_persist::admin::{Header, ImportReport, fuzzing};
 use mcp_persist::{
     Change, ChangeKind, Error, Keyring, ManualClock, Meta, Persisted, Scope, Store, Ttl, Watched,
     persisted,
@@ -456,14 +456,8 @@ fn head(r: &Rec) -> String {
     head
 }
 
-fn raw_header(r: &Rec) -> RawHeader {
-    RawHeader {
-        version: r.v,
-        created_ms: r.c,
-        updated_ms: r.u,
-        expires_ms: r.e,
-        ttl_ms: r.t,
-    }
+fn raw_header(r: &Rec) -> Header {
+    fuzzing::header(r.v, r.c, r.u, r.e, r.t)
 }
 
 fn meta(v: u32, c: u64, u: u64, e: Option<u64>) -> Meta {
@@ -1276,7 +1270,11 @@ fn generate_fixture() {
     .expect("save");
     store
         .admin()
-        .put_json("fx_raw:raw/1", &json!({"a": "x", "b": [1, 2]}), None)
+        .put_json(
+            "fx_raw:raw/1",
+            &json!({"a": "x", "b": [1, 2]}),
+            mcp_persist::Ttl::Never,
+        )
         .expect("put_json");
     let temp = |id: &str| Temp { id: id.into() };
     temp("gone").save(&store).blocking().expect("save");

@@ -498,10 +498,14 @@ fn with_fixture<T>(cell: &'static OnceLock<Mutex<T>>, make: fn() -> T, f: impl F
 
 fn import_fixture() -> Fixture {
     Fixture::new(|store| {
-        let day = Some(Duration::from_secs(86_400));
+        let day = persist_runtime::Ttl::After(Duration::from_secs(86_400));
         store
             .admin()
-            .put_json("a:1", &json!({"n": 1, "s": "x"}), None)
+            .put_json(
+                "a:1",
+                &json!({"n": 1, "s": "x"}),
+                persist_runtime::Ttl::Never,
+            )
             .expect("seed");
         store
             .admin()
@@ -509,7 +513,7 @@ fn import_fixture() -> Fixture {
             .expect("seed");
         store
             .admin()
-            .put_json("b:x/y", &json!("text"), None)
+            .put_json("b:x/y", &json!("text"), persist_runtime::Ttl::Never)
             .expect("seed");
     })
 }

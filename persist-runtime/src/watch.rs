@@ -10,7 +10,7 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let store = Store::open_at(dir.path())?;
 //! let mut watcher = store.watch("notes:")?;
-//! store.admin().put_json("notes:a", &serde_json::json!({"text": "hi"}), None)?;
+//! store.admin().put_json("notes:a", &serde_json::json!({"text": "hi"}), persist_runtime::Ttl::Never)?;
 //! match watcher.next().await? {
 //!     Watched::Change(change) => {
 //!         assert_eq!((change.kind, change.key.as_str()), (ChangeKind::Put, "notes:a"));

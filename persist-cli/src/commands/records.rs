@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::time::Duration;
 
+use persist_runtime::Ttl;
 use serde_json::{Value, json};
 
 use super::{Context, now_ms};
@@ -65,6 +66,7 @@ pub fn set(
             ),
         )
     })?;
+    let ttl = ttl.map_or(Ttl::Never, Ttl::After);
     store.admin().put_json(&cx.stored(key), &value, ttl)?;
     cx.out
         .done(&json!({"set": key}), &format!("set {key}{}", cx.of()));

@@ -16,10 +16,10 @@
 //! - [`transfer`]: JSONL export and import;
 //! - [`maintenance`]: backup, statistics, checks, re-keying, erasing a user.
 
-mod maintenance;
-mod transfer;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod maintenance;
+mod transfer;
 
 use std::ops::ControlFlow;
 

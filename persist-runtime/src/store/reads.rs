@@ -68,7 +68,10 @@ mod tests {
     fn scans_honour_prefix_cursor_order_and_stop() {
         let store = Store::memory().unwrap();
         for key in ["a:1", "a:2", "a:3", "a:4", "a:5", "b:1"] {
-            store.admin().put_json(key, &1.into(), None).unwrap();
+            store
+                .admin()
+                .put_json(key, &1.into(), crate::Ttl::Never)
+                .unwrap();
         }
         let scan = |prefix: &str, after: Option<&str>, order, stop_after: usize| {
             let mut seen = Vec::new();

@@ -197,7 +197,9 @@ mod tests {
         // A version 1 record that never expires (an explicit choice the update keeps).
         let v1 = json!({"id": "a", "full_name": "Ann"});
         let admin = store.admin();
-        admin.put_json("profile:profile/a", &v1, None).unwrap();
+        admin
+            .put_json("profile:profile/a", &v1, crate::Ttl::Never)
+            .unwrap();
         assert_eq!(envelope(&store, "a")["v"], json!(1));
 
         let result = update(&store, json!({"id": "a", "tags": ["x"]})).await;
@@ -292,7 +294,7 @@ mod tests {
         let admin = store.admin();
         // Version 1 without `full_name`: its migration fails.
         admin
-            .put_json("profile:profile/d", &json!({"id": "d"}), None)
+            .put_json("profile:profile/d", &json!({"id": "d"}), crate::Ttl::Never)
             .unwrap();
         let result = update(&store, json!({"id": "d", "tags": []})).await;
         assert_eq!(result.is_error, Some(true));

@@ -102,8 +102,12 @@ fn a_tool_read_on_a_stopped_redis_does_not_hold_up_other_requests() {
         .expect("client runtime");
     runtime.block_on(async {
         let client = ().serve(tokio::io::split(client_io)).await.expect("connect");
-        let get = CallToolRequestParams::new("get_note")
-            .with_arguments(json!({"title": "a"}).as_object().cloned().unwrap_or_default());
+        let get = CallToolRequestParams::new("get_note").with_arguments(
+            json!({"title": "a"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
         let before = client.call_tool(get.clone()).await.expect("get_note");
         assert_ne!(before.is_error, Some(true), "{before:?}");
 
