@@ -35,13 +35,11 @@
 
 pub use persist_macros::persisted;
 pub use persist_runtime::{
-    Change, ChangeKind, Clock, DEFAULT_CHANGE_LOG, DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability,
-    EncryptionKey, Error, KEY_FILE_ENV_VAR, KeyPiece, Keyring, Kind, LOCAL_SCOPE_ENV_VAR,
-    ListOptions, MAX_KEY_LEN, ManualClock, Meta, Migration, Page, Persisted, RecordKey, RecordSpec,
-    Result, Scope, ScopedStore, Scoping, Store, StoreBuilder, Stored, SystemClock, Ttl,
-    URL_ENV_VAR, Watched, Watcher, resolve_dir,
+    Change, ChangeKind, Clock, Durability, EncryptionKey, Error, Keyring, ListOptions, LmdbError,
+    ManualClock, Meta, Migration, Page, Persisted, RecordKey, Result, Scope, ScopedStore, Store,
+    StoreBuilder, Stored, SystemClock, Ttl, Watched, Watcher, resolve_dir,
 };
-pub use persist_runtime::{admin, op, serve_resources, tools, watch};
+pub use persist_runtime::{admin, op, serve_resources, settings, tools};
 /// The rmcp crate the generated tools are built for (3.11).
 pub use rmcp;
 /// The serde_json crate whose `Value` a [`Migration`] takes and returns.
@@ -51,7 +49,8 @@ pub use serde_json;
 #[doc(hidden)]
 pub mod __private {
     pub use persist_runtime::__private::{
-        KeyPart, Place, Sealed, ToolOp, ToolSet, accessors, key_of, router,
+        KeyPart, KeyPiece, Kind, Place, RecordSpec, Scoping, Sealed, ToolOp, ToolSet, accessors,
+        key_of, router,
     };
     pub use schemars;
     pub use serde;

@@ -72,7 +72,7 @@ fn a_directory_without_write_permission_is_a_clear_error() {
 fn open_or_memory_falls_back_loudly_and_only_when_needed() {
     let base = tempfile::tempdir().unwrap();
     // SAFETY: this test binary reads MCP_PERSIST_DIR only in this test.
-    unsafe { std::env::set_var(mcp_persist::DIR_ENV_VAR, base.path()) };
+    unsafe { std::env::set_var(mcp_persist::settings::DIR_ENV_VAR, base.path()) };
     let store = Store::open_or_memory("fine-app").unwrap();
     assert!(!store.is_memory());
     progress("x", 1).save(&store).blocking().unwrap();

@@ -80,7 +80,8 @@ fn tools_are_named_after_the_record_with_the_prefix() {
 
 #[test]
 fn generated_code_compiles_cleanly_and_describes_itself() {
-    use mcp_persist::{Kind, Persisted};
+    use mcp_persist::__private::Kind;
+    use mcp_persist::Persisted;
     assert_eq!(Settings::SPEC.namespace, "app.settings");
     assert_eq!(Settings::SPEC.version, 3);
     assert_eq!(Settings::SPEC.doc, "A singleton with a doc comment.");

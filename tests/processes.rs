@@ -63,7 +63,7 @@ fn child_role() {
     }
     // A Redis server when the parent passed one, through the variable a
     // deployment would set.
-    let store = if std::env::var_os(mcp_persist::URL_ENV_VAR).is_some() {
+    let store = if std::env::var_os(mcp_persist::settings::URL_ENV_VAR).is_some() {
         Store::builder().sweep_interval(None).open("tests").unwrap()
     } else {
         small_map_store(Path::new(&dir))
@@ -130,7 +130,7 @@ fn child_command(role: &str, dir: &Path, start: u32) -> Command {
         .env(ROLE, role)
         .env(DIR, dir)
         .env(START, start.to_string())
-        .env_remove(mcp_persist::URL_ENV_VAR);
+        .env_remove(mcp_persist::settings::URL_ENV_VAR);
     cmd
 }
 
@@ -140,7 +140,7 @@ fn child_on(role: &str, keep: &Keep) -> Child {
         Keep::Dir(dir) => child_command(role, dir.path(), 0),
         Keep::Redis(server) => {
             let mut cmd = child_command(role, Path::new("-"), 0);
-            cmd.env(mcp_persist::URL_ENV_VAR, server.url());
+            cmd.env(mcp_persist::settings::URL_ENV_VAR, server.url());
             cmd
         }
     };
@@ -154,9 +154,9 @@ fn child_on(role: &str, keep: &Keep) -> Child {
 fn durability_under(value: Option<&str>) -> String {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = child_command("durability", dir.path(), 0);
-    cmd.env_remove(mcp_persist::DURABILITY_ENV_VAR);
+    cmd.env_remove(mcp_persist::settings::DURABILITY_ENV_VAR);
     if let Some(value) = value {
-        cmd.env(mcp_persist::DURABILITY_ENV_VAR, value);
+        cmd.env(mcp_persist::settings::DURABILITY_ENV_VAR, value);
     }
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{out:?}");

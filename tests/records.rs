@@ -273,7 +273,7 @@ on_each_backend! {
             .as_str()
             .len()
             - 1;
-        let longest = "y".repeat(mcp_persist::MAX_KEY_LEN - prefix_len);
+        let longest = "y".repeat(mcp_persist::settings::MAX_KEY_LEN - prefix_len);
         progress(&longest, 3).save(&store).blocking().unwrap();
         assert_eq!(
             Progress::load(&store, &longest)

@@ -38,7 +38,7 @@ fn reopening_after_close_works() {
 fn app_stores_live_under_the_override_directory() {
     let base = tempfile::tempdir().unwrap();
     // SAFETY: this test binary reads MCP_PERSIST_DIR only in this test.
-    unsafe { std::env::set_var(mcp_persist::DIR_ENV_VAR, base.path()) };
+    unsafe { std::env::set_var(mcp_persist::settings::DIR_ENV_VAR, base.path()) };
     let dir = mcp_persist::resolve_dir("reading-app").unwrap();
     assert_eq!(dir, base.path().join("reading-app"));
     let store = Store::open("reading-app").unwrap();

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use mcp_persist::KeyPiece;
+use mcp_persist::__private::{KeyPiece, RecordSpec};
+use mcp_persist::settings::MAX_KEY_LEN;
 use mcp_persist::tools::ToolServer;
-use mcp_persist::{Durability, Error, MAX_KEY_LEN, RecordSpec, Store, persisted};
+use mcp_persist::{Durability, Error, Store, persisted};
 use persist_runtime::admin::Header;
 use persist_runtime::admin::fuzzing as envelope;
 use serde::Deserialize;
@@ -174,12 +175,12 @@ fn key_spec(template: &'static str, params: &'static [&'static str]) -> RecordSp
         key: template,
         key_pieces: key_pieces(template),
         key_params: params,
-        kind: mcp_persist::Kind::Keyed,
+        kind: mcp_persist::__private::Kind::Keyed,
         ttl: None,
         version: 1,
         doc: "",
         migrate: None,
-        scope: mcp_persist::Scoping::Shared,
+        scope: mcp_persist::__private::Scoping::Shared,
     }
 }
 

@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use persist_runtime::{DIR_ENV_VAR, Keyring, Store, StoreBuilder, URL_ENV_VAR, resolve_dir};
+use persist_runtime::settings::{DIR_ENV_VAR, URL_ENV_VAR};
+use persist_runtime::{Keyring, Store, StoreBuilder, resolve_dir};
 
 use crate::args::Select;
 use crate::failure::{Failure, fail};

@@ -794,7 +794,7 @@ fn cli_on(url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mcp-persist"))
         .args(["--url", url, "--app", "books"])
         .args(args)
-        .env_remove(mcp_persist::URL_ENV_VAR)
+        .env_remove(mcp_persist::settings::URL_ENV_VAR)
         .stdin(Stdio::null())
         .output()
         .expect("run mcp-persist")
@@ -895,7 +895,7 @@ fn every_command_works_on_a_redis_store() {
     // MCP_PERSIST_URL selects the server for --app, as it does for Store::open.
     let via_env = Command::new(env!("CARGO_BIN_EXE_mcp-persist"))
         .args(["--app", "books", "get", "progress:progress/dune"])
-        .env(mcp_persist::URL_ENV_VAR, &url)
+        .env(mcp_persist::settings::URL_ENV_VAR, &url)
         .output()
         .unwrap();
     assert!(ok(&via_env).contains("43"));
@@ -978,7 +978,7 @@ fn rediss_encrypts_and_verifies_the_server() {
 fn cli_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-persist"));
     cmd.arg("--dir").arg(dir).args(args).stdin(Stdio::null());
-    cmd.env_remove(mcp_persist::KEY_FILE_ENV_VAR);
+    cmd.env_remove(mcp_persist::settings::KEY_FILE_ENV_VAR);
     for (name, value) in env {
         cmd.env(name, value);
     }
@@ -1014,7 +1014,7 @@ fn keygen_rekey_and_key_files_encrypt_a_store_the_cli_still_serves() {
     ok(&cli_env(
         dir.path(),
         &["backup", compacted.path().join("b").to_str().unwrap()],
-        &[(mcp_persist::KEY_FILE_ENV_VAR, &file)],
+        &[(mcp_persist::settings::KEY_FILE_ENV_VAR, &file)],
     ));
     let copy = std::fs::read(compacted.path().join("b/data.mdb")).unwrap();
     assert!(!String::from_utf8_lossy(&copy).contains(plain_value));
@@ -1049,7 +1049,7 @@ fn keygen_rekey_and_key_files_encrypt_a_store_the_cli_still_serves() {
         &["--key-file", file_str, "get", "progress:progress/dune"],
     ));
     assert!(got.contains("42"), "{got}");
-    let key_env = [(mcp_persist::KEY_FILE_ENV_VAR, file.as_path())];
+    let key_env = [(mcp_persist::settings::KEY_FILE_ENV_VAR, file.as_path())];
     ok(&cli_env(
         dir.path(),
         &[

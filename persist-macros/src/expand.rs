@@ -128,11 +128,11 @@ fn spec_impl(model: &Model) -> TokenStream {
     let version = model.version;
     let doc = &model.doc;
     let kind = match &model.kind {
-        Kind::Singleton => quote!(::mcp_persist::Kind::Singleton),
-        Kind::Keyed => quote!(::mcp_persist::Kind::Keyed),
+        Kind::Singleton => quote!(::mcp_persist::__private::Kind::Singleton),
+        Kind::Keyed => quote!(::mcp_persist::__private::Kind::Keyed),
         Kind::List { max_len } => {
             let max_len = option(max_len.map(|n| quote!(#n)));
-            quote!(::mcp_persist::Kind::List { max_len: #max_len })
+            quote!(::mcp_persist::__private::Kind::List { max_len: #max_len })
         }
     };
     let migrate = option(model.migrate.as_ref().map(|path| {
@@ -146,13 +146,13 @@ fn spec_impl(model: &Model) -> TokenStream {
             .map(|s| quote!(::core::time::Duration::from_secs(#s))),
     );
     let scope = if model.scoped {
-        quote!(::mcp_persist::Scoping::User)
+        quote!(::mcp_persist::__private::Scoping::User)
     } else {
-        quote!(::mcp_persist::Scoping::Shared)
+        quote!(::mcp_persist::__private::Scoping::Shared)
     };
     quote! {
         impl ::mcp_persist::Persisted for #ident {
-            const SPEC: ::mcp_persist::RecordSpec = ::mcp_persist::RecordSpec {
+            const SPEC: ::mcp_persist::__private::RecordSpec = ::mcp_persist::__private::RecordSpec {
                 type_name: #type_name,
                 namespace: #namespace,
                 key: #key,
@@ -181,7 +181,7 @@ fn spec_impl(model: &Model) -> TokenStream {
 /// Field("id")`. The template was checked (balanced braces, placeholders
 /// separated by text); an unbalanced brace left over is a literal.
 fn key_pieces(template: &str) -> Vec<TokenStream> {
-    let piece = quote!(::mcp_persist::KeyPiece);
+    let piece = quote!(::mcp_persist::__private::KeyPiece);
     let mut out = Vec::new();
     let mut rest = template;
     while !rest.is_empty() {

@@ -12,7 +12,7 @@
 mod accessors;
 pub mod admin;
 mod clock;
-pub mod crypt;
+mod crypt;
 mod envelope;
 mod error;
 mod key;
@@ -26,23 +26,29 @@ mod scope;
 mod spec;
 mod store;
 pub mod tools;
-pub mod watch;
+mod watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use crypt::{EncryptionKey, KEY_FILE_ENV_VAR, Keyring};
+pub use crypt::{EncryptionKey, Keyring};
 pub use envelope::{Meta, Stored};
 pub use error::{Error, LmdbError, Result};
-pub use key::{MAX_KEY_LEN, RecordKey};
+pub use key::RecordKey;
 pub use persisted::Persisted;
 pub use place::ScopedStore;
 pub use records::{ListOptions, Page, Ttl};
-pub use scope::{LOCAL_SCOPE_ENV_VAR, Scope, Scoping};
-pub use spec::{KeyPiece, Kind, Migration, RecordSpec};
-pub use store::{
-    DEFAULT_CHANGE_LOG, DIR_ENV_VAR, DURABILITY_ENV_VAR, Durability, Store, StoreBuilder,
-    URL_ENV_VAR, resolve_dir,
-};
+pub use scope::Scope;
+pub use spec::Migration;
+pub use store::{Durability, Store, StoreBuilder, resolve_dir};
 pub use watch::{Change, ChangeKind, Watched, Watcher};
+
+/// What a deployment sets and what the store holds to: the environment
+/// variables read when the code does not choose, and the limits.
+pub mod settings {
+    pub use crate::crypt::KEY_FILE_ENV_VAR;
+    pub use crate::key::MAX_KEY_LEN;
+    pub use crate::scope::LOCAL_SCOPE_ENV_VAR;
+    pub use crate::store::{DEFAULT_CHANGE_LOG, DIR_ENV_VAR, DURABILITY_ENV_VAR, URL_ENV_VAR};
+}
 
 /// rmcp, for what [`serve_resources!`] expands to. Not public API.
 #[doc(hidden)]
@@ -59,6 +65,9 @@ pub mod __private {
 
     pub use crate::place::Place;
     pub use crate::records::key_of;
+    pub use crate::scope::Scoping;
+    pub use crate::spec::{KeyPiece, Kind, RecordSpec};
+    pub use crate::tools::resources::{ServedResources, served};
 
     /// The generic code behind every generated accessor.
     pub mod accessors {

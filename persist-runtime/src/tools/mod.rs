@@ -16,7 +16,7 @@ pub mod http;
 mod lifecycle;
 mod logging;
 mod patch;
-pub mod resources;
+pub(crate) mod resources;
 pub(crate) mod routes;
 mod schema;
 mod serve;
@@ -28,7 +28,7 @@ pub use caller::caller_scope;
 #[cfg(feature = "logging")]
 pub use logging::init_logging;
 pub use logging::{LogGuard, exit_code};
-pub use resources::Resources;
+pub use resources::{PAGE_SIZE as RESOURCE_PAGE_SIZE, Resources, SCHEME as RESOURCE_SCHEME};
 pub use serve::serve_stdio;
 pub use server::ToolServer;
 

@@ -98,8 +98,8 @@ impl Server {
     fn start_with(place: &Place, args: &[&str]) -> Self {
         let mut command = Command::new(mcp::example_with("notes_http", &["http", "redis"]));
         match &place.redis {
-            Some(server) => command.env(mcp_persist::URL_ENV_VAR, server.url()),
-            None => command.env_remove(mcp_persist::URL_ENV_VAR),
+            Some(server) => command.env(mcp_persist::settings::URL_ENV_VAR, server.url()),
+            None => command.env_remove(mcp_persist::settings::URL_ENV_VAR),
         };
         let mut child = command
             .args(["--port", "0", "--tokens"])

@@ -498,7 +498,7 @@ macro_rules! serve_resources {
             $crate::__rmcp::model::ListResourcesResult,
             $crate::__rmcp::ErrorData,
         > {
-            $crate::tools::resources::served(&self.$field)?
+            $crate::__private::served(&self.$field)?
                 .list(request, &context)
                 .await
         }
@@ -511,7 +511,7 @@ macro_rules! serve_resources {
             $crate::__rmcp::model::ListResourceTemplatesResult,
             $crate::__rmcp::ErrorData,
         > {
-            ::core::result::Result::Ok($crate::tools::resources::served(&self.$field)?.templates())
+            ::core::result::Result::Ok($crate::__private::served(&self.$field)?.templates())
         }
 
         async fn read_resource(
@@ -522,7 +522,7 @@ macro_rules! serve_resources {
             $crate::__rmcp::model::ReadResourceResponse,
             $crate::__rmcp::ErrorData,
         > {
-            $crate::tools::resources::served(&self.$field)?
+            $crate::__private::served(&self.$field)?
                 .read(request, &context)
                 .await
                 .map(::core::convert::Into::into)
@@ -534,7 +534,7 @@ macro_rules! serve_resources {
             request: $crate::__rmcp::model::SubscribeRequestParams,
             context: $crate::__rmcp::service::RequestContext<$crate::__rmcp::RoleServer>,
         ) -> ::core::result::Result<(), $crate::__rmcp::ErrorData> {
-            $crate::tools::resources::served(&self.$field)?
+            $crate::__private::served(&self.$field)?
                 .subscribe(request, &context)
                 .await
         }
@@ -545,14 +545,14 @@ macro_rules! serve_resources {
             request: $crate::__rmcp::model::UnsubscribeRequestParams,
             context: $crate::__rmcp::service::RequestContext<$crate::__rmcp::RoleServer>,
         ) -> ::core::result::Result<(), $crate::__rmcp::ErrorData> {
-            $crate::tools::resources::served(&self.$field)?.unsubscribe(request, &context)
+            $crate::__private::served(&self.$field)?.unsubscribe(request, &context)
         }
 
         fn accepted_subscription_filter(
             &self,
             requested: &$crate::__rmcp::model::SubscriptionFilter,
         ) -> ::core::option::Option<$crate::__rmcp::model::SubscriptionFilter> {
-            $crate::tools::resources::served(&self.$field)
+            $crate::__private::served(&self.$field)
                 .ok()?
                 .accepted_subscription_filter(requested)
         }
@@ -561,7 +561,7 @@ macro_rules! serve_resources {
             &self,
             context: $crate::__rmcp::service::SubscriptionContext,
         ) -> ::core::result::Result<(), $crate::__rmcp::ErrorData> {
-            match $crate::tools::resources::served(&self.$field) {
+            match $crate::__private::served(&self.$field) {
                 ::core::result::Result::Ok(resources) => resources.listen(context).await,
                 ::core::result::Result::Err(_) => {
                     context.cancelled().await;

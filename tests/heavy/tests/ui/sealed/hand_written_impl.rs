@@ -1,5 +1,6 @@
 // `Persisted` is sealed: only `#[persisted]` implements it.
-use mcp_persist::{Kind, Persisted, RecordKey, RecordSpec, Result};
+use mcp_persist::__private::{Kind, RecordSpec};
+use mcp_persist::{Persisted, RecordKey, Result};
 
 #[derive(mcp_persist::__private::serde::Serialize, mcp_persist::__private::serde::Deserialize)]
 #[serde(crate = "mcp_persist::__private::serde")]
@@ -19,7 +20,7 @@ impl Persisted for Note {
         version: 1,
         doc: "",
         migrate: None,
-        scope: mcp_persist::Scoping::Shared,
+        scope: mcp_persist::__private::Scoping::Shared,
     };
 
     fn record_key(&self, _scope: Option<&mcp_persist::Scope>) -> Result<RecordKey> {
