@@ -476,7 +476,10 @@ mod tests {
     fn pieces(template: &str) -> String {
         key_pieces(template)
             .iter()
-            .map(|p| p.to_string().replace(":: mcp_persist :: KeyPiece :: ", ""))
+            .map(|p| {
+                p.to_string()
+                    .replace(":: mcp_persist :: __private :: KeyPiece :: ", "")
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }

@@ -14,23 +14,23 @@ pub struct Progress {
     pub page: u32,
 }
 impl ::mcp_persist::Persisted for Progress {
-    const SPEC: ::mcp_persist::RecordSpec = ::mcp_persist::RecordSpec {
+    const SPEC: ::mcp_persist::__private::RecordSpec = ::mcp_persist::__private::RecordSpec {
         type_name: "Progress",
         namespace: "progress",
         key: "progress/{user}/{book_id}",
         key_pieces: &[
-            ::mcp_persist::KeyPiece::Lit("progress/"),
-            ::mcp_persist::KeyPiece::Field("user"),
-            ::mcp_persist::KeyPiece::Lit("/"),
-            ::mcp_persist::KeyPiece::Field("book_id"),
+            ::mcp_persist::__private::KeyPiece::Lit("progress/"),
+            ::mcp_persist::__private::KeyPiece::Field("user"),
+            ::mcp_persist::__private::KeyPiece::Lit("/"),
+            ::mcp_persist::__private::KeyPiece::Field("book_id"),
         ],
         key_params: &["user", "book_id"],
-        kind: ::mcp_persist::Kind::Keyed,
+        kind: ::mcp_persist::__private::Kind::Keyed,
         ttl: ::core::option::Option::Some(::core::time::Duration::from_secs(2592000u64)),
         version: 1u32,
         doc: "Reading progress of one user in one book.",
         migrate: ::core::option::Option::None,
-        scope: ::mcp_persist::Scoping::Shared,
+        scope: ::mcp_persist::__private::Scoping::Shared,
     };
     fn record_key(
         &self,

@@ -10,20 +10,20 @@ struct Search {
     query: String,
 }
 impl ::mcp_persist::Persisted for Search {
-    const SPEC: ::mcp_persist::RecordSpec = ::mcp_persist::RecordSpec {
+    const SPEC: ::mcp_persist::__private::RecordSpec = ::mcp_persist::__private::RecordSpec {
         type_name: "Search",
         namespace: "search",
         key: "searches",
-        key_pieces: &[::mcp_persist::KeyPiece::Lit("searches")],
+        key_pieces: &[::mcp_persist::__private::KeyPiece::Lit("searches")],
         key_params: &[],
-        kind: ::mcp_persist::Kind::List {
+        kind: ::mcp_persist::__private::Kind::List {
             max_len: ::core::option::Option::Some(5usize),
         },
         ttl: ::core::option::Option::Some(::core::time::Duration::from_secs(3600u64)),
         version: 1u32,
         doc: "A search, newest first.",
         migrate: ::core::option::Option::None,
-        scope: ::mcp_persist::Scoping::Shared,
+        scope: ::mcp_persist::__private::Scoping::Shared,
     };
     fn record_key(
         &self,

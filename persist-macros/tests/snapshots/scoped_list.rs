@@ -11,20 +11,20 @@ struct Visit {
     page: String,
 }
 impl ::mcp_persist::Persisted for Visit {
-    const SPEC: ::mcp_persist::RecordSpec = ::mcp_persist::RecordSpec {
+    const SPEC: ::mcp_persist::__private::RecordSpec = ::mcp_persist::__private::RecordSpec {
         type_name: "Visit",
         namespace: "visit",
         key: "history",
-        key_pieces: &[::mcp_persist::KeyPiece::Lit("history")],
+        key_pieces: &[::mcp_persist::__private::KeyPiece::Lit("history")],
         key_params: &[],
-        kind: ::mcp_persist::Kind::List {
+        kind: ::mcp_persist::__private::Kind::List {
             max_len: ::core::option::Option::Some(100usize),
         },
         ttl: ::core::option::Option::None,
         version: 1u32,
         doc: "What one user looked at.",
         migrate: ::core::option::Option::None,
-        scope: ::mcp_persist::Scoping::User,
+        scope: ::mcp_persist::__private::Scoping::User,
     };
     fn record_key(
         &self,

@@ -11,18 +11,18 @@ pub struct Preferences {
     pub show_metadata: bool,
 }
 impl ::mcp_persist::Persisted for Preferences {
-    const SPEC: ::mcp_persist::RecordSpec = ::mcp_persist::RecordSpec {
+    const SPEC: ::mcp_persist::__private::RecordSpec = ::mcp_persist::__private::RecordSpec {
         type_name: "Preferences",
         namespace: "preferences",
         key: "preferences",
-        key_pieces: &[::mcp_persist::KeyPiece::Lit("preferences")],
+        key_pieces: &[::mcp_persist::__private::KeyPiece::Lit("preferences")],
         key_params: &[],
-        kind: ::mcp_persist::Kind::Singleton,
+        kind: ::mcp_persist::__private::Kind::Singleton,
         ttl: ::core::option::Option::None,
         version: 1u32,
         doc: "User preferences.",
         migrate: ::core::option::Option::None,
-        scope: ::mcp_persist::Scoping::Shared,
+        scope: ::mcp_persist::__private::Scoping::Shared,
     };
     fn record_key(
         &self,

@@ -17,6 +17,7 @@
 //! - [`maintenance`]: backup, statistics, checks, re-keying, erasing a user.
 
 #[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub mod fuzzing;
 mod maintenance;
 mod transfer;
