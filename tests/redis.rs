@@ -113,6 +113,37 @@ fn a_server_that_is_down_is_a_clear_error_in_bounded_time_and_the_store_reconnec
     progress("after", 2).save(&store).blocking().unwrap();
 }
 
+/// Writes batched together on a server that stopped answering each fail
+/// with the URL named once (the batch's error used to be wrapped again for
+/// every job after the first: "redis at URL: redis at URL: ..."). While
+/// the first write waits out its timeout, the others queue up and then run
+/// as one batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_fail_together_name_the_server_once() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = connect(&server, Duration::from_millis(300));
+    progress("a", 1).save(&store).await.unwrap();
+    signal(&server, "-STOP");
+    let saves: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { progress(&format!("b{i}"), i).save(&store).await })
+        })
+        .collect();
+    let mut failed = 0;
+    for save in saves {
+        let err = save.await.unwrap().expect_err("the server is down");
+        let text = err.to_string();
+        assert_eq!(text.matches(&server.url()).count(), 1, "{text}");
+        assert_eq!(text.matches("redis at").count(), 1, "{text}");
+        failed += 1;
+    }
+    signal(&server, "-CONT");
+    assert_eq!(failed, 16);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_server_times_out_instead_of_hanging() {
     let Some(server) = RedisServer::start() else {

@@ -1,41 +1,5 @@
-//! Encryption at rest: each record's value sealed with AES-256-GCM.
-//!
-//! A store opened with a [`Keyring`] stores every value it writes sealed:
-//!
-//! ```text
-//! {"v":1,"c":<created>,"u":<updated>[,"e":<expires>][,"t":<ttl>],"k":"<key id>"} 0x00 0x01 <salt:16> <nonce:12> <ciphertext> <tag:16>
-//! ```
-//!
-//! - **In clear**: the schema version, the timestamps, the expiry and the
-//!   id of the key (so expiry, sweeps, `keys` and `stats` work without the
-//!   key), and the record's key (it is the storage key). **Never in clear**:
-//!   the value. The header is a JSON object; the NUL byte after it (never
-//!   in JSON text) tells a sealed record from a plain one, the next byte
-//!   names the scheme (1).
-//! - **Bound to its place**: the associated data of each seal is the
-//!   record's full stored key and every byte of the header before its `}`,
-//!   so a record copied or swapped to another key, a changed version or
-//!   expiry, or a flipped bit fails to open ([`Error::Decrypt`]), never
-//!   reads as something else.
-//! - **Nonces never repeat**: each process seals under a subkey of its own,
-//!   HKDF-SHA256 of the key and a random 16-byte salt drawn when the key is
-//!   loaded, with a counter as nonce. Two processes share a subkey only if
-//!   they draw the same 128-bit salt; a counter never repeats within one.
-//!   (A process that `fork`s without `exec` after loading a key would share
-//!   its salt and counter with the child: load keys after forking.)
-//!   (Random 96-bit nonces under one key would be unsafe past about 2^32
-//!   writes, a month of a busy server.) Readers keep the subkeys of the
-//!   salts they meet (up to 4096 of them per key), so opening costs
-//!   one AES-GCM pass, hardware-accelerated where the CPU has AES-NI.
-//! - **Rotation**: a keyring holds the current key (writes) and older ones
-//!   (reads only); `mcp-persist rekey` re-seals every record under the
-//!   current key in batches while servers run ([`crate::admin::Admin::rekey`]).
-//! - **Exports** write the sealed part as base64 (`"k":"<id>","x":"<base64>"`
-//!   in the envelope), so an export is JSON text and holds no value in clear.
-//!
-//! Keys are 32 random bytes with an id, written as `id:base64` lines; the
-//! first line of a key file is the current key. `mcp-persist keygen` makes
-//! one.
+//! Encryption at rest: [`Keyring`] and [`EncryptionKey`]; sealing and
+//! opening values.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -109,8 +73,7 @@ struct KeyState {
 
 /// One key: 32 bytes and the id records name it by.
 ///
-/// Clones share this process's subkey and nonce counter (see the [module
-/// docs](self)).
+/// Clones share this process's subkey and nonce counter (see [`Keyring`]).
 #[derive(Clone)]
 pub struct EncryptionKey {
     id: String,
@@ -235,6 +198,45 @@ impl EncryptionKey {
     }
 }
 
+/// Encryption at rest: each record's value sealed with AES-256-GCM.
+///
+/// A store opened with a [`Keyring`] stores every value it writes sealed:
+///
+/// ```text
+/// {"v":1,"c":<created>,"u":<updated>[,"e":<expires>][,"t":<ttl>],"k":"<key id>"} 0x00 0x01 <salt:16> <nonce:12> <ciphertext> <tag:16>
+/// ```
+///
+/// - **In clear**: the schema version, the timestamps, the expiry and the
+///   id of the key (so expiry, sweeps, `keys` and `stats` work without the
+///   key), and the record's key (it is the storage key). **Never in clear**:
+///   the value. The header is a JSON object; the NUL byte after it (never
+///   in JSON text) tells a sealed record from a plain one, the next byte
+///   names the scheme (1).
+/// - **Bound to its place**: the associated data of each seal is the
+///   record's full stored key and every byte of the header before its `}`,
+///   so a record copied or swapped to another key, a changed version or
+///   expiry, or a flipped bit fails to open ([`Error::Decrypt`]), never
+///   reads as something else.
+/// - **Nonces never repeat**: each process seals under a subkey of its own,
+///   HKDF-SHA256 of the key and a random 16-byte salt drawn when the key is
+///   loaded, with a counter as nonce. Two processes share a subkey only if
+///   they draw the same 128-bit salt; a counter never repeats within one.
+///   (A process that `fork`s without `exec` after loading a key would share
+///   its salt and counter with the child: load keys after forking.)
+///   (Random 96-bit nonces under one key would be unsafe past about 2^32
+///   writes, a month of a busy server.) Readers keep the subkeys of the
+///   salts they meet (up to 4096 of them per key), so opening costs
+///   one AES-GCM pass, hardware-accelerated where the CPU has AES-NI.
+/// - **Rotation**: a keyring holds the current key (writes) and older ones
+///   (reads only); `mcp-persist rekey` re-seals every record under the
+///   current key in batches while servers run ([`crate::admin::Admin::rekey`]).
+/// - **Exports** write the sealed part as base64 (`"k":"<id>","x":"<base64>"`
+///   in the envelope), so an export is JSON text and holds no value in clear.
+///
+/// Keys are 32 random bytes with an id, written as `id:base64` lines; the
+/// first line of a key file is the current key. `mcp-persist keygen` makes
+/// one.
+///
 /// The keys of a store: the current one seals every write; all of them open
 /// what they sealed.
 ///

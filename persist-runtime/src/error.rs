@@ -316,7 +316,7 @@ pub enum Error {
         reason: String,
     },
 
-    /// A record sealed at rest (see [`crate::crypt`]) could not be opened:
+    /// A record sealed at rest (see [`Keyring`](crate::Keyring)) could not be opened:
     /// no keys, no key with its id, or it does not open with that key (the
     /// key is wrong, or the bytes were altered or moved). Nothing was changed.
     #[error("cannot decrypt the record at {key:?} (sealed with key {key_id:?}): {reason}")]

@@ -19,6 +19,7 @@ mod key;
 mod list;
 pub mod op;
 mod owner_only;
+mod patch;
 mod persisted;
 mod place;
 mod records;

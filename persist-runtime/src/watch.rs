@@ -1,42 +1,4 @@
-//! The change feed: every put, delete and expiry of a store, in commit
-//! order, from this process and from every other process writing the same
-//! store.
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), persist_runtime::Error> {
-//! use persist_runtime::{ChangeKind, Store, Watched};
-//!
-//! let dir = tempfile::tempdir().unwrap();
-//! let store = Store::open_at(dir.path())?;
-//! let mut watcher = store.watch("notes:")?;
-//! store.admin().put_json("notes:a", &serde_json::json!({"text": "hi"}), persist_runtime::Ttl::Never)?;
-//! match watcher.next().await? {
-//!     Watched::Change(change) => {
-//!         assert_eq!((change.kind, change.key.as_str()), (ChangeKind::Put, "notes:a"));
-//!     }
-//!     Watched::Lagged { .. } => unreachable!("one change cannot lag"),
-//! }
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! - **What a change holds**: its sequence number, the kind, the record's
-//!   full stored key and, for a put, the record's [`Meta`](crate::Meta); never the value
-//!   (load it: [`crate::admin::Admin::get_raw`] or the type's `load`), so
-//!   the log of an encrypted store holds nothing its seals hide.
-//! - **Across processes**: the log is written in the write transaction of
-//!   each change (on Redis: a stream entry in the change's MULTI/EXEC), so
-//!   a watcher sees every committed change of any process, exactly once, in
-//!   commit order; other processes' commits wake it through inotify on
-//!   Linux (within a second elsewhere), on Redis through `XREAD BLOCK`.
-//! - **Bounded**: the log keeps the last
-//!   [`StoreBuilder::change_log`](crate::StoreBuilder::change_log) entries
-//!   (default 10,000). A watcher that falls further behind gets
-//!   [`Watched::Lagged`] with where to resume, then the changes from there:
-//!   resync what it mirrors, never a silent gap.
-//! - **Resuming**: [`Watcher::position`] is the last sequence number
-//!   delivered; [`Store::watch_from`] starts after it (after a restart, say).
+//! The change feed: [`Store::watch`] and its [`Watcher`].
 
 use std::collections::VecDeque;
 
@@ -51,7 +13,7 @@ const READ_BATCH: usize = 256;
 impl Store {
     /// Watches the changes committed from now on (by any process) to the
     /// records whose stored key starts with `prefix` (`""`: all; a
-    /// namespace: `"notes:"`), on either engine. See [the module](self).
+    /// namespace: `"notes:"`), on either engine. See [`Watcher`].
     pub fn watch(&self, prefix: impl Into<String>) -> Result<Watcher> {
         let now = self.changes_now()?;
         Ok(self.watcher(prefix.into(), now))
@@ -92,6 +54,46 @@ pub enum Watched {
     },
 }
 
+/// The change feed: every put, delete and expiry of a store, in commit
+/// order, from this process and from every other process writing the same
+/// store.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), persist_runtime::Error> {
+/// use persist_runtime::{ChangeKind, Store, Watched};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = Store::open_at(dir.path())?;
+/// let mut watcher = store.watch("notes:")?;
+/// store.admin().put_json("notes:a", &serde_json::json!({"text": "hi"}), persist_runtime::Ttl::Never)?;
+/// match watcher.next().await? {
+///     Watched::Change(change) => {
+///         assert_eq!((change.kind, change.key.as_str()), (ChangeKind::Put, "notes:a"));
+///     }
+///     Watched::Lagged { .. } => unreachable!("one change cannot lag"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
+///
+/// - **What a change holds**: its sequence number, the kind, the record's
+///   full stored key and, for a put, the record's [`Meta`](crate::Meta); never the value
+///   (load it: [`crate::admin::Admin::get_raw`] or the type's `load`), so
+///   the log of an encrypted store holds nothing its seals hide.
+/// - **Across processes**: the log is written in the write transaction of
+///   each change (on Redis: a stream entry in the change's MULTI/EXEC), so
+///   a watcher sees every committed change of any process, exactly once, in
+///   commit order; other processes' commits wake it through inotify on
+///   Linux (within a second elsewhere), on Redis through `XREAD BLOCK`.
+/// - **Bounded**: the log keeps the last
+///   [`StoreBuilder::change_log`](crate::StoreBuilder::change_log) entries
+///   (default 10,000). A watcher that falls further behind gets
+///   [`Watched::Lagged`] with where to resume, then the changes from there:
+///   resync what it mirrors, never a silent gap.
+/// - **Resuming**: [`Watcher::position`] is the last sequence number
+///   delivered; [`Store::watch_from`] starts after it (after a restart, say).
+///
 /// A stream of the changes under one key prefix ([`Store::watch`]).
 pub struct Watcher {
     store: Store,

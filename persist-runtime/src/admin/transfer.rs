@@ -33,7 +33,7 @@ impl Admin<'_> {
     /// read transaction. Returns how many lines were written. `progress` is
     /// called every 1000 records. One user's records: [`Admin::export_scope`].
     ///
-    /// Records sealed at rest (see [`crate::crypt`]) are written sealed, as
+    /// Records sealed at rest (see [`Keyring`](crate::Keyring)) are written sealed, as
     /// stored: the file holds no value in clear, and imports back into a
     /// store that has their key. [`Admin::export_jsonl_decrypted`] writes
     /// them opened.

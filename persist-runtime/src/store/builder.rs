@@ -83,7 +83,7 @@ const DEFAULT_NETWORK_TIMEOUT: Duration = Duration::from_secs(5);
 /// LMDB's default is 126 slots for every process and thread on the store; a
 /// read holds one for its few microseconds. 1022 fills the 64 KiB lock file.
 const DEFAULT_MAX_READERS: u32 = 1022;
-/// Entries the change log keeps (see [`crate::watch`]).
+/// Entries the change log keeps (see [`Store::watch`]).
 pub const DEFAULT_CHANGE_LOG: usize = 10_000;
 
 impl StoreBuilder {
@@ -169,7 +169,7 @@ impl StoreBuilder {
 
     /// Seals every value this store writes with the current key of `keys`
     /// (AES-256-GCM, bound to the record's key and header; see
-    /// [`crate::crypt`]), and opens what any of them sealed. Given here, it
+    /// [`Keyring`]), and opens what any of them sealed. Given here, it
     /// wins over `MCP_PERSIST_KEY_FILE` (a key file the store reads when the
     /// code gives no keys).
     ///

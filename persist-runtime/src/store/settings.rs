@@ -62,8 +62,9 @@ pub(crate) fn url_from_env() -> Result<Option<String>> {
 }
 
 /// `url` as errors and logs show it: without its credentials (the user
-/// and password before `@`) and without its query string (a Unix socket
-/// URL's `?pass=`). The one redactor of the crate.
+/// and password before `@`), its query string (a Unix socket URL's
+/// `?pass=`) and its fragment (redis-rs's `#insecure`). The one redactor of
+/// the crate.
 pub(crate) fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return if url.contains('@') {
@@ -72,7 +73,7 @@ pub(crate) fn redact_url(url: &str) -> String {
             url.to_owned()
         };
     };
-    let rest = rest.split_once('?').map_or(rest, |(before, _)| before);
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
     let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
     let host = authority
         .rsplit_once('@')
@@ -155,6 +156,7 @@ mod tests {
             "redis://localhost/"
         );
         assert_eq!(redact_url("rediss://h:1"), "rediss://h:1");
+        assert_eq!(redact_url("rediss://:pw@h:1/0#insecure"), "rediss://h:1/0");
         assert_eq!(
             redact_url("redis+unix:///run/redis.sock?db=1&pass=hunter2"),
             "redis+unix:///run/redis.sock"

@@ -9,7 +9,6 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde_json::{Value, json};
 
 use super::ToolConfig;
-use super::patch;
 use super::schema::RecordSchema;
 use super::tool_op::ToolOp;
 use crate::envelope::{Meta, Stored};
@@ -290,7 +289,7 @@ async fn update<T: Persisted>(ctx: &Ctx, at: Place<'_>, args: JsonObject) -> Out
     check_fields(&args, &ctx.schema.fields)?;
     let key = key_from_args::<T>(at.scope, &args)?;
     let described = describe_key::<T>(&args);
-    let job = patch::patch_job::<T>(key, at.scope.cloned(), args, decode_value::<T>);
+    let job = crate::patch::patch_job::<T>(key, at.scope.cloned(), args, decode_value::<T>);
     match at.store.submit(Ok(job)).await? {
         Some(patched) => {
             let record = serde_json::from_slice(&patched.data)

@@ -15,7 +15,6 @@ mod handlers;
 pub mod http;
 mod lifecycle;
 mod logging;
-mod patch;
 pub(crate) mod resources;
 pub(crate) mod routes;
 mod schema;
@@ -23,6 +22,8 @@ mod serve;
 mod server;
 mod stdio;
 pub(crate) mod tool_op;
+#[cfg(test)]
+mod update_tests;
 
 pub use caller::caller_scope;
 #[cfg(feature = "logging")]

@@ -549,13 +549,8 @@ impl RedisEngine {
                     reason,
                 },
             };
-            let reason = failure.to_string();
-            let mut first = Some(failure);
             for job in batch {
-                job.fail(first.take().unwrap_or_else(|| Error::Backend {
-                    url: self.keys.url.to_string(),
-                    reason: reason.clone(),
-                }));
+                job.fail(same_failure(&failure));
             }
             return;
         }
@@ -620,6 +615,30 @@ impl StorageEngine for RedisEngine {
              server's own snapshots); this store is {}",
             self.keys.url
         )))
+    }
+}
+
+/// `failure` again, for each job of a batch that failed with it (the URL
+/// named once, as in the first).
+fn same_failure(failure: &Error) -> Error {
+    match failure {
+        Error::Contended {
+            url,
+            attempts,
+            waited,
+        } => Error::Contended {
+            url: url.clone(),
+            attempts: *attempts,
+            waited: *waited,
+        },
+        Error::Backend { url, reason } => Error::Backend {
+            url: url.clone(),
+            reason: reason.clone(),
+        },
+        other => Error::Backend {
+            url: String::new(),
+            reason: other.to_string(),
+        },
     }
 }
 

@@ -1,34 +1,5 @@
-//! Persisted records as MCP resources, with subscriptions fed by the
-//! store's change feed ([`crate::watch`]).
-//!
-//! `#[persisted(..., resources)]` generates `T::resources(&store)`, a
-//! [`Resources`] set; sets merge with `+`. A server serves them by handing
-//! its resource requests to the set:
-//! [`ToolServer::with_resources`](crate::tools::ToolServer::with_resources)
-//! does it all; a server of your
-//! own delegates its `ServerHandler` methods with
-//! [`serve_resources!`](crate::serve_resources) and advertises the
-//! capability (`enable_resources().enable_resources_subscribe()
-//! .enable_resources_list_changed()`: [`serve_stdio`](super::serve_stdio)
-//! refuses to start a server that generated resources and does not).
-//!
-//! - **URIs**: `persist://{namespace}/{key}` (the key as stored after
-//!   `namespace:`, percent-encoded); keyed types also get a resource
-//!   template (`persist://progress/progress/{book_id}`). No scope in a URI:
-//!   each caller lists, reads and subscribes to its own scope's records
-//!   only (a per-user type's records need a caller with a scope).
-//! - **Reads** give the value as JSON (`application/json`), read through
-//!   the type (migrations apply), with the record's metadata in `_meta`
-//!   under `mcp-persist/record` (version, created, updated, expires).
-//! - **Lists** are paginated (100 a page), in key order, expired records
-//!   left out.
-//! - **Subscriptions**, both lifecycles: `resources/subscribe` /
-//!   `unsubscribe` with `notifications/resources/updated` (sessions opened
-//!   with `initialize`), and `subscriptions/listen` (2026-07-28). Either
-//!   way `notifications/resources/list_changed` follows a record of the
-//!   caller's scope appearing or disappearing (legacy sessions get it once
-//!   they listed or subscribed). Notifications come from the change feed,
-//!   so a write by another process on the same store reaches a subscriber.
+//! MCP resources of persisted types: [`Resources`], its subscriptions and
+//! their notifications.
 
 mod hub;
 mod uri;
@@ -102,6 +73,38 @@ impl Entry {
     }
 }
 
+/// Persisted records as MCP resources, with subscriptions fed by the
+/// store's change feed ([`crate::watch`]).
+///
+/// `#[persisted(..., resources)]` generates `T::resources(&store)`, a
+/// [`Resources`] set; sets merge with `+`. A server serves them by handing
+/// its resource requests to the set:
+/// [`ToolServer::with_resources`](crate::tools::ToolServer::with_resources)
+/// does it all; a server of your
+/// own delegates its `ServerHandler` methods with
+/// [`serve_resources!`](crate::serve_resources) and advertises the
+/// capability (`enable_resources().enable_resources_subscribe()
+/// .enable_resources_list_changed()`: [`serve_stdio`](super::serve_stdio)
+/// refuses to start a server that generated resources and does not).
+///
+/// - **URIs**: `persist://{namespace}/{key}` (the key as stored after
+///   `namespace:`, percent-encoded); keyed types also get a resource
+///   template (`persist://progress/progress/{book_id}`). No scope in a URI:
+///   each caller lists, reads and subscribes to its own scope's records
+///   only (a per-user type's records need a caller with a scope).
+/// - **Reads** give the value as JSON (`application/json`), read through
+///   the type (migrations apply), with the record's metadata in `_meta`
+///   under `mcp-persist/record` (version, created, updated, expires).
+/// - **Lists** are paginated (100 a page), in key order, expired records
+///   left out.
+/// - **Subscriptions**, both lifecycles: `resources/subscribe` /
+///   `unsubscribe` with `notifications/resources/updated` (sessions opened
+///   with `initialize`), and `subscriptions/listen` (2026-07-28). Either
+///   way `notifications/resources/list_changed` follows a record of the
+///   caller's scope appearing or disappearing (legacy sessions get it once
+///   they listed or subscribed). Notifications come from the change feed,
+///   so a write by another process on the same store reaches a subscriber.
+///
 /// The resources of one or more persisted types on one store, and their
 /// subscriptions. Cheap to clone (a server is cloned per session): clones
 /// share the subscriptions.
