@@ -34,7 +34,7 @@ pub enum Scoping {
     #[default]
     Shared,
     /// One set of records per user (`scope = "user"`): accessors take a
-    /// [`ScopedStore`], tools the caller's [`Scope`].
+    /// [`ScopedStore`](crate::ScopedStore), tools the caller's [`Scope`].
     User,
 }
 

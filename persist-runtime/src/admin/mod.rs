@@ -13,8 +13,10 @@
 
 //!
 //! - this file: raw records by full key ([`Admin::get_raw`], `put_json`, ...);
-//! - [`transfer`]: JSONL export and import;
-//! - [`maintenance`]: backup, statistics, checks, re-keying, erasing a user.
+//! - `transfer.rs`: JSONL export and import ([`Admin::export_jsonl`], [`Admin::import_jsonl`]);
+//! - `maintenance.rs`: backup, statistics, checks, re-keying, erasing a user
+//!   ([`Admin::backup_to`], [`Admin::stats`], [`Admin::check`], [`Admin::rekey`],
+//!   [`Admin::erase_scope`]).
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 /// How hard a commit works to survive a crash of the operating system.
 ///
 /// A crash of the *process* loses nothing committed under any setting. Set it
-/// in code with [`StoreBuilder::durability`], or per deployment with the
+/// in code with [`StoreBuilder::durability`](crate::StoreBuilder::durability), or per deployment with the
 /// environment variable `MCP_PERSIST_DURABILITY` (`full`, `no-meta-sync`,
 /// `no-sync`), which applies when the code does not choose.
 ///
@@ -31,7 +31,7 @@ pub enum Durability {
     NoSync,
 }
 
-/// The environment variable naming the server [`Store::open`] connects to
+/// The environment variable naming the server [`Store::open`](crate::Store::open) connects to
 /// (e.g. `redis://127.0.0.1:6379/0`) instead of opening a directory.
 pub const URL_ENV_VAR: &str = "MCP_PERSIST_URL";
 

@@ -74,7 +74,7 @@ impl Entry {
 }
 
 /// Persisted records as MCP resources, with subscriptions fed by the
-/// store's change feed ([`crate::watch`]).
+/// store's change feed ([`Store::watch`](crate::Store::watch)).
 ///
 /// `#[persisted(..., resources)]` generates `T::resources(&store)`, a
 /// [`Resources`] set; sets merge with `+`. A server serves them by handing
