@@ -1,6 +1,6 @@
 //! The change log, as every engine keeps it: one entry per put, delete and
 //! expiry, written in the transaction of the change itself, read by
-//! watchers ([`crate::watch`]) of this process and of others. Where each
+//! watchers ([`Store::watch`](super::Store::watch)) of this process and of others. Where each
 //! engine keeps it: [`super::lmdb::changes`] (a database of the store),
 //! the Redis engine's stream.
 //!

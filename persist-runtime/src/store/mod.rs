@@ -151,7 +151,7 @@ impl Store {
         StoreBuilder::new()
     }
 
-    /// The change log's newest position (see [`crate::watch`]).
+    /// The change log's newest position (where [`Store::watch`] starts).
     pub(crate) fn changes_now(&self) -> Result<Cursor> {
         on_engine!(&self.inner.engine, e => e.changes_now())
     }
