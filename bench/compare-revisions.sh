@@ -19,11 +19,13 @@ tmp=$(mktemp -d)
 trap 'git worktree remove --force "$tmp/tree" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
 git worktree add --detach "$tmp/tree" "$base" >/dev/null
 
-# Builds the three benches in $1 (sharing this checkout's target directory,
-# so dependencies build once) and copies them into $tmp/bin-$2.
+# Builds the three benches in $1 into target directory $3 and copies them
+# into $tmp/bin-$2. Each revision has a target directory of its own: cargo
+# names a workspace's artifacts the same in every checkout of it, so a
+# shared one would hand one revision's proc macro to the other.
 build() {
     mkdir -p "$tmp/bin-$2"
-    (cd "$1" && CARGO_TARGET_DIR="$root/target" cargo bench -p mcp-persist-benches \
+    (cd "$1" && CARGO_TARGET_DIR="$3" cargo bench -p mcp-persist-benches \
         --bench store --bench encryption --bench redis --no-run 2>&1) |
         sed -n 's/.*Executable .*(\(.*\))$/\1/p' |
         while read -r exe; do
@@ -31,22 +33,32 @@ build() {
             cp "$exe" "$tmp/bin-$2/"
         done
 }
-build "$tmp/tree" before
-build "$root" after
+build "$tmp/tree" before "$root/target/compare-base"
+build "$root" after "$root/target"
 
 out="$tmp/results"
 mkdir -p "$out"
 filter='read_200B/typed_load|read_200B/raw_heed_notls|durable_write_200B|concurrent_durable_writes/(save_tasks/16|raw)'
+# Runs one bench binary; its output goes to $out/$1, shown whole if it fails.
+run() {
+    local file="$out/$1"
+    shift
+    if ! "$@" >"$file" 2>&1; then
+        cat "$file" >&2
+        echo "failed: $*" >&2
+        exit 1
+    fi
+}
 for round in $(seq 1 "$rounds"); do
     order="before after"
-    [ $((round % 2)) -eq 0 ] && order="after before"
+    if [ $((round % 2)) -eq 0 ]; then order="after before"; fi
     for which in $order; do
         bin="$tmp/bin-$which"
-        "$bin"/store-* --bench "$filter" >"$out/store-$which-$round.txt" 2>&1
-        MCP_PERSIST_DURABILITY=no-sync "$bin"/store-* --bench 'durable_write_200B/save_blocking' \
-            >"$out/nosync-$which-$round.txt" 2>&1
-        "$bin"/encryption-* --bench 5 >"$out/enc-$which-$round.txt" 2>&1
-        "$bin"/redis-* --bench 5 >"$out/redis-$which-$round.txt" 2>&1
+        run "store-$which-$round.txt" "$bin"/store-* --bench "$filter"
+        run "nosync-$which-$round.txt" env MCP_PERSIST_DURABILITY=no-sync \
+            "$bin"/store-* --bench 'durable_write_200B/save_blocking'
+        run "enc-$which-$round.txt" "$bin"/encryption-* --bench 5
+        run "redis-$which-$round.txt" "$bin"/redis-* --bench 5
         echo "round $round: $which done" >&2
     done
 done

@@ -736,7 +736,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_share_one_hash_tag_and_urls_lose_their_password() {
+    fn keys_share_one_hash_tag() {
         let keys = Keys::new("notes", "redis://h:1/0".into(), 100);
         assert_eq!(keys.record(b"ns:k"), b"mcp-persist:{notes}:r:ns:k");
         assert_eq!(keys.index, b"mcp-persist:{notes}:keys");
