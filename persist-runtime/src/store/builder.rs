@@ -10,7 +10,7 @@ use super::engine::{Engine, on_engine};
 use super::lmdb::{EnvOptions, LmdbEngine};
 #[cfg(feature = "redis")]
 use super::redis;
-use super::settings::{DURABILITY_ENV_VAR, Durability, redact_url, url_from_env};
+use super::settings::{DURABILITY_ENV_VAR, Durability, url_from_env};
 use super::sweeper::Sweeper;
 use super::writer::Writer;
 use super::{Inner, Store, paths, resolve_dir};
@@ -236,7 +236,7 @@ impl StoreBuilder {
             Err(Error::Unsupported(format!(
                 "{} is a Redis URL, and this program was built without mcp-persist's `redis` \
                  feature",
-                redact_url(url)
+                super::settings::redact_url(url)
             )))
         }
     }
@@ -255,7 +255,7 @@ impl StoreBuilder {
             native_expiry: self.clock.is_none(),
         };
         let engine = redis::RedisEngine::connect(url, app, options)?;
-        let location = format!("{} (app {app})", redact_url(url));
+        let location = format!("{} (app {app})", engine.shown_url());
         let running = Running {
             engine: Engine::Redis(Arc::new(engine)),
             durability: Durability::Full,

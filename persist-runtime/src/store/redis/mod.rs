@@ -311,80 +311,6 @@ impl RedisEngine {
         }
     }
 
-    /// The envelope stored at `key`.
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let record = self.keys.record(key);
-        self.call(|con| redis::cmd("GET").arg(&record).query(con))
-    }
-
-    /// Visits the records of `range` in `order`, a page of keys at a time.
-    fn scan_index(&self, range: KeyRange<'_>, order: Order, f: &mut Visit<'_>) -> Result<()> {
-        let end = prefix_end(range.prefix);
-        // Both bounds as ZRANGEBYLEX takes them; the scan moves one of them.
-        let (mut low, mut high) = match order {
-            Order::Forward => {
-                let low = match range.after {
-                    Some(after) if after >= range.prefix => lex(false, after),
-                    _ => lex(true, range.prefix),
-                };
-                (low, lex(false, &end))
-            }
-            Order::Reverse => {
-                let high = match range.after {
-                    Some(after) if after < end.as_slice() => lex(false, after),
-                    _ => lex(false, &end),
-                };
-                (lex(true, range.prefix), high)
-            }
-        };
-        loop {
-            let keys: Vec<Vec<u8>> = self.call(|con| {
-                let mut cmd = match order {
-                    Order::Forward => redis::cmd("ZRANGEBYLEX"),
-                    Order::Reverse => redis::cmd("ZREVRANGEBYLEX"),
-                };
-                cmd.arg(&self.keys.index);
-                match order {
-                    Order::Forward => cmd.arg(&low).arg(&high),
-                    Order::Reverse => cmd.arg(&high).arg(&low),
-                };
-                cmd.arg("LIMIT").arg(0).arg(SCAN_PAGE).query(con)
-            })?;
-            let Some(last) = keys.last() else {
-                return Ok(());
-            };
-            let records: Vec<Vec<u8>> = keys.iter().map(|k| self.keys.record(k)).collect();
-            let values: Vec<Option<Vec<u8>>> =
-                self.call(|con| redis::cmd("MGET").arg(&records).query(con))?;
-            for (key, value) in keys.iter().zip(&values) {
-                // Gone since the page was read, or expired by Redis.
-                let Some(value) = value else { continue };
-                if f(key, value)?.is_break() {
-                    return Ok(());
-                }
-            }
-            if keys.len() < SCAN_PAGE {
-                return Ok(());
-            }
-            match order {
-                Order::Forward => low = lex(false, last),
-                Order::Reverse => high = lex(false, last),
-            }
-        }
-    }
-
-    /// How many records are due by now and not swept yet.
-    fn count_due(&self) -> Result<usize> {
-        let now = self.now_ms();
-        self.call(|con| {
-            redis::cmd("ZCOUNT")
-                .arg(&self.keys.expiry)
-                .arg("-inf")
-                .arg(now)
-                .query(con)
-        })
-    }
-
     /// One attempt at `batch` on one connection (a new one if `fresh`).
     fn attempt(&self, batch: &mut Vec<Box<dyn Job>>, fresh: bool) -> Attempt {
         let checked_out = if fresh {
@@ -557,17 +483,87 @@ impl RedisEngine {
     }
 }
 
+impl RedisEngine {
+    /// The server's URL as errors and logs show it (no password).
+    pub(crate) fn shown_url(&self) -> &str {
+        &self.keys.url
+    }
+}
+
 impl StorageEngine for RedisEngine {
+    /// One GET of the record's key.
     fn read<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> Result<R>) -> Result<R> {
-        f(self.get(key)?.as_deref())
+        let record = self.keys.record(key);
+        let stored: Option<Vec<u8>> = self.call(|con| redis::cmd("GET").arg(&record).query(con))?;
+        f(stored.as_deref())
     }
 
+    /// Visits the records of `range` in `order`, a page of keys at a time.
     fn scan(&self, range: KeyRange<'_>, order: Order, f: &mut Visit<'_>) -> Result<()> {
-        self.scan_index(range, order, f)
+        let end = prefix_end(range.prefix);
+        // Both bounds as ZRANGEBYLEX takes them; the scan moves one of them.
+        let (mut low, mut high) = match order {
+            Order::Forward => {
+                let low = match range.after {
+                    Some(after) if after >= range.prefix => lex(false, after),
+                    _ => lex(true, range.prefix),
+                };
+                (low, lex(false, &end))
+            }
+            Order::Reverse => {
+                let high = match range.after {
+                    Some(after) if after < end.as_slice() => lex(false, after),
+                    _ => lex(false, &end),
+                };
+                (lex(true, range.prefix), high)
+            }
+        };
+        loop {
+            let keys: Vec<Vec<u8>> = self.call(|con| {
+                let mut cmd = match order {
+                    Order::Forward => redis::cmd("ZRANGEBYLEX"),
+                    Order::Reverse => redis::cmd("ZREVRANGEBYLEX"),
+                };
+                cmd.arg(&self.keys.index);
+                match order {
+                    Order::Forward => cmd.arg(&low).arg(&high),
+                    Order::Reverse => cmd.arg(&high).arg(&low),
+                };
+                cmd.arg("LIMIT").arg(0).arg(SCAN_PAGE).query(con)
+            })?;
+            let Some(last) = keys.last() else {
+                return Ok(());
+            };
+            let records: Vec<Vec<u8>> = keys.iter().map(|k| self.keys.record(k)).collect();
+            let values: Vec<Option<Vec<u8>>> =
+                self.call(|con| redis::cmd("MGET").arg(&records).query(con))?;
+            for (key, value) in keys.iter().zip(&values) {
+                // Gone since the page was read, or expired by Redis.
+                let Some(value) = value else { continue };
+                if f(key, value)?.is_break() {
+                    return Ok(());
+                }
+            }
+            if keys.len() < SCAN_PAGE {
+                return Ok(());
+            }
+            match order {
+                Order::Forward => low = lex(false, last),
+                Order::Reverse => high = lex(false, last),
+            }
+        }
     }
 
+    /// How many records are due by now and not swept yet.
     fn count_expired(&self) -> Result<usize> {
-        self.count_due()
+        let now = self.now_ms();
+        self.call(|con| {
+            redis::cmd("ZCOUNT")
+                .arg(&self.keys.expiry)
+                .arg("-inf")
+                .arg(now)
+                .query(con)
+        })
     }
 
     /// Runs `batch` as one optimistic transaction, again after each lost
@@ -598,7 +594,7 @@ impl StorageEngine for RedisEngine {
     }
 
     fn url(&self) -> Option<&str> {
-        Some(&self.keys.url)
+        Some(self.shown_url())
     }
 
     fn waits_on_network(&self) -> bool {
